@@ -1,0 +1,31 @@
+# Developer commands. Each target creates its own virtual environment on first use.
+#   make demo    sync the example data into SQLite and print it
+#   make test    run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)
+#   make docs    build the documentation strictly
+# Variables: PYTHON (interpreter for the venv), VENV (its folder), DJANGO (a pip requirement to pin Django).
+
+PYTHON ?= python3
+VENV ?= .venv
+DJANGO ?= django>=5.2,<7
+PYTEST_ARGS ?=
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test docs bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]' '$(DJANGO)'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(VENV)/bin/python -m example_project.demo
+
+docs: $(STAMP)
+	$(VENV)/bin/python -m mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) site

@@ -1,0 +1,101 @@
+"""The public API of pyck: datasources, synced models and their configuration.
+
+Everything a user imports comes from here::
+
+    from pyck.core.datasources import Datasource, RestDatasource, SyncedModel, SyncConfig
+
+``SyncedModel`` is a Django model, and Django forbids defining models before the app registry is ready. This
+module is imported from settings files and datasource modules, so it resolves ``SyncedModel`` (and the other
+names that live in heavier modules) lazily, on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .base import Datasource, MockDatasource, ResourceT
+from .exceptions import (
+    ConfigurationError,
+    DatasourceError,
+    InvalidResourceError,
+    NotFoundError,
+    PyckError,
+    RateLimitError,
+    ResponseError,
+    SyncError,
+    TransportError,
+)
+
+if TYPE_CHECKING:
+    from .models import SyncedModel, SyncRun
+    from .options import OnDelete, SyncConfig
+    from .pagination import (
+        CursorPaginator,
+        LinkHeaderPaginator,
+        NextUrlPaginator,
+        NoPaginator,
+        OffsetPaginator,
+        PageNumberPaginator,
+        Paginator,
+    )
+    from .rest import RestDatasource
+    from .sync import SyncResult
+
+__all__ = [
+    "ConfigurationError",
+    "CursorPaginator",
+    "Datasource",
+    "DatasourceError",
+    "InvalidResourceError",
+    "LinkHeaderPaginator",
+    "MockDatasource",
+    "NextUrlPaginator",
+    "NoPaginator",
+    "NotFoundError",
+    "OffsetPaginator",
+    "OnDelete",
+    "PageNumberPaginator",
+    "Paginator",
+    "PyckError",
+    "RateLimitError",
+    "ResourceT",
+    "ResponseError",
+    "RestDatasource",
+    "SyncConfig",
+    "SyncError",
+    "SyncResult",
+    "SyncRun",
+    "SyncedModel",
+    "TransportError",
+]
+
+_LAZY = {
+    "RestDatasource": ".rest",
+    "Paginator": ".pagination",
+    "NoPaginator": ".pagination",
+    "PageNumberPaginator": ".pagination",
+    "OffsetPaginator": ".pagination",
+    "CursorPaginator": ".pagination",
+    "NextUrlPaginator": ".pagination",
+    "LinkHeaderPaginator": ".pagination",
+    "SyncConfig": ".options",
+    "OnDelete": ".options",
+    "SyncResult": ".sync",
+    "SyncedModel": ".models",
+    "SyncRun": ".models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,139 @@
+"""Errors raised by pyck.
+
+The hierarchy::
+
+    PyckError                      base of everything pyck raises; do not raise directly
+    ├── ConfigurationError         a datasource, SyncConfig or setting is wrong (also ImproperlyConfigured)
+    ├── DatasourceError            talking to a datasource failed; do not raise directly
+    │   ├── NotFoundError          the record does not exist (HTTP 404 on ``get``)
+    │   ├── RateLimitError         the remote side kept answering 429 after the retries
+    │   ├── ResponseError          any other non-2xx answer, or a body that is not the JSON expected
+    │   ├── TransportError         connection refused or reset, timeout, TLS failure
+    │   └── InvalidResourceError   the data does not fit the resource type
+    └── SyncError                  a sync could not be carried out
+
+Every :class:`DatasourceError` carries the datasource, the URL with its secrets removed, the record id and
+the field where they are known, and puts them in its message, so a log line alone says where to look.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = [
+    "ConfigurationError",
+    "DatasourceError",
+    "InvalidResourceError",
+    "NotFoundError",
+    "PyckError",
+    "RateLimitError",
+    "ResponseError",
+    "SyncError",
+    "TransportError",
+]
+
+
+class PyckError(Exception):
+    """Base class of every error pyck raises. Do not raise directly."""
+
+
+class ConfigurationError(PyckError, ImproperlyConfigured):
+    """A datasource, a ``SyncConfig`` or a setting is configured wrongly; the message says how to fix it."""
+
+
+class DatasourceError(PyckError):
+    """Base class of the errors met while reading from a datasource. Do not raise directly.
+
+    Args:
+        message: what went wrong, in one sentence.
+        datasource: the datasource (or its name) that was being read.
+        url: the URL requested. Pass it through :func:`pyck.core.http.redact_url` first if it may hold secrets.
+        record_id: the id of the record concerned, if any.
+        field: the dotted path of the field concerned, if any (``"latest_party.name"``).
+        status_code: the HTTP status received, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        datasource: Any = None,
+        url: str | None = None,
+        record_id: Any = None,
+        field: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.reason = message
+        self.datasource = datasource
+        self.url = url
+        self.record_id = record_id
+        self.field = field
+        self.status_code = status_code
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = []
+        if self.datasource is not None:
+            where.append(f"datasource {self.datasource}")
+        if self.url:
+            where.append(f"url {self.url}")
+        if self.record_id is not None:
+            where.append(f"record id {self.record_id!r}")
+        if self.field:
+            where.append(f"field {self.field!r}")
+        return f"{self.reason} ({', '.join(where)})" if where else self.reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructor arguments: make the error survive pickling (Django Tasks, multiprocessing).
+        return (
+            _rebuild,
+            (
+                type(self),
+                self.reason,
+                {
+                    "datasource": str(self.datasource) if self.datasource is not None else None,
+                    "url": self.url,
+                    "record_id": self.record_id,
+                    "field": self.field,
+                    "status_code": self.status_code,
+                },
+                self.__dict__,
+            ),
+        )
+
+
+def _rebuild(cls: type[DatasourceError], message: str, kwargs: dict[str, Any], state: dict[str, Any]) -> Any:
+    error = cls(message, **kwargs)
+    error.__dict__.update({k: v for k, v in state.items() if k not in kwargs})
+    return error
+
+
+class NotFoundError(DatasourceError):
+    """The record asked for does not exist (HTTP 404 from ``get``, or no such id in a ``MockDatasource``)."""
+
+
+class RateLimitError(DatasourceError):
+    """The remote side answered 429 Too Many Requests, and kept doing so after the configured retries.
+
+    ``retry_after`` holds the seconds it asked us to wait, when it said.
+    """
+
+    retry_after: float | None = None
+
+
+class ResponseError(DatasourceError):
+    """A non-2xx answer other than 404 and 429, or a body that is not the JSON expected (HTML, truncated)."""
+
+
+class TransportError(DatasourceError):
+    """The request did not get an answer: connection refused or reset, timeout, TLS failure."""
+
+
+class InvalidResourceError(DatasourceError):
+    """The data received does not fit the resource type: a required field is missing or has the wrong type."""
+
+
+class SyncError(PyckError):
+    """A sync could not be carried out (for example its listing failed part-way)."""

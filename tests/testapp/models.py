@@ -1,0 +1,1 @@
+"""Small synced models the engine tests sync into."""

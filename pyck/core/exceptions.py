@@ -85,6 +85,26 @@ class DatasourceError(PyckError):
             where.append(f"field {self.field!r}")
         return f"{self.reason} ({', '.join(where)})" if where else self.reason
 
+    def with_context(self, **context: Any) -> DatasourceError:
+        """Return a copy of this error with ``datasource``, ``url``, ``record_id`` or ``field`` filled in.
+
+        Values already set are kept; the copy has the same type and ``__cause__``. Lower layers (the
+        deserialiser) raise without knowing the datasource or URL; the layer that knows adds them.
+        """
+        known = {
+            "datasource": self.datasource,
+            "url": self.url,
+            "record_id": self.record_id,
+            "field": self.field,
+            "status_code": self.status_code,
+        }
+        merged = {key: value if value is not None else context.get(key) for key, value in known.items()}
+        copy = type(self)(self.reason, **merged)
+        extra = {k: v for k, v in self.__dict__.items() if k not in known and k != "reason"}
+        copy.__dict__.update(extra)
+        copy.__cause__ = self.__cause__
+        return copy
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructor arguments: make the error survive pickling (Django Tasks, multiprocessing).
         return (

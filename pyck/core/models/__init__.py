@@ -1,0 +1,8 @@
+"""pyck's models: the abstract :class:`SyncedModel`, the :class:`SyncRun` history and the cron task state.
+
+One module per concern; Django finds them all through this package.
+"""
+
+from .cron import *  # noqa: F401,F403
+from .runs import *  # noqa: F401,F403
+from .synced import *  # noqa: F401,F403

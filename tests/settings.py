@@ -4,7 +4,6 @@ SQLite in memory by default; PostgreSQL (or another database) when ``DATABASE_UR
 ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/pyck``. The test database is ``test_<name>``.
 """
 
-
 import dj_database_url
 
 SECRET_KEY = "pyck-tests-not-secret"

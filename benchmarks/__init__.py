@@ -1,0 +1,1 @@
+"""Benchmarks of pyck: not part of the installed package."""

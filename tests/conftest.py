@@ -27,9 +27,18 @@ def mock_api() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture(autouse=True)
 def _no_sleep_in_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries back off with time.sleep; tests must not wait for real. Tests that check the waits patch again."""
-    import pyck.core
+    """Retries, backoff and the rate limiter wait through ``pyck.core.http._sleep``; tests must not wait for
+    real. Tests that check the waits patch it again."""
+    import pyck.core.http
 
-    http = getattr(pyck.core, "http", None)
-    if http is not None and hasattr(http, "_sleep"):
-        monkeypatch.setattr(http, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(pyck.core.http, "_sleep", lambda seconds: None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``live`` (they call the real remote APIs) unless ``-m`` selects them (``-m live``)."""
+    if "live" in (config.getoption("markexpr", "") or ""):
+        return
+    skip_live = pytest.mark.skip(reason="calls the real remote APIs; run with -m live")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip_live)

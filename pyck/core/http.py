@@ -1,0 +1,381 @@
+"""HTTP plumbing for REST datasources: sessions, retries, rate limiting and URL redaction.
+
+:class:`~pyck.core.rest.RestDatasource` builds on these pieces; use them directly only when writing a
+datasource that does its own HTTP:
+
+- :func:`build_session` returns a ``requests.Session`` that retries connection errors, 429 and 5xx answers
+  with exponential backoff and jitter, honours ``Retry-After`` up to a cap, applies a default timeout to every
+  request, and does not carry credentials headers to another host on a redirect.
+- :class:`RateLimiter` is a thread-safe token bucket that keeps a client under N requests per second.
+- :func:`redact_url` removes secrets from a URL before it goes into a log line or an error message.
+
+Every wait (backoff, ``Retry-After``, rate limit) goes through the module-level ``_sleep`` function, so tests
+can replace it and check the waits without sleeping.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import ResponseError as _Urllib3ResponseError
+from urllib3.util.retry import Retry
+
+__all__ = [
+    "DEFAULT_RETRY_METHODS",
+    "DEFAULT_RETRY_STATUSES",
+    "DEFAULT_SECRET_PARAMS",
+    "RateLimiter",
+    "blank_out",
+    "build_retry",
+    "build_session",
+    "is_credential_header",
+    "is_secret_param",
+    "parse_retry_after",
+    "redact_text",
+    "redact_url",
+    "secret_values",
+]
+
+#: Query parameter names whose values never appear in logs or error messages (compared case-insensitively).
+DEFAULT_SECRET_PARAMS: frozenset[str] = frozenset(
+    {"api_key", "apikey", "key", "token", "access_token", "secret", "password", "signature", "sig", "auth"}
+)
+
+# Any parameter or header whose name contains one of these is treated as secret too, whatever the list says.
+_SECRET_FRAGMENTS = ("token", "secret", "key")
+
+# Header names (lower case) that carry credentials, on top of any containing a _SECRET_FRAGMENTS word or "auth".
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "password"})
+
+#: Answers that are retried: rate limited, and the server errors that are usually transient.
+DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+#: Methods retried after an answer or a read error. POST is not: the server may have acted on it already.
+#: (A connection that could not be made at all is retried for every method: the server never saw it.)
+DEFAULT_RETRY_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+_REDACTED = "***"
+
+
+def _sleep(seconds: float) -> None:
+    # Every wait in this module goes through here; tests replace it (see tests/conftest.py).
+    time.sleep(seconds)
+
+
+# --- Redaction ---------------------------------------------------------------------------------------------
+
+
+def is_secret_param(name: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> bool:
+    """Whether the query parameter ``name`` holds a secret: it is in ``secret_params`` or contains "token",
+    "secret" or "key" (case-insensitive)."""
+    lowered = name.lower()
+    return lowered in {p.lower() for p in secret_params} or any(f in lowered for f in _SECRET_FRAGMENTS)
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether the HTTP header ``name`` carries credentials (``Authorization``, ``X-Api-Key``, ``Cookie``, any
+    name containing "auth", "token", "secret" or "key")."""
+    lowered = name.lower()
+    return lowered in _CREDENTIAL_HEADERS or "auth" in lowered or any(f in lowered for f in _SECRET_FRAGMENTS)
+
+
+def redact_url(url: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> str:
+    """Return ``url`` fit for a log line: secret query values replaced by ``***`` and any ``user:password@``
+    removed. The rest of the URL is kept byte for byte.
+
+    Example::
+
+        redact_url("https://bob:pw@api.example.com/x?api_key=s3cr3t&page=2")
+        # "https://api.example.com/x?api_key=***&page=2"
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(_redact_pair(pair, secret_params) for pair in parts.query.split("&")) if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _redact_pair(pair: str, secret_params: Collection[str]) -> str:
+    name, sep, _value = pair.partition("=")
+    if sep and is_secret_param(unquote_plus(name), secret_params):
+        return f"{name}={_REDACTED}"
+    return pair
+
+
+_PAIR = re.compile(r"(?P<name>[\w.%~-]+)=(?P<value>[^&\s'\"#<>]*)")
+
+
+def redact_text(text: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> str:
+    """Return ``text`` (a log message, an exception's text) with the value of every ``name=value`` pair whose
+    name is a secret parameter replaced by ``***``, wherever URLs are quoted in it."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match["value"] and is_secret_param(unquote_plus(match["name"]), secret_params):
+            return f"{match['name']}={_REDACTED}"
+        return match[0]
+
+    return _PAIR.sub(replace, text)
+
+
+class _RedactingFilter(logging.Filter):
+    """Blanks secret query values out of urllib3's own log lines ("Retrying … /x?api_key=…")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_redacting_filter = _RedactingFilter()
+
+
+def _redact_urllib3_logs() -> None:
+    for name in ("urllib3.connectionpool", "urllib3.util.retry"):
+        logger = logging.getLogger(name)
+        if _redacting_filter not in logger.filters:
+            logger.addFilter(_redacting_filter)
+
+
+def secret_values(
+    url: str, headers: Mapping[str, str], secret_params: Collection[str] = DEFAULT_SECRET_PARAMS
+) -> list[str]:
+    """The secret strings in a request (secret query values, credentials headers and their tokens), longest
+    first, so they can be blanked out of a response body quoted in an error message."""
+    found: set[str] = set()
+    parts = urlsplit(url)
+    if parts.password:
+        found.add(parts.password)
+    for pair in parts.query.split("&") if parts.query else ():
+        name, sep, value = pair.partition("=")
+        if sep and value and is_secret_param(unquote_plus(name), secret_params):
+            found.update({value, unquote_plus(value)})
+    for name, value in headers.items():
+        if value and is_credential_header(name):
+            found.add(value)
+            found.update(word for word in value.split() if len(word) >= 8)
+    return sorted((v for v in found if len(v) >= 4), key=len, reverse=True)
+
+
+def blank_out(text: str, secrets: Iterable[str]) -> str:
+    """Return ``text`` with each of ``secrets`` replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, _REDACTED)
+    return text
+
+
+# --- Retry-After -------------------------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """The seconds a ``Retry-After`` header asks for (it may be a number or an HTTP date); ``None`` if absent or
+    unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+# --- Retries -----------------------------------------------------------------------------------------------
+
+
+class _RetryAfterTooLong(_Urllib3ResponseError):
+    """The server asked us to wait longer than HTTP_MAX_RETRY_AFTER: give up and hand back its answer."""
+
+
+class _Retry(Retry):
+    """urllib3's ``Retry`` with pyck's waits: backoff from the first retry, jitter, a ``Retry-After`` cap.
+
+    The wait happens in :meth:`increment`, not in :meth:`sleep`: urllib3 calls ``sleep()`` after
+    ``increment()``, but ``responses`` (which tests use) only calls ``increment()``. Doing it here makes the
+    waits the same in both, and they go through ``_sleep``.
+    """
+
+    def __init__(self, *args: Any, max_retry_after: float = 120.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_retry_after = max_retry_after
+
+    def new(self, **kw: Any) -> _Retry:
+        kw.setdefault("max_retry_after", self.max_retry_after)
+        return super().new(**kw)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _Retry:
+        retry_after = None
+        if response is not None and error is None and self.respect_retry_after_header:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None and retry_after > self.max_retry_after:
+                # MaxRetryError makes urllib3 (and responses) return this answer as is (raise_on_status=False).
+                raise MaxRetryError(_pool, url or "", _RetryAfterTooLong(f"Retry-After {retry_after:g}s is too long"))
+        new_retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if response is None or response.get_redirect_location() in (None, False):
+            _sleep(retry_after if retry_after is not None else new_retry.get_backoff_time())
+        return new_retry
+
+    def get_backoff_time(self) -> float:
+        """``backoff_factor * 2**(n-1)`` for the n-th consecutive retry, plus up to ``backoff_factor`` of jitter."""
+        errors = 0
+        for attempt in reversed(self.history):
+            if attempt.redirect_location is not None:
+                break
+            errors += 1
+        if errors == 0 or self.backoff_factor <= 0:
+            return 0.0
+        backoff = self.backoff_factor * 2 ** (errors - 1) + random.uniform(0, self.backoff_factor)
+        return float(min(self.backoff_max, backoff))
+
+    def sleep(self, response: Any = None) -> None:
+        # The wait already happened in increment().
+        return None
+
+
+def build_retry(
+    retries: int,
+    *,
+    backoff_factor: float,
+    max_retry_after: float,
+    methods: Collection[str] = DEFAULT_RETRY_METHODS,
+    statuses: Collection[int] = DEFAULT_RETRY_STATUSES,
+) -> Retry:
+    """The ``Retry`` policy pyck mounts on its sessions (see the module docstring)."""
+    return _Retry(
+        total=retries,
+        backoff_factor=backoff_factor,
+        backoff_max=max(max_retry_after, backoff_factor),
+        max_retry_after=max_retry_after,
+        status_forcelist=frozenset(statuses),
+        allowed_methods=frozenset(m.upper() for m in methods),
+        # After the last retry, hand back the last answer (429, 503…) so the caller can raise a precise error.
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+
+
+# --- Session -----------------------------------------------------------------------------------------------
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` that applies a default timeout to requests sent without one."""
+
+    def __init__(self, *, timeout: float | None, **kwargs: Any) -> None:
+        self.default_timeout = timeout
+        super().__init__(**kwargs)
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().send(request, *args, **kwargs)
+
+
+class _Session(requests.Session):
+    """A ``requests.Session`` that strips every credentials header, not just ``Authorization``, when a
+    redirect leads to another host."""
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        super().rebuild_auth(prepared_request, response)
+        if self.should_strip_auth(str(response.request.url), str(prepared_request.url)):
+            for name in [n for n in prepared_request.headers if is_credential_header(n)]:
+                del prepared_request.headers[name]
+
+
+def build_session(
+    *,
+    retries: int,
+    backoff_factor: float,
+    max_retry_after: float,
+    timeout: float | None,
+    user_agent: str | None = None,
+    retry_methods: Collection[str] = DEFAULT_RETRY_METHODS,
+    pool_maxsize: int = 10,
+) -> requests.Session:
+    """Return a new session with pyck's retry policy, default timeout and redirect rules mounted.
+
+    Args:
+        retries: how many times a failed request is retried (0: never).
+        backoff_factor: the n-th retry waits ``backoff_factor * 2**(n-1)`` seconds plus jitter.
+        max_retry_after: the longest ``Retry-After`` honoured; a longer one is not waited for and the 429 is
+            returned to the caller.
+        timeout: the timeout for requests sent without one.
+        user_agent: the ``User-Agent`` header.
+        retry_methods: the methods retried after an answer or a read error.
+        pool_maxsize: connections kept open per host (raise it when many threads share the session).
+    """
+    _redact_urllib3_logs()
+    session = _Session()
+    adapter = _TimeoutAdapter(
+        timeout=timeout,
+        max_retries=build_retry(
+            retries, backoff_factor=backoff_factor, max_retry_after=max_retry_after, methods=retry_methods
+        ),
+        pool_maxsize=pool_maxsize,
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    if user_agent:
+        session.headers["User-Agent"] = user_agent
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+# --- Rate limiting -----------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """A token bucket: at most ``rate`` requests per second on average, with bursts of up to ``burst``.
+
+    Thread-safe. :meth:`acquire` reserves a slot under a lock and sleeps outside it, so concurrent callers
+    queue up one slot apart instead of all waking at once.
+
+    Args:
+        rate: requests per second (may be below 1: ``0.5`` is one every two seconds).
+        burst: how many requests may go out at once after a quiet spell.
+        clock: a monotonic clock in seconds (tests pass a fake one).
+    """
+
+    def __init__(self, rate: float, *, burst: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be a positive number of requests per second, got {rate!r}")
+        self.rate = float(rate)
+        self.burst = max(1.0, float(burst))
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens = self.burst
+        self._updated = clock()
+
+    def acquire(self) -> float:
+        """Wait until a request may be sent; return the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            # A negative balance is a debt: the next caller waits for it to be repaid first.
+            self._tokens -= 1.0
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            _sleep(wait)
+        return wait

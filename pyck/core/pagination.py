@@ -1,0 +1,443 @@
+"""Paginators: how a :class:`~pyck.core.rest.RestDatasource` walks through the pages of a list endpoint.
+
+Pick the one that matches the API and pass it as the datasource's ``paginator``::
+
+    class Members(RestDatasource[Member]):
+        base_url = "https://members-api.parliament.uk/api"
+        path = "/Members/Search"
+        paginator = OffsetPaginator(
+            offset_param="skip", limit_param="take", limit=20, items_path="items", total_path="totalResults"
+        )
+
+- :class:`NoPaginator`: one request; the body is the list (or holds it at ``items_path``).
+- :class:`PageNumberPaginator`: ``?page=1``, ``?page=2``… until an empty page or ``total_pages_path``.
+- :class:`OffsetPaginator`: ``?offset=0&limit=20``, ``?offset=20&limit=20``… until an empty page or
+  ``total_path``.
+- :class:`CursorPaginator`: the body carries the next page's token (``cursor_path``), sent back as
+  ``cursor_param``.
+- :class:`NextUrlPaginator`: the body carries the next page's URL (``next_url_path``).
+- :class:`LinkHeaderPaginator`: the ``Link: <…>; rel="next"`` header (RFC 8288) carries the next page's URL.
+
+Paths into the body are dotted: ``"meta.total"`` reads ``body["meta"]["total"]``.
+
+Every paginator stops at the first empty page, honours an optional ``max_pages``, and refuses to loop: a
+page identical to the one before (an API that ignores the paging parameters), or a cursor or next URL seen
+before, raises :class:`~pyck.core.exceptions.ResponseError`, as does a next URL that points at another host
+(the datasource's credentials must not follow it there).
+
+Paginators keep no state between calls: one instance can serve many datasources and threads at once.
+
+**Writing your own.** Subclass :class:`Paginator` and implement :meth:`Paginator.pages`, a generator that
+fetches a page with ``fetch(url, query)``, yields its items, and works out the next request from the
+:class:`Page` it got back. Keep the position in local variables, never on ``self``::
+
+    class SincePaginator(Paginator):
+        \"\"\"Pages by the id of the last item: ?since_id=123.\"\"\"
+
+        def pages(self, fetch, url, query):
+            since = None
+            while True:
+                page = fetch(url, query if since is None else {**query, "since_id": since})
+                items = self.get_items(page)
+                yield items
+                since = items[-1]["id"] if items else None
+
+The base class stops after an empty page or ``max_pages`` pages, and raises if a page repeats the one
+before, so the loop above need not check.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from requests.utils import parse_header_links
+
+from .exceptions import ResponseError
+
+__all__ = [
+    "CursorPaginator",
+    "Fetch",
+    "LinkHeaderPaginator",
+    "NextUrlPaginator",
+    "NoPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageNumberPaginator",
+    "Paginator",
+    "lookup",
+]
+
+logger = logging.getLogger("pyck.pagination")
+
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One response of a list endpoint, as a paginator sees it."""
+
+    #: The parsed JSON body.
+    data: Any
+    #: The URL that was requested, with its query string (used to resolve relative next links).
+    url: str
+    #: The response headers (case-insensitive when they come from ``requests``).
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+#: ``fetch(url, query) -> Page``: sends a GET with the datasource's headers, retries and error handling.
+Fetch = Callable[[str, Mapping[str, Any]], Page]
+
+
+def lookup(data: Any, path: str | None, default: Any = _MISSING) -> Any:
+    """Read the dotted ``path`` from ``data`` (``"meta.total"``); ``None`` or ``""`` returns ``data`` itself.
+
+    Returns ``default`` when a key is missing; raises ``KeyError`` when there is no default.
+    """
+    if not path:
+        return data
+    current = data
+    for key in path.split("."):
+        if isinstance(current, Mapping) and key in current:
+            current = current[key]
+        elif isinstance(current, list) and key.lstrip("-").isdigit() and -len(current) <= int(key) < len(current):
+            current = current[int(key)]
+        else:
+            if default is _MISSING:
+                raise KeyError(path)
+            return default
+    return current
+
+
+class Paginator:
+    """Base class of the paginators. Subclass it and implement :meth:`pages` to support another scheme.
+
+    Args:
+        items_path: the dotted path of the list of items in each body; ``None`` when the body is the list.
+        max_pages: stop after this many pages (``None``: no limit). A safety net, and handy while developing.
+    """
+
+    #: The dotted path of the list of items in each body; ``None`` when the body is the list.
+    items_path: str | None = None
+    #: Stop after this many pages; ``None`` for no limit.
+    max_pages: int | None = None
+
+    def __init__(self, *, items_path: str | None = None, max_pages: int | None = None) -> None:
+        if max_pages is not None and max_pages < 1:
+            raise ValueError(f"max_pages must be at least 1 or None, got {max_pages!r}")
+        self.items_path = items_path
+        self.max_pages = max_pages
+
+    def paginate(self, fetch: Fetch, url: str, query: Mapping[str, Any]) -> Iterator[Any]:
+        """Yield every item of every page, fetching each page only when the previous one is used up.
+
+        Stops after an empty page and after :attr:`max_pages` pages; raises
+        :class:`~pyck.core.exceptions.ResponseError` when a page repeats the one before. Override :meth:`pages`,
+        not this.
+        """
+        pages = self.pages(fetch, url, dict(query))
+        previous: list[Any] | None = None
+        try:
+            for number, items in enumerate(pages, start=1):
+                if not items:
+                    return
+                if items == previous:
+                    # An API that ignores the paging parameters sends the first page forever.
+                    raise ResponseError(
+                        f"{self}: page {number} is the same as page {number - 1}; the API seems to ignore the "
+                        "paging parameters (use NoPaginator if it returns everything at once)"
+                    )
+                previous = items
+                yield from items
+                if self.max_pages is not None and number >= self.max_pages:
+                    logger.warning("%s: stopped after max_pages=%d pages at %s", self, self.max_pages, url)
+                    return
+        finally:
+            pages.close()
+
+    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
+        """Yield the list of items of each page in turn. Implement this to support a new pagination scheme.
+
+        Call ``fetch(url, query)`` for each page and :meth:`get_items` to read its items. Keep the position
+        (page number, cursor) in local variables: the same paginator may be walking several lists at once.
+        You need not stop on an empty page, count pages or compare pages; :meth:`paginate` does that.
+        """
+        raise NotImplementedError("pages() must be implemented.")
+
+    def get_items(self, page: Page) -> list[Any]:
+        """Return the list of items in ``page`` (at :attr:`items_path`). Override for unusual bodies."""
+        items = lookup(page.data, self.items_path, None)
+        if isinstance(items, list):
+            return items
+        if items is None and self.items_path and isinstance(page.data, Mapping):
+            raise ResponseError(
+                f"{self}: expected a list at {self.items_path!r}, but the body has no such key "
+                f"(keys: {', '.join(map(str, list(page.data)[:10]))})"
+            )
+        where = f"at {self.items_path!r}" if self.items_path else "as the body"
+        hint = "; set items_path to where the list is" if isinstance(page.data, Mapping) and not self.items_path else ""
+        raise ResponseError(f"{self}: expected a JSON list {where}, got {_describe(items)}{hint}")
+
+    def __str__(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if v is not None)
+        return f"{type(self).__name__}({settings})"
+
+
+class NoPaginator(Paginator):
+    """One request: the body is the whole list, or holds it at ``items_path``."""
+
+    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
+        """Fetch the one page."""
+        yield self.get_items(fetch(url, query))
+
+
+class PageNumberPaginator(Paginator):
+    """Pages numbered ``?page=1``, ``?page=2``…, until an empty page or the last page.
+
+    Args:
+        page_param: the query parameter holding the page number.
+        start: the number of the first page (some APIs count from 0).
+        page_size: the page size to ask for; ``None`` leaves it to the API.
+        page_size_param: the query parameter for ``page_size`` (needed when ``page_size`` is set).
+        items_path: the dotted path of the items in the body.
+        total_pages_path: the dotted path of the number of pages, if the API says; otherwise paging stops at
+            the first empty page.
+        max_pages: stop after this many pages.
+    """
+
+    def __init__(
+        self,
+        page_param: str = "page",
+        start: int = 1,
+        page_size: int | None = None,
+        page_size_param: str | None = None,
+        *,
+        items_path: str | None = None,
+        total_pages_path: str | None = None,
+        max_pages: int | None = None,
+    ) -> None:
+        super().__init__(items_path=items_path, max_pages=max_pages)
+        if page_size is not None and not page_size_param:
+            raise ValueError("PageNumberPaginator: page_size needs page_size_param, the query parameter to send it in")
+        self.page_param = page_param
+        self.start = start
+        self.page_size = page_size
+        self.page_size_param = page_size_param
+        self.total_pages_path = total_pages_path
+
+    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
+        """Fetch page ``start``, ``start + 1``… until an empty page or the last one."""
+        number = self.start
+        while True:
+            params = {**query, self.page_param: number}
+            if self.page_size is not None and self.page_size_param:
+                params[self.page_size_param] = self.page_size
+            page = fetch(url, params)
+            yield self.get_items(page)
+            total_pages = _read_int(self, page, self.total_pages_path, "total_pages_path")
+            if total_pages is not None and number - self.start + 1 >= total_pages:
+                return
+            number += 1
+
+
+class OffsetPaginator(Paginator):
+    """Pages by offset and limit: ``?offset=0&limit=20``, ``?offset=20&limit=20``…
+
+    The offset moves on by the number of items actually received, so an API that caps the page size below
+    ``limit`` loses nothing.
+
+    Args:
+        offset_param: the query parameter holding the offset (``"skip"`` for the UK Parliament API).
+        limit_param: the query parameter holding the page size (``"take"``).
+        limit: the page size to ask for.
+        offset: the offset of the first page.
+        items_path: the dotted path of the items in the body.
+        total_path: the dotted path of the total number of items, if the API says; otherwise paging stops
+            at the first empty page.
+        max_pages: stop after this many pages.
+    """
+
+    def __init__(
+        self,
+        offset_param: str = "offset",
+        limit_param: str = "limit",
+        limit: int = 100,
+        *,
+        offset: int = 0,
+        items_path: str | None = None,
+        total_path: str | None = None,
+        max_pages: int | None = None,
+    ) -> None:
+        super().__init__(items_path=items_path, max_pages=max_pages)
+        if limit < 1:
+            raise ValueError(f"OffsetPaginator: limit must be at least 1, got {limit!r}")
+        self.offset_param = offset_param
+        self.limit_param = limit_param
+        self.limit = limit
+        self.offset = offset
+        self.total_path = total_path
+
+    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
+        """Fetch from ``offset`` on, ``limit`` at a time, until an empty page or ``total`` items."""
+        offset = self.offset
+        while True:
+            page = fetch(url, {**query, self.offset_param: offset, self.limit_param: self.limit})
+            items = self.get_items(page)
+            yield items
+            offset += len(items)
+            total = _read_int(self, page, self.total_path, "total_path")
+            if total is not None and offset >= total:
+                return
+
+
+class CursorPaginator(Paginator):
+    """The body carries a token for the next page, sent back in a query parameter; no token ends the list.
+
+    Args:
+        cursor_param: the query parameter to send the token in.
+        cursor_path: the dotted path of the next page's token in the body.
+        items_path: the dotted path of the items in the body.
+        max_pages: stop after this many pages.
+    """
+
+    def __init__(
+        self,
+        cursor_param: str = "cursor",
+        cursor_path: str = "next_cursor",
+        *,
+        items_path: str | None = None,
+        max_pages: int | None = None,
+    ) -> None:
+        super().__init__(items_path=items_path, max_pages=max_pages)
+        self.cursor_param = cursor_param
+        self.cursor_path = cursor_path
+
+    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
+        """Fetch the first page, then follow the cursors until there is none."""
+        seen: set[str] = set()
+        params = query
+        while True:
+            page = fetch(url, params)
+            yield self.get_items(page)
+            cursor = lookup(page.data, self.cursor_path, None)
+            if cursor in (None, ""):
+                return
+            if str(cursor) in seen:
+                raise ResponseError(f"{self}: the API returned cursor {cursor!r} twice; stopping instead of looping")
+            seen.add(str(cursor))
+            params = {**query, self.cursor_param: cursor}
+
+
+class _NextLinkPaginator(Paginator):
+    """Shared by the paginators that follow a URL given by the API."""
+
+    def next_url(self, page: Page) -> str | None:
+        """Return the next page's URL as the API gives it (maybe relative), or ``None`` on the last page."""
+        raise NotImplementedError("next_url() must be implemented.")
+
+    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
+        """Fetch the first page, then follow the next links (which carry their own query) to the end."""
+        seen = {url}
+        page = fetch(url, query)
+        while True:
+            yield self.get_items(page)
+            link = self.next_url(page)
+            if not link:
+                return
+            target = urljoin(page.url, link)
+            _check_same_host(self, page.url, target)
+            if target in seen or target == page.url:
+                raise ResponseError(f"{self}: the API pointed at next page {target} twice; stopping instead of looping")
+            seen.add(target)
+            page = fetch(target, {})
+
+
+class NextUrlPaginator(_NextLinkPaginator):
+    """The body carries the URL of the next page (``{"next": "https://…?page=3", "results": […]}``, as Django
+    REST framework does); a null or missing URL ends the list.
+
+    Args:
+        next_url_path: the dotted path of the next page's URL in the body.
+        items_path: the dotted path of the items in the body.
+        max_pages: stop after this many pages.
+    """
+
+    def __init__(
+        self, next_url_path: str = "next", items_path: str | None = "results", *, max_pages: int | None = None
+    ) -> None:
+        super().__init__(items_path=items_path, max_pages=max_pages)
+        self.next_url_path = next_url_path
+
+    def next_url(self, page: Page) -> str | None:
+        """Read the URL at :attr:`next_url_path`."""
+        value = lookup(page.data, self.next_url_path, None)
+        if value is not None and not isinstance(value, str):
+            raise ResponseError(f"{self}: expected a URL at {self.next_url_path!r}, got {_describe(value)}")
+        return value
+
+
+class LinkHeaderPaginator(_NextLinkPaginator):
+    """The ``Link`` header carries the next page's URL (RFC 8288: ``Link: <https://…?page=3>; rel="next"``),
+    as GitHub's API does; no ``rel="next"`` ends the list.
+
+    Args:
+        items_path: the dotted path of the items in the body; ``None`` when the body is the list.
+        max_pages: stop after this many pages.
+    """
+
+    def __init__(self, items_path: str | None = None, *, max_pages: int | None = None) -> None:
+        super().__init__(items_path=items_path, max_pages=max_pages)
+
+    def next_url(self, page: Page) -> str | None:
+        """Read the link with ``rel="next"`` from the ``Link`` header."""
+        header = _header(page.headers, "Link")
+        if not header:
+            return None
+        for link in parse_header_links(header):
+            if "next" in link.get("rel", "").lower().split():
+                return link.get("url") or None
+        return None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
+
+
+def _check_same_host(paginator: Paginator, current: str, target: str) -> None:
+    here, there = urlsplit(current), urlsplit(target)
+    same_host = (here.hostname, here.port) == (there.hostname, there.port)
+    downgrade = here.scheme == "https" and there.scheme != "https"
+    if not same_host or downgrade or there.scheme not in ("http", "https"):
+        raise ResponseError(
+            f"{paginator}: refusing to follow next page link to {there.scheme}://{there.hostname} from "
+            f"{here.scheme}://{here.hostname}: it leaves the API's host, and the credentials must not follow"
+        )
+
+
+def _read_int(paginator: Paginator, page: Page, path: str | None, option: str) -> int | None:
+    if not path:
+        return None
+    value = lookup(page.data, path, None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        raise ResponseError(f"{paginator}: expected a whole number at {option}={path!r}, got {_describe(value)}")
+    return int(value)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null or missing)"
+    if isinstance(value, Mapping):
+        return f"an object with keys {', '.join(map(str, list(value)[:10]))}"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:80]}{'…' if len(text) > 80 else ''}"

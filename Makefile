@@ -1,5 +1,5 @@
 # Developer commands. Each target creates its own virtual environment on first use.
-#   make demo    sync the example data into SQLite and print it
+#   make demo    sync the tutorial's models into SQLite and print them (REPLAY=1: recorded responses only)
 #   make test    run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)
 #   make docs    build the documentation strictly
 # Variables: PYTHON (interpreter for the venv), VENV (its folder), DJANGO (a pip requirement to pin Django).
@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(VENV)/bin/python -m example_project.demo
+	$(VENV)/bin/python -m example_project.demo $(if $(REPLAY),--replay)
 
 docs: $(STAMP)
 	$(VENV)/bin/python -m mkdocs build --strict

@@ -1,0 +1,1 @@
+"""Datasources for geographic and political data, grouped by territory (:mod:`pyck.geo.territories`)."""

@@ -1,0 +1,1 @@
+"""Datasources for one territory each: :mod:`pyck.geo.territories.uk`."""

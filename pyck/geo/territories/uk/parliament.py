@@ -1,0 +1,359 @@
+"""UK Parliament: current MPs, constituencies and parties, from the Members API.
+
+Three ready-made datasources read the public `Members API <https://members-api.parliament.uk/>`_ (no key
+needed)::
+
+    from pyck.geo.territories.uk import parliament
+
+    parliament.members.get(172).name            # "Ms Diane Abbott"
+    parliament.constituencies.get(4483).current_mp.latest_party.name   # "Liberal Democrat"
+    [p.name for p in parliament.parties.list()]
+
+- :data:`constituencies`: every constituency the API knows (``Location/Constituency/Search``), including
+  abolished ones (their :attr:`~Constituency.end_date` is set and they have no current MP). ``list()`` takes
+  the API's ``searchText`` filter.
+- :data:`members`: the current members of the House of Commons (``Members/Search?House=1&IsCurrentMember=true``).
+  ``list()`` takes the API's other ``Members/Search`` filters by their API names (``PartyId=15``,
+  ``Name="Abbott"``…); pass ``House=2`` for the Lords or ``IsCurrentMember="false"`` for former members.
+- :data:`parties`: the parties active in the House of Commons (``Parties/GetActive/Commons``). The API has no
+  single-party endpoint, so ``get(id)`` is served from the listing, fetched once and kept for
+  :attr:`PartiesDatasource.cache_seconds`.
+
+The records are the dataclasses below, with the API's camelCase fields in snake_case. Where the tutorial's
+models use another name, the record carries that name too: :attr:`Member.name` (the API's ``nameDisplayAs``)
+and :attr:`Constituency.current_mp` (the member of its ``currentRepresentation``).
+
+The API's conventions, handled once in :class:`ParliamentDatasource`: pages of at most 20 records walked with
+``skip``/``take``; every record wrapped as ``{"value": {...}, "links": [...]}`` (list items, single items, and
+the member inside a constituency); camelCase keys. Dates carry no time zone (``2024-07-04T00:00:00``); they are
+returned as naive ``datetime`` objects, as sent. The API root is the ``UK_PARLIAMENT_BASE_URL`` setting, read
+on every request, so a proxy or the replay server (:mod:`pyck.geo.territories.uk.replay`) can stand in for it.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+import types
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from pyck.core.base import ResourceT
+from pyck.core.conf import pyck_settings
+from pyck.core.exceptions import NotFoundError
+from pyck.core.pagination import NoPaginator, OffsetPaginator, Paginator
+from pyck.core.rest import RestDatasource
+
+__all__ = [
+    "Constituency",
+    "House",
+    "HouseMembership",
+    "Link",
+    "Member",
+    "MembershipStatus",
+    "ParliamentDatasource",
+    "PartiesDatasource",
+    "Party",
+    "Representation",
+    "constituencies",
+    "members",
+    "parties",
+]
+
+# The Members API's largest page ("take ... Maximum is 20" in its OpenAPI description).
+MAX_PAGE_SIZE = 20
+
+
+class House(enum.IntEnum):
+    """A House of Parliament, as the API numbers them."""
+
+    COMMONS = 1
+    LORDS = 2
+
+
+@dataclass(kw_only=True)
+class Link:
+    """A hypermedia link the API attaches to records (``{"rel": "self", "href": "/Members/172"}``)."""
+
+    rel: str | None = None
+    href: str | None = None
+    method: str | None = None
+
+
+@dataclass(kw_only=True)
+class Party:
+    """A political party (the API's ``Party``).
+
+    Colours are hex without ``#``, in either case (``"faa01a"``, ``"FFFFFF"``); the Speaker's "party" has
+    none.
+    """
+
+    #: The party's id in the Members API.
+    id: int
+    name: str | None = None
+    abbreviation: str | None = None
+    #: Hex colour without ``#``; ``None`` for the Speaker.
+    background_colour: str | None = None
+    foreground_colour: str | None = None
+    is_lords_main_party: bool = False
+    #: As recorded by the API (Labour, the DUP and the UUP have it set); treat as opaque.
+    is_lords_spiritual_party: bool = False
+    #: The API's ``GovernmentType`` code (0 to 3), or ``None``.
+    government_type: int | None = None
+    is_independent_party: bool = False
+
+
+@dataclass(kw_only=True)
+class MembershipStatus:
+    """The status of a house membership (the API's ``HouseMembershipStatus``)."""
+
+    status_is_active: bool = False
+    #: "Current Member", "Leave of Absence"…
+    status_description: str | None = None
+    status_notes: str | None = None
+    status_id: int | None = None
+    #: The API's ``MemberStatus`` code (0 to 3), or ``None``.
+    status: int | None = None
+    status_start_date: datetime | None = None
+
+
+@dataclass(kw_only=True)
+class HouseMembership:
+    """A membership of one House (the API's ``HouseMembership``), from a member's seat to its end, if any."""
+
+    #: The constituency name (Commons), or the kind of peerage ("Life peer", "Hereditary") in the Lords.
+    membership_from: str | None = None
+    #: The constituency's id for a Commons membership.
+    membership_from_id: int | None = None
+    house: House | None = None
+    membership_start_date: datetime | None = None
+    membership_end_date: datetime | None = None
+    membership_end_reason: str | None = None
+    membership_end_reason_notes: str | None = None
+    membership_end_reason_id: int | None = None
+    #: ``None`` when the membership has ended, and on a constituency's current representation.
+    membership_status: MembershipStatus | None = None
+
+
+@dataclass(kw_only=True)
+class Member:
+    """A member of either House (the API's ``Member``).
+
+    :attr:`name` is the API's ``nameDisplayAs`` ("Ms Diane Abbott"), also available as
+    :attr:`name_display_as`.
+    """
+
+    #: The member's id in the Members API.
+    id: int
+    #: "Abbott, Ms Diane"
+    name_list_as: str | None = None
+    #: "Ms Diane Abbott"
+    name_display_as: str | None = None
+    #: The display name again (``nameDisplayAs``), under the name the tutorial's ``MP`` model uses.
+    name: str | None = field(default=None, metadata={"json_key": "nameDisplayAs"})
+    #: "Rt Hon Diane Abbott MP"
+    name_full_title: str | None = None
+    #: "Ms Abbott"
+    name_address_as: str | None = None
+    latest_party: Party | None = None
+    gender: str | None = None
+    latest_house_membership: HouseMembership | None = None
+    #: The URL of a small portrait (``…/Members/172/Thumbnail``).
+    thumbnail_url: str | None = None
+
+
+@dataclass(kw_only=True)
+class Representation:
+    """Who represents a constituency now (the API's ``ConstituencyRepresentation``)."""
+
+    #: The member, unwrapped from the API's ``{"value": ..., "links": ...}``.
+    member: Member | None = None
+    #: The member's membership for this seat.
+    representation: HouseMembership | None = None
+
+
+@dataclass(kw_only=True)
+class Constituency:
+    """A House of Commons constituency (the API's ``Constituency``).
+
+    The API carries no ONS/GSS code for constituencies.
+    """
+
+    #: The constituency's id in the Members API.
+    id: int
+    name: str | None = None
+    start_date: datetime | None = None
+    #: Set for abolished constituencies.
+    end_date: datetime | None = None
+    current_representation: Representation | None = None
+    #: The member of :attr:`current_representation` (its current MP), or ``None``; filled in from it.
+    current_mp: Member | None = None
+
+    def __post_init__(self) -> None:
+        if self.current_mp is None and self.current_representation is not None:
+            self.current_mp = self.current_representation.member
+
+
+def unwrap(data: Any) -> Any:
+    """Return ``data`` with every ``{"value": x, "links": [...]}`` wrapper replaced by ``x``, at any depth.
+
+    A wrapper is an object whose keys are ``value`` and, optionally, ``links``; no record of the API has
+    only those fields.
+
+    The Members API wraps each record this way: list items, single items, and records embedded in others
+    (the member in a constituency's ``currentRepresentation``).
+    """
+    if isinstance(data, dict):
+        if "value" in data and data.keys() <= {"value", "links"}:
+            return unwrap(data["value"])
+        return {key: unwrap(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [unwrap(value) for value in data]
+    return data
+
+
+class ParliamentDatasource(RestDatasource[ResourceT]):
+    """A Members API endpoint: the API's paging, record wrappers and camelCase handled once.
+
+    Configure instances with ``path`` (the search endpoint), ``item_path`` (the single-record endpoint, with
+    ``{id}``), ``resource_type`` and ``list_query``; subclass it for endpoints of the same API that this
+    module does not cover::
+
+        lords = ParliamentDatasource(
+            path="/Members/Search", item_path="/Members/{id}", resource_type=Member,
+            list_query={"House": 2, "IsCurrentMember": "true"},
+        )
+    """
+
+    camel_case = True
+    # skip/take, 20 at a time (the API's maximum), until totalResults.
+    paginator: Paginator | None = OffsetPaginator(
+        offset_param="skip", limit_param="take", limit=MAX_PAGE_SIZE, items_path="items", total_path="totalResults"
+    )
+    # The single-record endpoint under the API root, with an {id} placeholder ("/Members/{id}").
+    item_path: str | None = None
+    # Query parameters sent with every listing request; keyword arguments to list() override them.
+    list_query: Mapping[str, Any] = types.MappingProxyType({})
+    # An explicit API root; None (the default) reads the UK_PARLIAMENT_BASE_URL setting on every request.
+    _base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The API root: the ``UK_PARLIAMENT_BASE_URL`` setting unless one was given to the constructor."""
+        return self._base_url or str(pyck_settings.UK_PARLIAMENT_BASE_URL)
+
+    @base_url.setter
+    def base_url(self, value: str | None) -> None:
+        self._base_url = value
+
+    def get_item_url(self, id: Any) -> str:
+        """Return ``{base_url}{item_path}`` with the id filled in (the API's URLs have no trailing slash).
+
+        Override for an endpoint whose single records live elsewhere.
+        """
+        if not self.item_path:
+            raise NotImplementedError(f"{self} has no single-record endpoint: set item_path or override get().")
+        return f"{self.base_url.rstrip('/')}/{self.item_path.lstrip('/').format(id=quote(str(id), safe=''))}"
+
+    def paginate(self, **query: Any) -> Iterator[Any]:
+        """Yield the raw items, 20 per request; ``query`` adds to (and overrides) :attr:`list_query`.
+
+        ``list(**filter)`` and the sync engine both read through here.
+        """
+        return super().paginate(**{**self.list_query, **query})
+
+    def deserialize(self, data: Any) -> ResourceT:
+        """Unwrap the API's ``{"value": ..., "links": ...}`` wrappers, then build the record.
+
+        Override to reshape a record further; call ``super().deserialize(data)`` at the end.
+        """
+        return super().deserialize(unwrap(data))
+
+    def get_raw_id(self, data: Any) -> Any:
+        """The record id inside a wrapped item, for error messages."""
+        return super().get_raw_id(unwrap(data) if isinstance(data, Mapping) else data)
+
+
+class PartiesDatasource(ParliamentDatasource[Party]):
+    """The parties active in one House (``Parties/GetActive/{house}``).
+
+    The endpoint returns every party in one answer and ignores ``skip``, so it is fetched in one request,
+    never paged. There is no single-party endpoint: :meth:`get` looks the id up in the listing, fetched once
+    per instance and reused for :attr:`cache_seconds`.
+    """
+
+    resource_type = Party
+    paginator = NoPaginator(items_path="items")
+    # The House whose parties are listed, as the API names it in the path.
+    house: str = "Commons"
+    # How long get() reuses the listing before fetching it again.
+    cache_seconds: float = 3600.0
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cache_lock = threading.Lock()
+        self._cached: dict[Any, Party] | None = None
+        self._cached_at = 0.0
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        """``/Parties/GetActive/{house}``."""
+        return f"/Parties/GetActive/{self.house}"
+
+    def get(self, id: Any, **query: Any) -> Party:
+        """Return the active party ``id`` from the (cached) listing.
+
+        Raises:
+            NotFoundError: no active party has this id.
+            TypeError: query parameters were given; the endpoint takes none.
+        """
+        if query:
+            raise TypeError(f"{self}.get() takes no query parameters (got {', '.join(query)}): the listing has none")
+        with self._cache_lock:
+            fresh = self._cached is not None and time.monotonic() - self._cached_at < self.cache_seconds
+            cached = self._cached if fresh else None
+        if cached is None:
+            cached = self._remember(list(self.list()))
+        for key in (id, str(id)):
+            if key in cached:
+                return cached[key]
+        raise NotFoundError(
+            f"No party with this id is active in the House of {self.house}",
+            datasource=self,
+            url=self.redact(self.url),
+            record_id=id,
+        )
+
+    def _remember(self, parties: list[Party]) -> dict[Any, Party]:
+        by_id: dict[Any, Party] = {}
+        for party in parties:
+            by_id[party.id] = party
+            by_id[str(party.id)] = party
+        with self._cache_lock:
+            self._cached, self._cached_at = by_id, time.monotonic()
+        return by_id
+
+
+#: Every constituency the API knows, current and abolished (``Location/Constituency/Search``).
+constituencies: ParliamentDatasource[Constituency] = ParliamentDatasource(
+    name="uk.parliament.constituencies",
+    path="/Location/Constituency/Search",
+    item_path="/Location/Constituency/{id}",
+    resource_type=Constituency,
+)
+
+#: The current members of the House of Commons (``Members/Search?House=1&IsCurrentMember=true``).
+members: ParliamentDatasource[Member] = ParliamentDatasource(
+    name="uk.parliament.members",
+    path="/Members/Search",
+    item_path="/Members/{id}",
+    resource_type=Member,
+    list_query={"House": int(House.COMMONS), "IsCurrentMember": "true"},
+)
+
+#: The parties active in the House of Commons (``Parties/GetActive/Commons``).
+parties: PartiesDatasource = PartiesDatasource(name="uk.parliament.parties")

@@ -27,3 +27,121 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         )
         for key in unknown
     ]
+
+
+@checks.register()
+def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check every registered synced model's ``SyncConfig`` against the model and its resource type.
+
+    ========== ==================================================================================
+    pyck.E010  ``sync_config.datasource`` is not a ``Datasource`` instance
+    pyck.E011  ``external_id`` names no field of the model
+    pyck.E012  ``field_map`` names a model field that does not exist
+    pyck.E013  a synced relation points at a model that is not a ``SyncedModel``
+    pyck.E014  a synced many-to-many field has a custom ``through`` model
+    pyck.W010  the ``external_id`` field has no index (every batch looks rows up by it)
+    pyck.W011  ``field_map`` reads an attribute the resource type does not have
+    ========== ==================================================================================
+    """
+    from .registry import synced_models
+
+    errors: list[checks.CheckMessage] = []
+    for model in synced_models():
+        if app_configs is not None and model._meta.app_config not in app_configs:
+            continue
+        errors.extend(_check_model(model))
+    return errors
+
+
+def _check_model(model: Any) -> list[checks.CheckMessage]:
+    from django.core.exceptions import FieldDoesNotExist
+
+    from ._sync.plan import _reverse_relations, resource_attributes
+    from .base import Datasource
+    from .models.synced import SyncedModel
+
+    config = model.sync_config
+    label = model._meta.label
+    errors: list[checks.CheckMessage] = []
+    if not isinstance(config.datasource, Datasource):
+        errors.append(
+            checks.Error(
+                f"{label}.sync_config.datasource is {config.datasource!r}, not a Datasource.",
+                hint="Pass a Datasource instance, e.g. SyncConfig(datasource=parliament.constituencies).",
+                obj=model,
+                id="pyck.E010",
+            )
+        )
+    try:
+        external_id = model._meta.get_field(config.external_id)
+    except FieldDoesNotExist:
+        errors.append(
+            checks.Error(
+                f"{label}: SyncConfig(external_id={config.external_id!r}) names no field of the model.",
+                hint=f"Add `{config.external_id} = models.IntegerField(db_index=True)` or set external_id to an existing field.",
+                obj=model,
+                id="pyck.E011",
+            )
+        )
+    else:
+        if not (external_id.db_index or external_id.unique or external_id.primary_key) and not any(
+            list(index.fields)[:1] == [external_id.name] for index in model._meta.indexes
+        ):
+            errors.append(
+                checks.Warning(
+                    f"{label}.{external_id.name} (the external id) has no index, so every sync batch scans the table.",
+                    hint="Add db_index=True (or unique=True if the remote ids are unique) to the field.",
+                    obj=model,
+                    id="pyck.W010",
+                )
+            )
+    field_map = config.field_map or {}
+    names = {f.name for f in model._meta.get_fields() if not f.auto_created or f.concrete} | set(_reverse_relations(model))
+    for name in sorted(set(field_map) - names):
+        errors.append(
+            checks.Error(
+                f"{label}: SyncConfig(field_map=...) names {name!r}, which is not a field of the model.",
+                hint=f"field_map keys are model field names: {', '.join(sorted(names))}.",
+                obj=model,
+                id="pyck.E012",
+            )
+        )
+    attributes = resource_attributes(getattr(config.datasource, "resource_type", None))
+    candidates = [(f.name, f) for f in [*model._meta.concrete_fields, *model._meta.many_to_many]]
+    candidates += list(_reverse_relations(model).items())
+    for name, field in candidates:
+        if not field.is_relation or name == "id" or field_map.get(name, "") is None:
+            continue
+        mapped = name in field_map or (attributes is not None and (name in attributes or getattr(field, "attname", None) in attributes))
+        related = field.related_model
+        if mapped and not (isinstance(related, type) and issubclass(related, SyncedModel)):
+            errors.append(
+                checks.Error(
+                    f"{label}.{name} is synced but relates to {getattr(related, '__name__', related)}, which is not a SyncedModel.",
+                    hint=f"Make {getattr(related, '__name__', related)} a SyncedModel, or exclude the field: field_map={{{name!r}: None}}.",
+                    obj=model,
+                    id="pyck.E013",
+                )
+            )
+        elif mapped and field.many_to_many and not field.remote_field.through._meta.auto_created:
+            errors.append(
+                checks.Error(
+                    f"{label}.{name} is synced but has a custom through model, which the sync engine cannot fill.",
+                    hint=f"Exclude it with field_map={{{name!r}: None}} and fill the links yourself.",
+                    obj=model,
+                    id="pyck.E014",
+                )
+            )
+    if attributes is not None:
+        for name, source in sorted(field_map.items()):
+            if source is not None and source.split(".")[0] not in attributes:
+                errors.append(
+                    checks.Warning(
+                        f"{label}: SyncConfig(field_map={{{name!r}: {source!r}}}) reads {source.split('.')[0]!r}, which "
+                        f"{getattr(config.datasource.resource_type, '__name__', 'the resource type')} does not declare.",
+                        hint=f"The resource attributes are: {', '.join(sorted(attributes))}.",
+                        obj=model,
+                        id="pyck.W011",
+                    )
+                )
+    return errors

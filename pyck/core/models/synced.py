@@ -1,3 +1,67 @@
-"""placeholder, being written"""
+"""The abstract :class:`SyncedModel`, base of every model kept in step with a datasource."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.db import models
+from django.db.models.signals import class_prepared
+
+from ..exceptions import ConfigurationError
+from ..options import SyncConfig
+
+if TYPE_CHECKING:
+    from ..sync import SyncResult
+
+__all__ = ["SyncedModel"]
+
+
+class SyncedModel(models.Model):
+    """A model whose rows mirror the records of a datasource.
+
+    Subclass it, give it a :class:`~pyck.core.datasources.SyncConfig` and the fields you want to keep::
+
+        class Constituency(SyncedModel):
+            sync_config = SyncConfig(datasource=parliament.constituencies)
+            external_id = models.IntegerField(db_index=True)
+            name = models.CharField(max_length=256)
+
+    The primary key is a UUID assigned in Python, so the sync engine can point references at rows before they
+    are saved. Concrete subclasses register themselves with :mod:`pyck.core.registry`.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    #: When a sync last saw this row's remote record (``None``: never synced, e.g. created by hand).
+    last_sync_time = models.DateTimeField(null=True, blank=True, editable=False)
+
+    #: The sync options; required on every concrete subclass.
+    sync_config: ClassVar[SyncConfig]
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def sync(cls, **options: Any) -> SyncResult:
+        """Sync this model from its datasource now and return the result (see :func:`pyck.core.sync.sync_model`)."""
+        from ..sync import sync_model
+
+        return sync_model(cls, **options)
+
+
+def _register_synced_model(sender: type[models.Model], **kwargs: Any) -> None:
+    if not issubclass(sender, SyncedModel) or sender._meta.abstract or sender._meta.proxy:
+        return
+    config = getattr(sender, "sync_config", None)
+    if not isinstance(config, SyncConfig):
+        raise ConfigurationError(
+            f"{sender.__module__}.{sender.__qualname__} is a SyncedModel without a SyncConfig "
+            f"(found sync_config={config!r}). Add one to the class body, for example:\n"
+            f"    sync_config = SyncConfig(datasource=...)"
+        )
+    from ..registry import register
+
+    register(sender)
+
+
+class_prepared.connect(_register_synced_model, dispatch_uid="pyck.models.synced.register")

@@ -1,0 +1,254 @@
+"""Which model fields a sync writes, where their values come from, and how values are converted.
+
+A :class:`_Plan` is built once per model and resource type and says, for every synced field, the resource
+attribute it reads and what kind of field it is (plain value, foreign key, many-to-many, inverse relation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import typing
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
+from django.utils import timezone
+
+from ..exceptions import ConfigurationError
+
+_Kind = Literal["value", "fk", "m2m", "reverse"]
+
+#: Fields a sync never writes from a resource.
+_RESERVED = frozenset({"id", "last_sync_time"})
+
+
+class _RecordFailure(Exception):
+    """One record cannot be written; the message says why (the caller adds the record id)."""
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    name: str  # the model field name (or reverse accessor name)
+    source: str  # the resource attribute path
+    kind: _Kind
+    field: Any  # Field for value/fk/m2m, ForeignObjectRel for reverse
+    related: type[models.Model] | None = None
+
+    @property
+    def attname(self) -> str:
+        return self.field.attname
+
+
+@dataclass
+class _Plan:
+    model: type[models.Model]
+    external_id: models.Field[Any, Any]
+    mappings: list[_Mapping]
+
+    @property
+    def columns(self) -> list[_Mapping]:
+        """Mappings stored in the model's own table (values and foreign keys)."""
+        return [m for m in self.mappings if m.kind in ("value", "fk")]
+
+    def of_kind(self, *kinds: _Kind) -> list[_Mapping]:
+        return [m for m in self.mappings if m.kind in kinds]
+
+    def key(self, raw_id: Any) -> Any:
+        """Convert a remote id to the external_id column's Python type, so ``"5"`` and ``5`` match."""
+        if raw_id is None:
+            raise _RecordFailure("the record has no id")
+        try:
+            return self.external_id.to_python(raw_id)
+        except ValidationError as error:
+            raise _RecordFailure(f"its id {raw_id!r} does not fit {self.external_id.name}: {'; '.join(error.messages)}") from None
+
+
+def resource_attributes(resource_type: Any, sample: Any = None) -> set[str] | None:
+    """Return the attribute names of a resource type (dataclass fields or type hints), else of a sample record."""
+    if isinstance(resource_type, type):
+        if dataclasses.is_dataclass(resource_type):
+            return {f.name for f in dataclasses.fields(resource_type)}
+        try:
+            hints = typing.get_type_hints(resource_type)
+        except Exception:  # unresolvable forward references: fall back to the raw annotations
+            hints = {}
+            for klass in reversed(resource_type.__mro__):
+                hints.update(getattr(klass, "__annotations__", {}))
+        names = {name for name in hints if not name.startswith("_")}
+        if names:
+            return names
+    if sample is not None:
+        if isinstance(sample, dict):
+            return {str(key) for key in sample}
+        if dataclasses.is_dataclass(sample):
+            return {f.name for f in dataclasses.fields(sample)}
+        if hasattr(sample, "__dict__"):
+            return {name for name in vars(sample) if not name.startswith("_")}
+    return None
+
+
+_plans: dict[tuple[Any, ...], _Plan] = {}
+
+
+def get_plan(model: type[models.Model], sample: Any = None) -> _Plan:
+    """Return the plan of ``model`` for its current datasource (cached while the config stays the same)."""
+    config = model.sync_config  # type: ignore[attr-defined]
+    resource_type = config.datasource.resource_type
+    field_map = tuple(sorted((config.field_map or {}).items()))
+    cache_key = (model, id(config.datasource), resource_type, config.external_id, field_map)
+    plan = _plans.get(cache_key)
+    if plan is None:
+        attributes = resource_attributes(resource_type, sample)
+        plan = build_plan(model, attributes)
+        if attributes is not None and isinstance(resource_type, type):
+            _plans[cache_key] = plan
+    return plan
+
+
+def _reverse_relations(model: type[models.Model]) -> dict[str, Any]:
+    return {
+        rel.get_accessor_name(): rel
+        for rel in model._meta.related_objects
+        if rel.one_to_many and not rel.field.many_to_many and rel.get_accessor_name()
+    }
+
+
+def build_plan(model: type[models.Model], attributes: set[str] | None) -> _Plan:
+    """Work out the synced fields of ``model`` given the resource's attribute names (``None``: unknown)."""
+    from ..models.synced import SyncedModel
+
+    config = model.sync_config  # type: ignore[attr-defined]
+    label = model._meta.label
+    try:
+        external_id = model._meta.get_field(config.external_id)
+    except FieldDoesNotExist:
+        raise ConfigurationError(
+            f"{label}: SyncConfig(external_id={config.external_id!r}) names no field of the model. "
+            f"Add `{config.external_id} = models.IntegerField(db_index=True)` (or CharField) or point external_id at an existing field."
+        ) from None
+    field_map = dict(config.field_map or {})
+    attributes = attributes or set()
+    reverse = _reverse_relations(model)
+    skip = _RESERVED | {external_id.name}
+
+    candidates: dict[str, Any] = {}
+    for field in model._meta.concrete_fields:
+        candidates[field.name] = field
+    for field in model._meta.many_to_many:
+        candidates[field.name] = field
+    for accessor, rel in reverse.items():
+        candidates.setdefault(accessor, rel)
+
+    mappings: list[_Mapping] = []
+    for name, field in candidates.items():
+        if name in skip or field is model._meta.pk:
+            continue
+        if name in field_map:
+            source = field_map[name]
+            if source is None:
+                continue
+        elif name in attributes:
+            source = name
+        elif getattr(field, "attname", name) in attributes and isinstance(field, models.ForeignKey):
+            source = field.attname
+        else:
+            continue
+        if isinstance(field, models.ForeignObjectRel):
+            kind: _Kind = "reverse"
+            related = field.related_model
+        elif field.many_to_many:
+            kind, related = "m2m", field.related_model
+        elif field.is_relation:
+            kind, related = "fk", field.related_model
+        else:
+            kind, related = "value", None
+        if related is not None and not (isinstance(related, type) and issubclass(related, SyncedModel)):
+            raise ConfigurationError(
+                f"{label}.{name} relates to {getattr(related, '__name__', related)}, which is not a SyncedModel, so its "
+                f"values cannot be resolved. Make it a SyncedModel or exclude the field: field_map={{{name!r}: None}}."
+            )
+        if kind == "m2m" and not field.remote_field.through._meta.auto_created:
+            raise ConfigurationError(
+                f"{label}.{name} uses a custom through model; the sync engine only writes automatic ones. "
+                f"Exclude it with field_map={{{name!r}: None}} and fill it yourself."
+            )
+        mappings.append(_Mapping(name=name, source=source, kind=kind, field=field, related=related))
+    unknown = sorted(set(field_map) - set(candidates) - _RESERVED)
+    if unknown:
+        raise ConfigurationError(
+            f"{label}: SyncConfig(field_map=...) names {', '.join(map(repr, unknown))}, which "
+            f"{'is not a field' if len(unknown) == 1 else 'are not fields'} of the model. "
+            f"Keys are model field names; the fields are: {', '.join(sorted(candidates))}."
+        )
+    return _Plan(model=model, external_id=external_id, mappings=mappings)
+
+
+#: What :func:`read` returns for an attribute the record does not carry at all (a key absent from a dict).
+MISSING: Any = object()
+
+
+def read(resource: Any, path: str) -> Any:
+    """Read a dotted attribute path from a resource (objects or dicts).
+
+    A null step gives ``None``; an absent attribute or key gives :data:`MISSING`, so that partial records
+    (embedded copies often are) leave the columns they do not carry alone.
+    """
+    value = resource
+    for part in path.split("."):
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            value = value.get(part, MISSING)
+        else:
+            value = getattr(value, part, MISSING)
+        if value is MISSING:
+            return MISSING
+    return value
+
+
+def is_reference_id(value: Any) -> bool:
+    """True when ``value`` is an id to look up (``str``, ``int``, ``UUID``) rather than an embedded resource."""
+    return isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool)
+
+
+def convert(field: models.Field[Any, Any], value: Any) -> Any:
+    """Convert a resource value for ``field`` exactly as it would come back from the database.
+
+    ``None`` becomes ``None`` in a nullable field, else the field's default (``""`` for text fields);
+    naive datetimes become aware in the current time zone when ``USE_TZ`` is on.
+
+    Raises:
+        _RecordFailure: the field rejects the value, or it is required and the value is ``None``.
+    """
+    if value is None:
+        if field.null:
+            return None
+        if field.has_default():
+            return field.get_default()
+        if field.empty_strings_allowed and isinstance(field, (models.CharField, models.TextField)):
+            return ""
+        raise _RecordFailure(f"field {field.name!r} is required but the record has no value for it")
+    if isinstance(field, models.DateTimeField):
+        if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            value = datetime.datetime(value.year, value.month, value.day)
+        elif not isinstance(value, datetime.datetime):
+            value = _to_python(field, value)
+        if value is not None and settings.USE_TZ and timezone.is_naive(value):
+            value = timezone.make_aware(value, timezone.get_current_timezone())
+        return value
+    return _to_python(field, value)
+
+
+def _to_python(field: models.Field[Any, Any], value: Any) -> Any:
+    try:
+        value = field.to_python(value)
+    except ValidationError as error:
+        raise _RecordFailure(f"field {field.name!r} rejects the value {value!r}: {'; '.join(error.messages)}") from None
+    # Checked here because SQLite ignores max_length while PostgreSQL fails the whole batch on it.
+    if isinstance(value, str) and field.max_length is not None and len(value) > field.max_length:
+        raise _RecordFailure(f"field {field.name!r} holds at most {field.max_length} characters; the value has {len(value)}")
+    return value

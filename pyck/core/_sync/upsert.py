@@ -1,0 +1,371 @@
+"""Set-based upsert of one batch of resources into one model, relations included.
+
+:func:`upsert` is called with the records of one listing batch, and recursively with the embedded or fetched
+records they reference. Each call costs a bounded number of queries whatever the batch size: one to load the
+existing rows, one insert, one update per changed field, one ``last_sync_time`` stamp, and a few per relation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from ..exceptions import DatasourceError, NotFoundError, SyncError
+from .plan import MISSING, _Mapping, _Plan, _RecordFailure, convert, get_plan, is_reference_id, read
+
+logger = logging.getLogger("pyck.sync")
+
+#: Deepest chain of embedded resources followed (a guard against cyclic data).
+_MAX_DEPTH = 32
+
+_Key = tuple[str, Any]  # (model label, external id converted to the column's type)
+
+
+class _RunContext:
+    """What one run (``sync_model`` or ``sync_models``) remembers between batches and models."""
+
+    def __init__(self) -> None:
+        # References that could not be resolved this run, with the reason: never fetched twice.
+        self.unresolvable: dict[_Key, str] = {}
+        # Rows being written by the current top-level batch (all models): lets records point at rows of the
+        # same batch, and stops cycles (A embeds B embeds A) from recursing forever.
+        self.pending: dict[_Key, uuid.UUID] = {}
+        #: How many times a related model's datasource ``get`` was called.
+        self.fetches = 0
+
+
+@dataclass
+class _Row:
+    resource: Any
+    raw_id: Any
+    key: Any
+    extra: dict[str, Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    to_many: dict[str, list[uuid.UUID] | None] = field(default_factory=dict)
+    existing: dict[str, Any] | None = None
+    pk: uuid.UUID | None = None
+    error: str | None = None
+
+
+@dataclass
+class _Outcome:
+    """What an upsert did: pks of the rows written, counts, and the records that failed."""
+
+    pks: dict[Any, uuid.UUID] = field(default_factory=dict)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failures: list[tuple[Any, str]] = field(default_factory=list)
+
+
+def upsert(
+    ctx: _RunContext,
+    model: type[models.Model],
+    items: list[tuple[Any, dict[str, Any]]],
+    *,
+    stamp: datetime.datetime,
+    depth: int = 0,
+) -> _Outcome:
+    """Write ``items`` (resource, extra column values) into ``model``; return what happened.
+
+    Must run inside a transaction: rows may point at rows of the same batch inserted later in it.
+    """
+    outcome = _Outcome()
+    if not items:
+        return outcome
+    label = model._meta.label
+    if depth > _MAX_DEPTH:
+        raise SyncError(f"{label}: embedded resources nest deeper than {_MAX_DEPTH} levels; is the data cyclic?")
+    plan = get_plan(model, sample=items[0][0])
+    datasource = model.sync_config.datasource  # type: ignore[attr-defined]
+
+    rows: dict[Any, _Row] = {}
+    for resource, extra in items:
+        raw_id = None
+        try:
+            raw_id = datasource.get_id(resource)
+            key = plan.key(raw_id)
+        except (_RecordFailure, AttributeError, KeyError, TypeError) as error:
+            outcome.failures.append((raw_id, f"cannot read its id ({error})"))
+            continue
+        if depth and (label, key) in ctx.pending:
+            outcome.pks[key] = ctx.pending[(label, key)]
+            continue
+        row = _Row(resource=resource, raw_id=raw_id, key=key, extra=extra)
+        try:
+            for mapping in plan.of_kind("value"):
+                value = read(resource, mapping.source)
+                if value is not MISSING:
+                    row.values[mapping.attname] = convert(mapping.field, value)
+        except _RecordFailure as error:
+            outcome.failures.append((raw_id, str(error)))
+            continue
+        rows.pop(key, None)  # a record listed twice: the later one wins
+        rows[key] = row
+
+    existing = _load_existing(plan, list(rows))
+    for key, row in rows.items():
+        row.existing = existing.get(key)
+        row.pk = row.existing["pk"] if row.existing else uuid.uuid4()
+        ctx.pending[(label, key)] = row.pk
+
+    for mapping in plan.of_kind("fk", "m2m", "reverse"):
+        _resolve(ctx, plan, mapping, list(rows.values()), stamp=stamp, depth=depth)
+    _drop_failed(ctx, plan, rows)
+
+    ok = [row for row in rows.values() if row.error is None]
+    outcome.failures.extend((row.raw_id, row.error) for row in rows.values() if row.error is not None)
+    _write_rows(plan, ok, outcome, stamp=stamp)
+    for mapping in plan.of_kind("m2m"):
+        _write_m2m(mapping, ok)
+    for mapping in plan.of_kind("reverse"):
+        _write_reverse(mapping, ok)
+    outcome.pks.update({row.key: row.pk for row in ok})  # type: ignore[misc]
+    return outcome
+
+
+def _load_existing(plan: _Plan, keys: list[Any]) -> dict[Any, dict[str, Any]]:
+    if not keys:
+        return {}
+    ext = plan.external_id.attname
+    columns = [m.attname for m in plan.columns]
+    found: dict[Any, dict[str, Any]] = {}
+    for values in plan.model._base_manager.filter(**{f"{ext}__in": keys}).values("pk", ext, *columns):
+        key = values.pop(ext)
+        if key in found:
+            logger.warning("%s: several rows have external id %r; syncing the first", plan.model._meta.label, key)
+            continue
+        found[key] = values
+    return found
+
+
+def _resolve(
+    ctx: _RunContext, plan: _Plan, mapping: _Mapping, rows: list[_Row], *, stamp: datetime.datetime, depth: int
+) -> None:
+    """Turn the references in ``mapping`` (ids or embedded resources) into pks of the related model."""
+    related = mapping.related
+    assert related is not None
+    rlabel = related._meta.label
+    rconfig = related.sync_config  # type: ignore[attr-defined]
+    rdatasource = rconfig.datasource
+    reverse_fk = mapping.field.field if mapping.kind == "reverse" else None
+
+    wanted: list[tuple[_Row, list[Any]]] = []  # per row, its references as keys (or _Unreadable)
+    raw_ids: dict[Any, Any] = {}
+    embedded: dict[Any, tuple[Any, dict[str, Any]]] = {}
+    rplan: _Plan | None = None
+    for row in rows:
+        if row.error is not None:
+            continue
+        value = read(row.resource, mapping.source)
+        if value is MISSING:
+            continue  # not carried by this record: leave the relation alone
+        if mapping.kind == "fk":
+            values = [] if value is None else [value]
+        elif value is None:
+            row.to_many[mapping.name] = None  # not sent: leave the links alone
+            continue
+        elif isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+            values = [value]
+        else:
+            values = list(value)
+        keys = []
+        for item in values:
+            if item is None:
+                continue
+            extra = {reverse_fk.attname: row.pk} if reverse_fk is not None else {}
+            if rplan is None:
+                rplan = get_plan(related, sample=None if is_reference_id(item) else item)
+            try:
+                if is_reference_id(item):
+                    key = rplan.key(item)
+                    raw_ids.setdefault(key, (item, extra))
+                else:
+                    key = rplan.key(rdatasource.get_id(item))
+                    embedded[key] = (item, extra)
+            except (_RecordFailure, AttributeError, KeyError, TypeError) as error:
+                key = _Unreadable(f"{rlabel} reference {item!r} is unreadable: {error}")
+            keys.append(key)
+        wanted.append((row, keys))
+
+    pks: dict[Any, uuid.UUID] = {}
+    reasons: dict[Any, str] = {}
+    if embedded:
+        nested = upsert(ctx, related, list(embedded.values()), stamp=stamp, depth=depth + 1)
+        pks.update(nested.pks)
+        for raw_id, message in nested.failures:
+            _note_nested_failure(rlabel, rplan, raw_id, message, reasons)
+    # Ids, and embedded copies that could not be written (the row may still be stored from an earlier sync).
+    missing = [key for key in [*raw_ids, *embedded] if key not in pks]
+    for key in missing:
+        if (rlabel, key) in ctx.pending:
+            pks[key] = ctx.pending[(rlabel, key)]
+    missing = [key for key in dict.fromkeys(missing) if key not in pks]
+    if missing:
+        ext = rconfig.external_id
+        pks.update(related._base_manager.filter(**{f"{ext}__in": missing}).values_list(ext, "pk"))
+    fetched: list[tuple[Any, dict[str, Any]]] = []
+    for key in missing:
+        if key in pks or key not in raw_ids:
+            continue
+        if (rlabel, key) in ctx.unresolvable:
+            reasons[key] = ctx.unresolvable[(rlabel, key)]
+        elif not rconfig.fetch_missing:
+            reasons[key] = "not stored locally (fetch_missing=False)"
+        else:
+            raw, extra = raw_ids[key]
+            ctx.fetches += 1
+            try:
+                fetched.append((rdatasource.get(raw), extra))
+            except NotFoundError as error:
+                reasons[key] = ctx.unresolvable[(rlabel, key)] = str(error)
+            except DatasourceError as error:
+                reasons[key] = str(error)  # maybe transient: not remembered, a later batch may retry
+    if fetched:
+        nested = upsert(ctx, related, fetched, stamp=stamp, depth=depth + 1)
+        pks.update(nested.pks)
+        for raw_id, message in nested.failures:
+            _note_nested_failure(rlabel, rplan, raw_id, message, reasons)
+            if rplan is not None:
+                try:
+                    ctx.unresolvable[(rlabel, rplan.key(raw_id))] = message
+                except _RecordFailure:
+                    pass
+
+    for row, keys in wanted:
+        resolved: list[uuid.UUID] = []
+        for key in keys:
+            if isinstance(key, _Unreadable):
+                reason = key.reason
+            elif key in pks:
+                resolved.append(pks[key])
+                continue
+            else:
+                reason = f"{rlabel} {key!r} could not be resolved: {reasons.get(key, 'not found')}"
+            if mapping.kind == "fk" and not mapping.field.null:
+                row.error = f"field {mapping.name!r} is required but {reason}"
+            else:
+                logger.warning("%s %r: field %r left %s: %s", plan.model._meta.label, row.raw_id, mapping.name,
+                               "null" if mapping.kind == "fk" else "without that link", reason)
+        if mapping.kind == "fk":
+            if not keys and not mapping.field.null:
+                row.error = f"field {mapping.name!r} is required but the record has no value for it"
+            row.values[mapping.attname] = resolved[0] if resolved else None
+        else:
+            row.to_many[mapping.name] = list(dict.fromkeys(resolved))
+
+
+class _Unreadable:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _note_nested_failure(rlabel: str, rplan: _Plan | None, raw_id: Any, message: str, reasons: dict[Any, str]) -> None:
+    logger.warning("%s record %r (referenced) failed: %s", rlabel, raw_id, message)
+    if rplan is not None:
+        try:
+            reasons[rplan.key(raw_id)] = message
+        except _RecordFailure:
+            pass
+
+
+def _drop_failed(ctx: _RunContext, plan: _Plan, rows: dict[Any, _Row]) -> None:
+    """Unlink rows that failed after being given a pk, and null (or fail) the rows of the batch pointing at them."""
+    label = plan.model._meta.label
+    self_fks = [m for m in plan.of_kind("fk") if m.related is plan.model]
+    failed: set[uuid.UUID] = set()
+    while True:
+        newly = {row.pk for row in rows.values() if row.error is not None and row.pk not in failed}
+        if not newly:
+            return
+        for row in rows.values():
+            if row.error is not None and row.pk in newly:
+                ctx.pending.pop((label, row.key), None)
+        failed |= newly  # type: ignore[arg-type]
+        for row in rows.values():
+            if row.error is not None:
+                continue
+            for mapping in self_fks:
+                if row.values.get(mapping.attname) in failed:
+                    if mapping.field.null:
+                        row.values[mapping.attname] = None
+                    else:
+                        row.error = f"field {mapping.name!r} points at a record of the same batch that failed"
+            for name, pks in row.to_many.items():
+                if pks:
+                    row.to_many[name] = [pk for pk in pks if pk not in failed]
+
+
+def _write_rows(plan: _Plan, rows: list[_Row], outcome: _Outcome, *, stamp: datetime.datetime) -> None:
+    model = plan.model
+    ext = plan.external_id.attname
+    new = []
+    changed_by_field: dict[str, list[models.Model]] = {}
+    seen: list[uuid.UUID] = []
+    for row in rows:
+        if row.existing is None:
+            # extra: the parent of a child embedded in an inverse relation, needed now if its FK is required.
+            new.append(model(pk=row.pk, **{ext: row.key, "last_sync_time": stamp, **row.values, **row.extra}))
+            outcome.created += 1
+            continue
+        seen.append(row.pk)  # type: ignore[arg-type]
+        changed = {name: value for name, value in row.values.items() if row.existing.get(name) != value}
+        if not changed:
+            outcome.unchanged += 1
+            continue
+        outcome.updated += 1
+        instance = model(pk=row.pk, **changed)
+        for name in changed:
+            changed_by_field.setdefault(name, []).append(instance)
+    if new:
+        model._base_manager.bulk_create(new)
+    for attname, instances in changed_by_field.items():
+        model._base_manager.bulk_update(instances, [model._meta.get_field(attname).name])
+    if seen:
+        model._base_manager.filter(pk__in=seen).update(last_sync_time=stamp)
+
+
+def _write_m2m(mapping: _Mapping, rows: list[_Row]) -> None:
+    field = mapping.field
+    through = field.remote_field.through
+    source = through._meta.get_field(field.m2m_field_name()).attname
+    target = through._meta.get_field(field.m2m_reverse_field_name()).attname
+    desired = {(row.pk, pk) for row in rows if row.to_many.get(mapping.name) is not None for pk in row.to_many[mapping.name]}
+    owners = [row.pk for row in rows if row.to_many.get(mapping.name) is not None and row.existing is not None]
+    current: dict[tuple[Any, Any], Any] = {}
+    if owners:
+        for link_pk, src, tgt in through._base_manager.filter(**{f"{source}__in": owners}).values_list("pk", source, target):
+            current[(src, tgt)] = link_pk
+    stale = [link_pk for pair, link_pk in current.items() if pair not in desired]
+    if stale:
+        through._base_manager.filter(pk__in=stale).delete()
+    added = [through(**{source: src, target: tgt}) for src, tgt in desired if (src, tgt) not in current]
+    if added:
+        through._base_manager.bulk_create(added)
+
+
+def _write_reverse(mapping: _Mapping, rows: list[_Row]) -> None:
+    fk = mapping.field.field
+    child = mapping.related
+    assert child is not None
+    listed = [row for row in rows if row.to_many.get(mapping.name) is not None]
+    if not listed:
+        return
+    parents = {row.pk for row in listed}
+    desired = {pk: row.pk for row in listed for pk in row.to_many[mapping.name]}  # type: ignore[union-attr]
+    changes: dict[Any, Any] = {}
+    query = Q(**{f"{fk.attname}__in": parents}) | Q(pk__in=list(desired))
+    for child_pk, parent_pk in child._base_manager.filter(query).values_list("pk", fk.attname):
+        if child_pk in desired:
+            if parent_pk != desired[child_pk]:
+                changes[child_pk] = desired[child_pk]
+        elif fk.null:
+            changes[child_pk] = None  # no longer listed by its parent
+    if changes:
+        child._base_manager.bulk_update([child(pk=pk, **{fk.attname: parent}) for pk, parent in changes.items()], [fk.name])

@@ -1,0 +1,175 @@
+"""Django admin for pyck: the :class:`~pyck.core.models.SyncRun` history, read-only, and
+:class:`SyncedModelAdmin` for your synced models."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+
+from ._sync.plan import get_plan
+from .models import SyncRun
+from .sync import SyncResult
+
+__all__ = ["SyncRunAdmin", "SyncedModelAdmin"]
+
+logger = logging.getLogger("pyck.admin")
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    """Lists sync runs with their outcome; nothing can be added, changed or deleted (the engine writes them)."""
+
+    list_display = ["model", "status", "started", "duration", "created", "updated", "unchanged", "deleted", "failed"]
+    list_filter = ["status", "model"]
+    search_fields = ["model"]
+    date_hierarchy = "started"
+    ordering = ["-started"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- Synced models ---------------------------------------------------------------------------------------------
+
+#: The level of the "Sync now" report for each SyncResult.status.
+_SYNC_MESSAGE_LEVELS = {"succeeded": messages.SUCCESS, "partial": messages.WARNING, "failed": messages.ERROR}
+
+
+class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A ``ModelAdmin`` for :class:`~pyck.core.datasources.SyncedModel` subclasses.
+
+    * Fields the model's ``SyncConfig`` fills from its datasource are read-only: the next sync would overwrite
+      an edit. So are ``external_id`` and ``last_sync_time``, which are also added to ``list_display``.
+    * Fields with no counterpart on the resource, or excluded with ``field_map={"name": None}``, are yours and
+      stay editable.
+    * "Sync now" syncs the model and reports the result: an action (:meth:`sync_now`), and a button above the
+      list, which also works on an empty list (actions need a selected row), posting to :meth:`sync_view`.
+      The sync runs inside the web request: for models that take minutes, rely on ``run_cron_tasks`` instead.
+    * Rows cannot be added by hand (they come from the datasource); deleting them is allowed.
+
+    Register a model with it directly, subclass it, or mix it in front of your own base admin::
+
+        admin.site.register(Party, SyncedModelAdmin)
+
+        @admin.register(Constituency)
+        class ConstituencyAdmin(SyncedModelAdmin):
+            list_display = ["name", "current_mp__name"]
+            search_fields = ["name"]
+
+        class MPAdmin(SyncedModelAdmin, MyBaseAdmin): ...
+
+    If you set your own ``actions``, keep ``"sync_now"`` in them; if you set your own ``change_list_template``,
+    extend ``admin/pyck/synced_model_change_list.html`` to keep the button.
+    """
+
+    actions = ["sync_now"]
+    change_list_template = "admin/pyck/synced_model_change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:  # type: ignore[override]
+        """The admin's URLs plus ``<changelist>/sync/`` (:meth:`sync_view`, named ``<app>_<model>_sync``)."""
+        name = f"{self.opts.app_label}_{self.opts.model_name}_sync"
+        return [path("sync/", self.admin_site.admin_view(self.sync_view), name=name), *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """The change list, with what the "Sync now" button needs in its context."""
+        context = {
+            "has_sync_permission": self.has_sync_permission(request),
+            "sync_url": reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_sync"),
+        }
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def sync_view(self, request: HttpRequest) -> HttpResponse:
+        """Sync the model (POST only, needs :meth:`has_sync_permission`), report it and go back to the list."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        self._sync_and_report(request)
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        )
+
+    def get_synced_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        """Return the names of the model fields a sync writes, which the admin shows read-only.
+
+        They are the sync engine's own mapping (``SyncConfig.field_map`` plus the fields named like a resource
+        attribute), so they follow the config. Override to make a synced field editable anyway (an edit lasts
+        until the next sync) or to protect more fields.
+        """
+        # Inverse relations are synced too, but they are not fields of this model's form.
+        return [mapping.name for mapping in get_plan(self.model).mappings if mapping.kind != "reverse"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        """The declared ``readonly_fields``, then ``external_id``, ``last_sync_time`` and the synced fields."""
+        names = [
+            *super().get_readonly_fields(request, obj),
+            self.model.sync_config.external_id,
+            "last_sync_time",
+            *self.get_synced_fields(request, obj),
+        ]
+        return list(dict.fromkeys(names))
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:  # type: ignore[override]
+        """The declared ``list_display`` with ``external_id`` and ``last_sync_time`` appended if missing."""
+        names = list(super().get_list_display(request))
+        for name in (self.model.sync_config.external_id, "last_sync_time"):
+            if name not in names:
+                names.append(name)
+        return names
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """No: rows come from the datasource. Override to allow local rows (give them an ``external_id``)."""
+        return False
+
+    def has_sync_permission(self, request: HttpRequest) -> bool:
+        """Whether the user may run "Sync now": those who may change the model. Override to restrict it."""
+        return self.has_change_permission(request)
+
+    @admin.action(description="Sync now", permissions=["sync"])
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """Sync the whole model from its datasource now (the selection only picks the model) and report the
+        :class:`~pyck.core.sync.SyncResult`: a success message, a warning when some records failed, an error
+        when the listing failed. The ``SyncRun`` history keeps the details."""
+        self._sync_and_report(request)
+
+    def _sync_and_report(self, request: HttpRequest) -> None:
+        label = self.model._meta.label
+        try:
+            result = self.model.sync()
+        except Exception as error:
+            # The engine has recorded the failed SyncRun; keep the admin page up and let error monitoring know.
+            logger.exception("Sync now: the sync of %s crashed", label)
+            self.message_user(
+                request,
+                f"The sync of {label} from {self.model.sync_config.datasource} crashed: {error!r}. "
+                f"See the server log and the sync run history.",
+                messages.ERROR,
+            )
+            return
+        level = _SYNC_MESSAGE_LEVELS.get(result.status, messages.WARNING)
+        self.message_user(request, self.get_sync_message(result), level)
+
+    def get_sync_message(self, result: SyncResult) -> str:
+        """Return the report of a "Sync now": the result's summary and its first three errors.
+
+        Override to word it differently or to add links.
+        """
+        message = str(result)
+        if result.errors:
+            shown = "; ".join(error.message for error in result.errors[:3])
+            hidden = max(len(result.errors), result.failed) - 3
+            more = f" (and {hidden} more)" if hidden > 0 else ""
+            message = f"{message}. Errors: {shown}{more}"
+        return message

@@ -1,0 +1,104 @@
+"""Per-model sync options: :class:`SyncConfig` and :class:`OnDelete`.
+
+This module imports no Django models, so datasource modules and settings files may import it freely.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from .base import Datasource, check_datasource
+from .conf import pyck_settings
+from .exceptions import ConfigurationError
+
+__all__ = ["OnDelete", "SyncConfig"]
+
+
+class OnDelete(enum.Enum):
+    """What a sync does with local rows whose remote record has disappeared from the listing."""
+
+    #: Leave them alone (the default): local data is never lost because a remote listing changed.
+    KEEP = "keep"
+    #: Delete them, but only after a listing that completed without any error (never after a partial one).
+    DELETE = "delete"
+
+
+@dataclass
+class SyncConfig:
+    """How a :class:`~pyck.core.datasources.SyncedModel` is kept in step with its datasource.
+
+    Every option is validated when the config is created, and again, knowing the model, by ``manage.py
+    check``. The config is a plain (mutable) dataclass so tests can swap the datasource::
+
+        Constituency.sync_config.datasource = MockDatasource([...])
+
+    Args:
+        datasource: where the records come from (a :class:`~pyck.core.datasources.Datasource` instance).
+        external_id: the model field holding the remote id (the datasource's ``identifier`` attribute). Give it
+            ``db_index=True`` or ``unique=True``: every batch looks rows up by it.
+        field_map: model field -> resource attribute, added to (and overriding) the default mapping, which
+            pairs every model field with the resource attribute of the same name. Dotted paths read nested
+            attributes (``{"party_name": "latest_party.name"}``). Map a field to ``None`` to never sync it.
+            Model fields with no counterpart on the resource are never written: they are yours.
+        sync_interval: how often the cron clock syncs the model. ``None``: never scheduled; the model is only
+            synced when referenced by another model's records or when you call ``Model.sync()``.
+        filter: keyword arguments passed to the datasource's ``list()`` (for example ``{"house": 1}``).
+        batch_size: records written per batch, each batch in its own transaction. ``None`` uses the
+            ``SYNC_BATCH_SIZE`` setting (500).
+        on_delete: what to do with local rows missing from a complete listing (:class:`OnDelete`).
+        fetch_missing: when a record references an id that is not stored locally, fetch it with the related
+            model's datasource ``get()`` (once per run). ``False``: treat it as unresolvable (null, or the
+            record fails when the field is required).
+        max_errors: how many record errors a :class:`~pyck.core.sync.SyncResult` (and its ``SyncRun``) keeps;
+            the ``failed`` count always counts them all.
+    """
+
+    datasource: Datasource[Any]
+    external_id: str = "external_id"
+    field_map: dict[str, str | None] | None = None
+    sync_interval: timedelta | None = timedelta(days=1)
+    filter: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+    on_delete: OnDelete = OnDelete.KEEP
+    fetch_missing: bool = True
+    max_errors: int = 100
+
+    def __post_init__(self) -> None:
+        check_datasource(self.datasource, where="SyncConfig(datasource=...)")
+        if not isinstance(self.external_id, str) or not self.external_id:
+            raise ConfigurationError(f"SyncConfig(external_id=...): expected a model field name, got {self.external_id!r}.")
+        if self.field_map is not None:
+            if not isinstance(self.field_map, dict):
+                raise ConfigurationError(
+                    f"SyncConfig(field_map=...): expected a dict of model field -> resource attribute, got {self.field_map!r}."
+                )
+            bad = {k: v for k, v in self.field_map.items() if not isinstance(k, str) or not (v is None or isinstance(v, str))}
+            if bad:
+                raise ConfigurationError(
+                    f"SyncConfig(field_map=...): keys must be model field names and values attribute paths (or None), got {bad!r}."
+                )
+        if self.sync_interval is not None and (
+            not isinstance(self.sync_interval, timedelta) or self.sync_interval <= timedelta(0)
+        ):
+            raise ConfigurationError(
+                f"SyncConfig(sync_interval=...): expected a positive timedelta or None, got {self.sync_interval!r}."
+            )
+        if not isinstance(self.filter, dict):
+            raise ConfigurationError(f"SyncConfig(filter=...): expected a dict of list() arguments, got {self.filter!r}.")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ConfigurationError(f"SyncConfig(batch_size=...): expected a positive int or None, got {self.batch_size!r}.")
+        if not isinstance(self.on_delete, OnDelete):
+            raise ConfigurationError(
+                f"SyncConfig(on_delete=...): expected OnDelete.KEEP or OnDelete.DELETE, got {self.on_delete!r}."
+            )
+        if not isinstance(self.max_errors, int) or self.max_errors < 0:
+            raise ConfigurationError(f"SyncConfig(max_errors=...): expected an int >= 0, got {self.max_errors!r}.")
+
+    def get_batch_size(self) -> int:
+        """Return the batch size: :attr:`batch_size`, or the ``SYNC_BATCH_SIZE`` setting read now."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return int(pyck_settings.SYNC_BATCH_SIZE)

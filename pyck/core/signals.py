@@ -1,0 +1,38 @@
+"""Signals sent around each model's sync, and the receivers that log them.
+
+``sync_started`` is sent with ``sender=model`` before the listing is read; ``sync_finished`` with
+``sender=model, result=SyncResult`` after it (also when the sync failed). Logging to the ``pyck.sync`` logger
+is just one receiver: connect your own for metrics or alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import Signal, receiver
+
+__all__ = ["sync_finished", "sync_started"]
+
+logger = logging.getLogger("pyck.sync")
+
+#: Sent before a model's sync starts. Arguments: ``sender`` (the model class).
+sync_started = Signal()
+
+#: Sent after a model's sync ends, whatever its outcome. Arguments: ``sender``, ``result`` (a ``SyncResult``).
+sync_finished = Signal()
+
+
+@receiver(sync_started, dispatch_uid="pyck.signals.log_started")
+def _log_started(sender: Any, **kwargs: Any) -> None:
+    logger.info("Sync of %s started", sender._meta.label)
+
+
+@receiver(sync_finished, dispatch_uid="pyck.signals.log_finished")
+def _log_finished(sender: Any, result: Any, **kwargs: Any) -> None:
+    if result.status == "succeeded":
+        logger.info("%s", result)
+    else:
+        logger.warning("%s", result)
+        for error in result.errors:
+            logger.warning("%s: %s", sender._meta.label, error)

@@ -1,0 +1,376 @@
+"""The sync engine: read a model's datasource listing in batches and upsert it, relations included.
+
+Entry points: :func:`sync_model` (one model; also ``Model.sync()``), :func:`sync_models` (several, in
+dependency order, sharing one per-run cache) and :func:`sync_order`.
+
+How a sync works:
+
+* The listing is streamed and cut into batches of ``SyncConfig.batch_size`` records; each batch is written in
+  its own transaction with a bounded number of queries (load existing rows, bulk insert, bulk update of the
+  changed fields only, one ``last_sync_time`` stamp, a few per relation).
+* A record that cannot be written (a value the field rejects, an unresolvable required reference, a database
+  constraint) is skipped, counted in ``failed`` and reported with its id; the batch is then redone row by row
+  with savepoints so that only the culprits are lost.
+* References are resolved against the related model's ``external_id`` column; ids not stored locally are
+  fetched with the related model's datasource ``get()`` once per run; embedded resources are upserted through
+  the related model's own field mapping.
+* Rows seen by a sync get ``last_sync_time`` set to the time their batch was written. With
+  ``OnDelete.DELETE``, after a listing that completed with no failed record, rows whose ``last_sync_time`` is
+  older than the start of the run (or null) are deleted. Rows of the model fetched by reference *during* its
+  own run are stamped too, so they are kept: they exist remotely. Rows fetched by reference during an earlier
+  run (or an earlier model of the same :func:`sync_models` call) and absent from the listing are deleted.
+* The counts in a :class:`SyncResult` are about the records of the model's own listing. Rows written because
+  another record referenced them (embedded or fetched) are not counted; a listed record whose row was created
+  that way earlier in the same run counts as ``unchanged`` (or ``updated``).
+* A record that lacks an attribute altogether (a key absent from a dict, as in partial embedded copies)
+  leaves that column alone; an attribute that is ``None`` writes ``None`` (or the field's default).
+* Two syncs of the same model must not run at once (the cron clock's lease sees to it): without a unique
+  constraint on ``external_id``, both could insert the same new record.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ._sync.upsert import _Outcome, _RunContext, upsert
+from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, SyncError
+from .options import OnDelete
+
+if TYPE_CHECKING:
+    from .models.synced import SyncedModel
+
+__all__ = ["RecordError", "SyncProgress", "SyncResult", "sync_model", "sync_models", "sync_order"]
+
+logger = logging.getLogger("pyck.sync")
+
+
+@dataclass
+class RecordError:
+    """A record that could not be synced: its remote id (``None`` if unknown) and why."""
+
+    record_id: Any
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class SyncResult:
+    """The outcome of syncing one model.
+
+    ``status`` is ``"succeeded"`` (every record written), ``"partial"`` (the listing completed but some records
+    failed) or ``"failed"`` (the listing itself failed; what was written before the failure stays).
+    """
+
+    model: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: int = 0
+    #: The first ``SyncConfig.max_errors`` record errors (``failed`` counts them all).
+    errors: list[RecordError] = field(default_factory=list)
+    started: datetime | None = None
+    finished: datetime | None = None
+    #: Seconds.
+    duration: float = 0.0
+    status: str = "succeeded"
+
+    @property
+    def ok(self) -> bool:
+        """True when every record was synced."""
+        return self.status == "succeeded"
+
+    def __str__(self) -> str:
+        return (
+            f"Sync of {self.model} {self.status}: {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.deleted} deleted, {self.failed} failed in {self.duration:.2f}s"
+        )
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Where a running sync has got to; passed to the ``progress`` callback after each batch."""
+
+    model: str
+    batches: int
+    records: int
+    #: Seconds since the model's sync started.
+    elapsed: float
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.records} records in {self.batches} batches, {self.elapsed:.1f}s"
+
+
+ProgressCallback = Callable[[SyncProgress], Any]
+
+_RUN_OPTIONS = frozenset({"filter", "batch_size", "on_delete", "max_errors"})
+
+
+def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = None, **options: Any) -> SyncResult:
+    """Sync ``model`` from its datasource now, record a ``SyncRun`` and return the result.
+
+    Args:
+        model: a concrete :class:`~pyck.core.datasources.SyncedModel`.
+        progress: called with a :class:`SyncProgress` after each batch.
+        **options: override the model's ``SyncConfig`` for this run: ``filter``, ``batch_size``,
+            ``on_delete``, ``max_errors``.
+
+    Listing and record errors do not raise: they are in the result. Errors in pyck or the database do, after
+    the ``SyncRun`` and the ``sync_finished`` signal have recorded the failure.
+    """
+    return _sync(model, _RunContext(), progress, options)
+
+
+def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallback | None = None) -> list[SyncResult]:
+    """Sync several models in dependency order (see :func:`sync_order`) and return their results in that order.
+
+    The models share one run: a reference missing locally and not found remotely is asked for once, and
+    models synced earlier are found locally by the ones referencing them.
+    """
+    context = _RunContext()
+    return [_sync(model, context, progress, {}) for model in sync_order(models)]
+
+
+def sync_order(models: Iterable[type[SyncedModel]]) -> list[type[SyncedModel]]:
+    """Order ``models`` so that each comes after the models it references.
+
+    Only synced relations count (fields the model's mapping fills): foreign keys and many-to-many fields point
+    at dependencies; an inverse relation makes the children a dependency of the parent. Cycles are broken on nullable relations (a required foreign key is honoured
+    whenever possible); otherwise the given order is kept.
+    """
+    from ._sync.plan import get_plan
+
+    ordered = list(dict.fromkeys(models))
+    members = set(ordered)
+    hard: dict[Any, set[Any]] = {model: set() for model in ordered}
+    soft: dict[Any, set[Any]] = {model: set() for model in ordered}
+    for model in ordered:
+        for mapping in get_plan(model).mappings:
+            target = mapping.related
+            if target in members and target is not model:
+                required = mapping.kind == "fk" and not mapping.field.null
+                (hard if required else soft)[model].add(target)
+    result: list[Any] = []
+    remaining = list(ordered)
+    while remaining:
+        done = set(result)
+        ready = [m for m in remaining if hard[m] <= done and soft[m] <= done]
+        if not ready:
+            ready = [m for m in remaining if hard[m] <= done] or remaining[:1]
+        result.append(ready[0])
+        remaining.remove(ready[0])
+    return result
+
+
+def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCallback | None, options: dict[str, Any]) -> SyncResult:
+    from .models.runs import SyncRun
+    from .models.synced import SyncedModel
+    from .signals import sync_finished, sync_started
+
+    if not (isinstance(model, type) and issubclass(model, SyncedModel)) or model._meta.abstract:
+        raise ConfigurationError(f"sync_model(): expected a concrete SyncedModel subclass, got {model!r}.")
+    unknown = set(options) - _RUN_OPTIONS
+    if unknown:
+        raise TypeError(f"sync_model() got unknown options {sorted(unknown)}; the known ones are {sorted(_RUN_OPTIONS)}.")
+    config = model.sync_config
+    filter_ = options.get("filter", config.filter)
+    batch_size = options.get("batch_size") or config.get_batch_size()
+    on_delete = options.get("on_delete", config.on_delete)
+    max_errors = options.get("max_errors", config.max_errors)
+    label = model._meta.label
+    datasource = config.datasource
+
+    clock = time.perf_counter()
+    result = SyncResult(model=label, started=timezone.now())
+    run = SyncRun.objects.create(model=label, started=result.started)
+    sync_started.send(sender=model)
+
+    def fail(record_id: Any, reason: str) -> None:
+        result.failed += 1
+        if len(result.errors) < max_errors:
+            result.errors.append(RecordError(record_id, f"{reason} (model {label}, datasource {datasource}, record id {record_id!r})"))
+
+    batches = records = 0
+    unexpected: BaseException | None = None
+    batch: list[Any] = []
+    try:
+        for resource in _listing(datasource, filter_):
+            if isinstance(resource, InvalidResourceError):
+                result.failed += 1
+                if len(result.errors) < max_errors:
+                    result.errors.append(RecordError(resource.record_id, str(resource)))
+                continue
+            batch.append(resource)
+            if len(batch) >= batch_size:
+                _apply(result, _write_batch(context, model, batch), fail)
+                batches, records = batches + 1, records + len(batch)
+                batch = []
+                if progress:
+                    progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
+        if batch:
+            _apply(result, _write_batch(context, model, batch), fail)
+            batches, records = batches + 1, records + len(batch)
+            batch = []
+            if progress:
+                progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
+        result.status = "partial" if result.failed else "succeeded"
+    except (DatasourceError, SyncError) as error:
+        try:
+            if batch:  # records received before the listing failed are good: keep them
+                _apply(result, _write_batch(context, model, batch), fail)
+        except BaseException as crash:
+            unexpected = crash
+        if isinstance(error, DatasourceError):
+            error = error.with_context(datasource=datasource)
+        result.status = "failed"
+        result.errors.insert(0, RecordError(getattr(error, "record_id", None), f"The listing failed: {error}"))
+        del result.errors[max(max_errors, 1):]
+    except BaseException as error:
+        result.status = "failed"
+        result.errors.insert(0, RecordError(None, f"The sync of {label} crashed: {error!r}"))
+        unexpected = error
+
+    if unexpected is None and result.status == "succeeded" and on_delete is OnDelete.DELETE:
+        stale = Q(last_sync_time__lt=result.started) | Q(last_sync_time__isnull=True)
+        _, per_model = model._base_manager.filter(stale).delete()
+        result.deleted = per_model.get(label, 0)
+    elif on_delete is OnDelete.DELETE:
+        logger.info("%s: nothing deleted, the listing did not complete without errors", label)
+
+    result.finished = timezone.now()
+    result.duration = time.perf_counter() - clock
+    SyncRun.objects.filter(pk=run.pk).update(
+        finished=result.finished,
+        status=result.status,
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        deleted=result.deleted,
+        failed=result.failed,
+        errors=[{"record_id": _jsonable(e.record_id), "message": e.message} for e in result.errors],
+        duration=result.duration,
+    )
+    sync_finished.send(sender=model, result=result)
+    if unexpected is not None:
+        raise unexpected
+    return result
+
+
+def _listing(datasource: Any, filter_: dict[str, Any]) -> Iterator[Any]:
+    """Yield the records of the listing, and an :class:`InvalidResourceError` in place of each bad record.
+
+    A record that fails deserialisation is skipped only when the datasource lets us go on after it: a plain
+    :class:`~pyck.core.rest.RestDatasource` (whose items we deserialise one by one here) or a ``list()``
+    returning an iterator that survives the error. A generator that raised is finished, so then the error
+    fails the listing.
+    """
+    from .rest import RestDatasource
+
+    if isinstance(datasource, RestDatasource) and type(datasource).list is RestDatasource.list:
+        url = datasource.redact(datasource.url)
+        for item in datasource.paginate(**filter_):
+            record_id = datasource.get_raw_id(item)
+            try:
+                record = datasource.deserialize(item)
+            except InvalidResourceError as error:
+                yield error.with_context(datasource=datasource, url=url, record_id=record_id)
+                continue
+            except (KeyError, TypeError, ValueError) as error:
+                yield InvalidResourceError(
+                    f"Could not deserialise the record: {type(error).__name__}: {error}",
+                    datasource=datasource,
+                    url=url,
+                    record_id=record_id,
+                )
+                continue
+            if datasource.filter is None or datasource.filter(record):
+                yield record
+        return
+    iterator = iter(datasource.list(**filter_))
+    while True:
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
+        except InvalidResourceError as error:
+            if inspect.isgenerator(iterator):
+                raise  # a generator that raised is finished: the rest of the listing is lost
+            yield error.with_context(datasource=datasource)
+
+
+def _apply(result: SyncResult, outcome: _Outcome, fail: Callable[[Any, str], None]) -> None:
+    result.created += outcome.created
+    result.updated += outcome.updated
+    result.unchanged += outcome.unchanged
+    for record_id, reason in outcome.failures:
+        fail(record_id, reason)
+
+
+def _write_batch(context: _RunContext, model: type[SyncedModel], batch: list[Any]) -> _Outcome:
+    """Write one batch in one transaction; on a database error redo it row by row to isolate the culprits."""
+    stamp = timezone.now()
+    try:
+        with transaction.atomic():
+            return upsert(context, model, [(resource, {}) for resource in batch], stamp=stamp)
+    except (DatabaseError, SyncError) as error:
+        logger.warning("%s: a batch of %d failed (%s); retrying it record by record", model._meta.label, len(batch), error)
+    finally:
+        context.pending.clear()
+    return _write_row_by_row(context, model, batch, stamp)
+
+
+def _write_row_by_row(context: _RunContext, model: type[SyncedModel], batch: list[Any], stamp: datetime) -> _Outcome:
+    total = _Outcome()
+    datasource = model.sync_config.datasource
+    tables = sorted({m._meta.db_table for m in _related_models(model)})
+    with transaction.atomic():
+        for resource in batch:
+            try:
+                with transaction.atomic():
+                    outcome = upsert(context, model, [(resource, {})], stamp=stamp)
+                    # Foreign keys are deferred to the commit: check them now, while a savepoint can undo this row.
+                    connection.check_constraints(table_names=tables)
+            except (DatabaseError, SyncError) as error:
+                try:
+                    record_id = datasource.get_id(resource)
+                except Exception:
+                    record_id = None
+                total.failures.append((record_id, f"the database refused it: {error}"))
+                continue
+            finally:
+                context.pending.clear()
+            total.created += outcome.created
+            total.updated += outcome.updated
+            total.unchanged += outcome.unchanged
+            total.failures.extend(outcome.failures)
+    return total
+
+
+def _related_models(model: type[Any], seen: set[type[Any]] | None = None) -> set[type[Any]]:
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return seen
+    seen.add(model)
+    for f in model._meta.get_fields():
+        if f.is_relation and f.related_model is not None and hasattr(f.related_model, "sync_config"):
+            _related_models(f.related_model, seen)
+        through = getattr(getattr(f, "remote_field", None), "through", None)
+        if f.many_to_many and through is not None and not isinstance(through, str):
+            seen.add(through)
+    return seen
+
+
+def _jsonable(value: Any) -> Any:
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)

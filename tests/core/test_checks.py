@@ -1,0 +1,162 @@
+"""System checks (``manage.py check``) for synced models' configs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.db import models
+from django.test.utils import isolate_apps
+
+from pyck.core import registry
+from pyck.core.checks import check_settings, check_synced_models
+from pyck.core.datasources import MockDatasource, SyncConfig, SyncedModel
+
+
+@dataclass
+class Resource:
+    id: int
+    name: str
+    owner: Any = None
+    tags: Any = None
+
+
+def _source() -> MockDatasource[Resource]:
+    return MockDatasource(resource_type=Resource)
+
+
+@pytest.fixture
+def isolated():
+    """Define throwaway models in an isolated app registry; unregister them afterwards."""
+    before = set(registry.synced_models())
+    with isolate_apps("tests.testapp"):
+        yield
+    for model in set(registry.synced_models()) - before:
+        registry.unregister(model)
+
+
+def _ids(model: type[models.Model]) -> list[str]:
+    return sorted(message.id for message in check_synced_models() if message.obj is model)
+
+
+def test_the_test_models_are_clean():
+    from tests.testapp.models import Article, Book, Team
+
+    messages = check_synced_models()
+    assert not [m for m in messages if m.obj in (Article, Book, Team)]
+    # The tutorial models declare external_id without an index: a warning with the fix.
+    tutorial = [m for m in messages if m.obj.__name__ == "Constituency"]
+    assert [m.id for m in tutorial] == ["pyck.W010"]
+    assert "db_index=True" in tutorial[0].hint
+
+
+def test_existing_settings_check_still_runs(settings):
+    settings.PYCK = {"HTTP_TIMOUT": 3}
+    assert [m.id for m in check_settings()] == ["pyck.W001"]
+
+
+def test_datasource_that_is_not_a_datasource(isolated):
+    class Broken(SyncedModel):
+        sync_config = SyncConfig(datasource=_source())
+        external_id = models.IntegerField(db_index=True)
+
+        class Meta:
+            app_label = "testapp"
+
+    Broken.sync_config.datasource = "parliament.members"  # type: ignore[assignment]
+    assert _ids(Broken) == ["pyck.E010"]
+
+
+def test_external_id_and_field_map_naming_missing_fields(isolated):
+    class Broken(SyncedModel):
+        sync_config = SyncConfig(datasource=_source(), external_id="remote_id", field_map={"title": "name"})
+        name = models.CharField(max_length=10)
+
+        class Meta:
+            app_label = "testapp"
+
+    messages = {m.id: m for m in check_synced_models() if m.obj is Broken}
+    assert sorted(messages) == ["pyck.E011", "pyck.E012"]
+    assert "'remote_id'" in messages["pyck.E011"].msg and "db_index=True" in messages["pyck.E011"].hint
+    assert "'title'" in messages["pyck.E012"].msg and "name" in messages["pyck.E012"].hint
+
+
+def test_relation_to_a_model_that_is_not_synced(isolated):
+    class Owner(models.Model):
+        class Meta:
+            app_label = "testapp"
+
+    class Broken(SyncedModel):
+        sync_config = SyncConfig(datasource=_source())
+        external_id = models.IntegerField(db_index=True)
+        owner = models.ForeignKey(Owner, null=True, on_delete=models.SET_NULL)
+
+        class Meta:
+            app_label = "testapp"
+
+    class Excluded(SyncedModel):
+        sync_config = SyncConfig(datasource=_source(), field_map={"owner": None})
+        external_id = models.IntegerField(db_index=True)
+        owner = models.ForeignKey(Owner, null=True, on_delete=models.SET_NULL, related_name="+")
+
+        class Meta:
+            app_label = "testapp"
+
+    [message] = [m for m in check_synced_models() if m.obj is Broken]
+    assert message.id == "pyck.E013" and "Owner" in message.msg and "field_map={'owner': None}" in message.hint
+    assert _ids(Excluded) == []
+
+
+def test_custom_through_model(isolated):
+    class Tag(SyncedModel):
+        sync_config = SyncConfig(datasource=_source())
+        external_id = models.IntegerField(db_index=True)
+
+        class Meta:
+            app_label = "testapp"
+
+    class Tagging(models.Model):
+        item = models.ForeignKey("Item", on_delete=models.CASCADE)
+        tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+
+        class Meta:
+            app_label = "testapp"
+
+    class Item(SyncedModel):
+        sync_config = SyncConfig(datasource=_source())
+        external_id = models.IntegerField(db_index=True)
+        tags = models.ManyToManyField(Tag, through=Tagging)
+
+        class Meta:
+            app_label = "testapp"
+
+    assert _ids(Item) == ["pyck.E014"]
+
+
+def test_missing_index_and_unknown_resource_attribute_are_warnings(isolated):
+    class Slow(SyncedModel):
+        sync_config = SyncConfig(datasource=_source(), field_map={"label": "nmae"})
+        external_id = models.IntegerField()
+        label = models.CharField(max_length=10)
+
+        class Meta:
+            app_label = "testapp"
+
+    messages = {m.id: m for m in check_synced_models() if m.obj is Slow}
+    assert sorted(messages) == ["pyck.W010", "pyck.W011"]
+    assert "'nmae'" in messages["pyck.W011"].msg and "name" in messages["pyck.W011"].hint
+
+
+@pytest.mark.django_db
+def test_manage_py_check_reports_errors(isolated):
+    class Broken(SyncedModel):
+        sync_config = SyncConfig(datasource=_source(), external_id="remote_id")
+
+        class Meta:
+            app_label = "testapp"
+
+    with pytest.raises(SystemCheckError, match="pyck.E011"):
+        call_command("check")

@@ -35,9 +35,31 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_MAX_RETRY_AFTER": 120.0,
     # Sent with every request, so API operators can tell who is calling.
     "HTTP_USER_AGENT": f"django-pyck/{__version__} (+https://pypi.org/project/django-pyck/)",
+    # The largest response body read, in bytes after decompression; a larger one raises ResponseError.
+    "HTTP_MAX_RESPONSE_SIZE": 64 * 1024 * 1024,
+    # The longest, in seconds, that reading one response body may take once its headers have arrived (the
+    # timeout applies to each read, so a server dripping bytes would otherwise never end); a slower body raises
+    # TransportError. Checked between reads: the bound is this plus at most one HTTP_TIMEOUT.
+    "HTTP_MAX_RESPONSE_TIME": 300.0,
+    # The deepest nesting of arrays and objects accepted in a JSON body; a deeper one raises ResponseError.
+    "HTTP_MAX_JSON_DEPTH": 100,
+    # A listing longer than this many pages raises ResponseError instead of being read on; a paginator's own
+    # max_pages, when set, replaces it (and stops there quietly, as asked).
+    "LIST_MAX_PAGES": 10_000,
     # --- Sync engine ---
     # How many records are written per batch (one transaction each).
     "SYNC_BATCH_SIZE": 500,
+    # --- Cron clock (run_cron_tasks) ---
+    # Seconds between two looks at the schedule; a due task starts at most this late.
+    "CRON_TICK": 30.0,
+    # Seconds a lease on a running task lasts before another process may take the task over; the running
+    # process renews it every third of that, so this bounds the takeover delay after a crash.
+    "CRON_LEASE_DURATION": 300.0,
+    # True: the clock enqueues due tasks as Django Tasks (run by workers) instead of running them itself.
+    "CRON_ENQUEUE": False,
+    # The Django Tasks backend alias (a key of the TASKS setting) and queue used in enqueue mode.
+    "CRON_TASKS_BACKEND": "default",
+    "CRON_TASKS_QUEUE": "default",
     # --- Provided datasources ---
     "UK_PARLIAMENT_BASE_URL": "https://members-api.parliament.uk/api",
     "UK_POSTCODES_BASE_URL": "https://api.postcodes.io",

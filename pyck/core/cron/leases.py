@@ -1,0 +1,181 @@
+"""Database leases on cron tasks: a task due once runs once, whatever the number of clock processes.
+
+A lease is the pair ``(lease_owner, lease_expires)`` on the task's :class:`~pyck.core.models.CronTask` row.
+Taking it is one conditional ``UPDATE ... WHERE name = %s AND (lease_expires IS NULL OR lease_expires < now)
+AND next_due <= now``: the database applies it to the row atomically, so of two processes racing for a due
+task exactly one sees a row count of 1. On PostgreSQL the clock first looks at the row with
+``SELECT ... FOR UPDATE SKIP LOCKED`` inside a short transaction, so a clock never waits behind another one's
+claim. SQLite has no ``FOR UPDATE``; the conditional update alone is correct there too.
+
+A lease expires so that the task of a crashed process is taken over; while a task runs, a :class:`Heartbeat`
+thread pushes the expiry forward, so a slow task is never started again while it still runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, connections, transaction
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from .registry import CronJob
+
+__all__ = ["Heartbeat", "claim", "ensure_rows", "free_lease", "hand_over", "new_owner_id", "release", "renew"]
+
+logger = logging.getLogger("pyck.cron.leases")
+
+
+def new_owner_id(kind: str = "clock") -> str:
+    """Return a lease owner id unique to this process and call: ``kind@host:pid:random``."""
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _model() -> Any:
+    from ..models import CronTask
+
+    return CronTask
+
+
+def free_lease(now: datetime) -> Q:
+    """The condition "nobody holds the lease at ``now``" (none, or expired), for filtering ``CronTask`` rows."""
+    return Q(lease_expires__isnull=True) | Q(lease_expires__lt=now)
+
+
+def ensure_rows(jobs: Iterable[CronJob], now: datetime) -> None:
+    """Create the schedule row of every job that has none (due at ``now``) and record changed intervals.
+
+    When an interval is shortened, a ``next_due`` computed from the old one is brought forward to
+    ``last_started + interval``.
+    """
+    CronTask = _model()
+    jobs = list(jobs)
+    CronTask.objects.bulk_create(
+        [CronTask(name=job.name, interval=job.interval, next_due=now) for job in jobs], ignore_conflicts=True
+    )
+    intervals = {job.name: job.interval for job in jobs}
+    for row in CronTask.objects.filter(name__in=intervals).only("pk", "name", "interval", "next_due", "last_started"):
+        if row.interval != intervals[row.name]:
+            _record_interval(row, intervals[row.name])
+
+
+def _record_interval(row: Any, interval: timedelta) -> None:
+    changes: dict[str, Any] = {"interval": interval}
+    if row.last_started is not None and row.last_started + interval < row.next_due:
+        changes["next_due"] = row.last_started + interval
+    _model().objects.filter(pk=row.pk).update(**changes)
+
+
+def claim(
+    name: str, owner: str, *, now: datetime, lease: timedelta, due_only: bool = True, status: str = "running"
+) -> bool:
+    """Take the lease of task ``name`` for ``owner`` until ``now + lease``; return whether it was taken.
+
+    Only a free lease (none, or expired) is taken, and with ``due_only`` only when ``next_due <= now``.
+    ``status`` is recorded as the task's ``last_status`` (``"running"``, or ``"enqueued"`` when a worker will
+    run it); ``"running"`` also records ``last_started = now``.
+    """
+    CronTask = _model()
+    condition = Q(name=name) & free_lease(now)
+    if due_only:
+        condition &= Q(next_due__lte=now)
+    changes: dict[str, Any] = {"lease_owner": owner, "lease_expires": now + lease, "last_status": status}
+    if status == "running":
+        changes["last_started"] = now
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            pk = (
+                CronTask.objects.select_for_update(skip_locked=True)
+                .filter(condition)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if pk is None:
+                return False
+            return CronTask.objects.filter(condition, pk=pk).update(**changes) == 1
+    return CronTask.objects.filter(condition).update(**changes) == 1
+
+
+def hand_over(name: str, token: str, owner: str, *, now: datetime, lease: timedelta) -> bool:
+    """Move the lease a clock took when it enqueued ``name`` (held under ``token``) to the worker ``owner``.
+
+    Returns ``False`` when the lease is no longer held by ``token``: it expired and another clock re-enqueued
+    or ran the task, so this queued copy must not run.
+    """
+    return (
+        _model()
+        .objects.filter(name=name, lease_owner=token)
+        .update(lease_owner=owner, lease_expires=now + lease, last_status="running", last_started=now)
+        == 1
+    )
+
+
+def renew(name: str, owner: str, *, now: datetime, lease: timedelta) -> bool:
+    """Push the expiry of ``owner``'s lease on ``name`` to ``now + lease``; ``False`` if ``owner`` lost it."""
+    return _model().objects.filter(name=name, lease_owner=owner).update(lease_expires=now + lease) == 1
+
+
+def release(name: str, owner: str, **fields: Any) -> bool:
+    """Free ``owner``'s lease on ``name`` and store ``fields`` (the run's outcome) in the same update.
+
+    Returns ``False`` and changes nothing when ``owner`` no longer holds the lease (it expired and was taken
+    over); the process that holds it now records its own outcome.
+    """
+    updated = _model().objects.filter(name=name, lease_owner=owner).update(lease_owner="", lease_expires=None, **fields)
+    return updated == 1
+
+
+class Heartbeat:
+    """Renews a lease from a background thread while the task runs; use as a context manager.
+
+    Renewal happens every third of the lease, so two renewals can fail before another process may take the
+    task over. The thread uses its own database connection and closes it when it stops.
+    """
+
+    def __init__(self, name: str, owner: str, lease: timedelta) -> None:
+        self.name = name
+        self.owner = owner
+        self.lease = lease
+        #: Set when a renewal found the lease held by someone else.
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"pyck-cron-heartbeat:{name}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=max(self.lease.total_seconds(), 1.0))
+
+    def _run(self) -> None:
+        from django.utils import timezone
+
+        period = max(self.lease.total_seconds() / 3, 0.05)
+        try:
+            while not self._stop.wait(period):
+                try:
+                    kept = renew(self.name, self.owner, now=timezone.now(), lease=self.lease)
+                except Exception:
+                    logger.exception("Could not renew the lease of cron task %r; retrying.", self.name)
+                    connections.close_all()
+                    continue
+                if not kept:
+                    self.lost = True
+                    logger.error(
+                        "Cron task %r: lease of %s was taken over by another process while the task ran; "
+                        "raise CRON_LEASE_DURATION if the database was unreachable for that long.",
+                        self.name,
+                        self.owner,
+                    )
+                    return
+        finally:
+            connections.close_all()

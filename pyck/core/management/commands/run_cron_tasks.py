@@ -1,0 +1,119 @@
+"""``manage.py run_cron_tasks``: the cron clock. All the work is in :mod:`pyck.core.cron`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from pyck.core.exceptions import ConfigurationError
+
+HELP = """\
+Run pyck's periodic tasks: the sync of every synced model with a sync_interval (task "sync:app.Model") and
+every function registered with @cron / register_cron (task "<dotted path>").
+
+Without options it is a clock: it runs until stopped (SIGTERM or Ctrl-C), looks at the schedule every
+CRON_TICK seconds and runs each due task. The schedule lives in the database, so a restarted clock neither
+re-runs everything nor forgets what is due; after downtime a task runs once, not once per missed interval.
+Several clocks may run at once (on one host or many): a database lease makes sure a due task runs once, and
+a crashed clock's task is taken over when its lease expires (CRON_LEASE_DURATION). A failing task is logged
+and recorded, runs again when next due, and never stops the clock. The first SIGTERM/SIGINT lets the running
+task finish, a second one aborts it (rolling back its open transaction); the clock then exits with status 0.
+
+Deployments:
+  next to the web server on one box:   python manage.py run_cron_tasks & gunicorn app.wsgi
+  a dedicated process (Procfile):      clock: python manage.py run_cron_tasks
+  in development, run everything once: python manage.py run_cron_tasks --once
+  distributed, with Django Tasks:      clock: python manage.py run_cron_tasks --enqueue
+                                       worker: python manage.py db_worker   (or your backend's worker)
+"""
+
+
+class Command(BaseCommand):
+    """The cron clock: run, list or enqueue pyck's periodic tasks."""
+
+    help = HELP
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        """Keep the layout of the help text (the deployment examples)."""
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        return parser
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """Declare the options described in the help."""
+        parser.add_argument(
+            "names",
+            nargs="*",
+            metavar="TASK",
+            help="Only these tasks: a task name (see --list) or a synced model's label, e.g. 'app.Constituency'.",
+        )
+        parser.add_argument(
+            "--task",
+            action="append",
+            default=[],
+            metavar="TASK",
+            dest="tasks",
+            help="Same as a TASK argument; repeatable.",
+        )
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
+            "--once",
+            action="store_true",
+            help="Run every (selected) task now, due or not, syncs in dependency order, then exit: status 0 when "
+            "all succeeded, 1 when any failed (after running the others). Always runs inline.",
+        )
+        mode.add_argument(
+            "--list",
+            action="store_true",
+            help="Print each task with its interval, last run, status and next due, then exit.",
+        )
+        parser.add_argument(
+            "--enqueue",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Enqueue due tasks as Django Tasks (run by your Tasks backend's workers) instead of running them "
+            "in this process. Default: the CRON_ENQUEUE setting.",
+        )
+        parser.add_argument(
+            "--tick",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="Seconds between two looks at the schedule. Default: the CRON_TICK setting.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Select the tasks, then list them, run them once, or start the clock."""
+        from pyck.core import cron
+        from pyck.core.cron.clock import Clock, Reporter, format_jobs
+
+        cron.autodiscover()
+        try:
+            jobs = cron.select_cron_jobs([*options["names"], *options["tasks"]])
+        except ConfigurationError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["list"]:
+            self.stdout.write(format_jobs(jobs))
+            return
+        if options["once"] and options["enqueue"]:
+            raise CommandError(
+                "--once runs the tasks in this process; drop --enqueue (or drop --once to start a clock)."
+            )
+        if options["tick"] is not None and options["tick"] <= 0:
+            raise CommandError("--tick must be a positive number of seconds.")
+        reporter = Reporter(self.stdout, verbosity=options["verbosity"], tty=self.stdout.isatty())
+        try:
+            clock = Clock(jobs, enqueue=options["enqueue"], tick=options["tick"], reporter=reporter)
+            if clock.enqueue:
+                from pyck.core.cron import tasks  # noqa: F401  (fails early when no Tasks framework is installed)
+        except ConfigurationError as exc:
+            raise CommandError(str(exc)) from exc
+        if not options["once"]:
+            clock.run_forever()
+            return
+        outcomes = clock.run_all()
+        failed = [outcome.name for outcome in outcomes if outcome.failed]
+        if failed:
+            raise CommandError(f"{len(failed)} of {len(outcomes)} cron task(s) failed: {', '.join(failed)}.")

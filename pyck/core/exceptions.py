@@ -55,6 +55,10 @@ class DatasourceError(PyckError):
         status_code: the HTTP status received, if any.
     """
 
+    #: The body of the HTTP answer that caused the error, secrets blanked out: the parsed JSON when it is
+    #: JSON, else a short text excerpt; ``None`` when there was no answer or no body.
+    body: Any = None
+
     def __init__(
         self,
         message: str,

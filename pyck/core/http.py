@@ -7,6 +7,7 @@ datasource that does its own HTTP:
   with exponential backoff and jitter, honours ``Retry-After`` up to a cap, applies a default timeout to every
   request, and does not carry credentials headers to another host on a redirect.
 - :class:`RateLimiter` is a thread-safe token bucket that keeps a client under N requests per second.
+- :func:`read_body` reads a streamed response body within a size limit and a total deadline.
 - :func:`redact_url` removes secrets from a URL before it goes into a log line or an error message.
 
 Every wait (backoff, ``Retry-After``, rate limit) goes through the module-level ``_sleep`` function, so tests
@@ -27,9 +28,13 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import MaxRetryError
 from urllib3.exceptions import ResponseError as _Urllib3ResponseError
+from urllib3.response import HTTPResponse as _Urllib3Response
 from urllib3.util.retry import Retry
+
+from .exceptions import ResponseError, TransportError
 
 __all__ = [
     "DEFAULT_RETRY_METHODS",
@@ -42,6 +47,7 @@ __all__ = [
     "is_credential_header",
     "is_secret_param",
     "parse_retry_after",
+    "read_body",
     "redact_text",
     "redact_url",
     "secret_values",
@@ -340,6 +346,107 @@ def build_session(
         session.headers["User-Agent"] = user_agent
     session.headers["Accept"] = "application/json"
     return session
+
+
+# --- Reading bodies ----------------------------------------------------------------------------------------
+
+_CHUNK = 64 * 1024
+
+
+def read_body(
+    response: requests.Response,
+    *,
+    max_size: int,
+    max_time: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> bytes:
+    """Read the body of a response sent with ``stream=True``, within limits, and store it as its ``content``.
+
+    The timeout of a request applies to each read from the socket, so a server that sends one byte at a time
+    could keep a plain ``response.content`` busy forever. This reads in chunks that return as soon as any
+    bytes arrive and checks the clock between them, so the body takes at most ``max_time`` seconds plus one
+    read timeout. The size is counted after decompression (a small gzip body can inflate enormously), and a
+    ``Content-Length`` above ``max_size`` is refused before anything is read.
+
+    Raises:
+        ResponseError: the body is larger than ``max_size`` bytes, or its ``Content-Encoding`` is broken.
+        TransportError: the body took longer than ``max_time`` seconds, the connection broke before it was
+            complete, or a read timed out.
+
+    The errors name neither datasource nor URL: the caller adds them (``error.with_context(...)``).
+    """
+    declared = response.headers.get("Content-Length", "")
+    if declared.strip().isdigit() and int(declared) > max_size:
+        response.close()
+        raise ResponseError(
+            f"The response body is {int(declared)} bytes (Content-Length), more than the limit of {max_size} "
+            "(HTTP_MAX_RESPONSE_SIZE)",
+            status_code=response.status_code,
+        )
+    read = _chunk_reader(response)
+    deadline = clock() + max_time
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if clock() > deadline:
+                raise TransportError(
+                    f"The response body took longer than {max_time:g}s to arrive (HTTP_MAX_RESPONSE_TIME); "
+                    f"{size} bytes came in that time",
+                    status_code=response.status_code,
+                )
+            chunk = read()
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_size:
+                raise ResponseError(
+                    f"The response body is larger than the limit of {max_size} bytes (HTTP_MAX_RESPONSE_SIZE)",
+                    status_code=response.status_code,
+                )
+            chunks.append(chunk)
+    except (ResponseError, TransportError):
+        response.close()
+        raise
+    except urllib3_exceptions.DecodeError as error:
+        response.close()
+        raise ResponseError(
+            f"Could not decode the response body ({response.headers.get('Content-Encoding')}): "
+            f"{type(error).__name__}",
+            status_code=response.status_code,
+        ) from error
+    except (urllib3_exceptions.HTTPError, requests.RequestException, OSError) as error:
+        # ReadTimeoutError, ProtocolError (connection reset, IncompleteRead): urllib3 does not retry a body.
+        response.close()
+        what = "a read timed out" if isinstance(error, urllib3_exceptions.ReadTimeoutError) else "the connection broke"
+        raise TransportError(
+            f"The response body was cut short: {what} after {size} bytes ({type(error).__name__})",
+            status_code=response.status_code,
+        ) from None
+    body = b"".join(chunks)
+    response._content = body
+    response._content_consumed = True
+    release = getattr(response.raw, "release_conn", None)
+    if release is not None:
+        release()
+    return body
+
+
+def _chunk_reader(response: requests.Response) -> Callable[[], bytes]:
+    # A function returning the next chunk of the body, b"" at the end.
+    raw = response.raw
+    if response._content_consumed or raw is None:  # type: ignore[attr-defined]
+        content = response.content or b""
+        chunks = iter([content])
+        return lambda: next(chunks, b"")
+    if isinstance(raw, _Urllib3Response):
+        # read1 returns as soon as some bytes arrive; read(amt) would wait for all amt of them.
+        if hasattr(raw, "read1"):
+            return lambda: raw.read1(_CHUNK, decode_content=True)
+        return lambda: raw.read(_CHUNK, decode_content=True)
+    # Another kind of adapter (a file, a test double): let requests read it.
+    iterator = response.iter_content(_CHUNK)
+    return lambda: next(iterator, b"")
 
 
 # --- Rate limiting -----------------------------------------------------------------------------------------

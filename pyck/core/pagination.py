@@ -20,7 +20,8 @@ Pick the one that matches the API and pass it as the datasource's ``paginator``:
 
 Paths into the body are dotted: ``"meta.total"`` reads ``body["meta"]["total"]``.
 
-Every paginator stops at the first empty page, honours an optional ``max_pages``, and refuses to loop: a
+Every paginator stops at the first empty page, honours an optional ``max_pages`` (without it, a listing longer
+than the ``LIST_MAX_PAGES`` setting raises :class:`~pyck.core.exceptions.ResponseError`), and refuses to loop: a
 page identical to the one before (an API that ignores the paging parameters), or a cursor or next URL seen
 before, raises :class:`~pyck.core.exceptions.ResponseError`, as does a next URL that points at another host
 (the datasource's credentials must not follow it there).
@@ -56,7 +57,9 @@ from urllib.parse import urljoin, urlsplit
 
 from requests.utils import parse_header_links
 
+from .conf import pyck_settings
 from .exceptions import ResponseError
+from .http import redact_url
 
 __all__ = [
     "CursorPaginator",
@@ -135,15 +138,22 @@ class Paginator:
         """Yield every item of every page, fetching each page only when the previous one is used up.
 
         Stops after an empty page and after :attr:`max_pages` pages; raises
-        :class:`~pyck.core.exceptions.ResponseError` when a page repeats the one before. Override :meth:`pages`,
-        not this.
+        :class:`~pyck.core.exceptions.ResponseError` when a page repeats the one before, and when
+        :attr:`max_pages` is not set and the listing runs past the ``LIST_MAX_PAGES`` setting (a listing cut
+        short must not pass for a complete one). Override :meth:`pages`, not this.
         """
+        safety_limit = int(pyck_settings.LIST_MAX_PAGES) if self.max_pages is None else None
         pages = self.pages(fetch, url, dict(query))
         previous: list[Any] | None = None
         try:
             for number, items in enumerate(pages, start=1):
                 if not items:
                     return
+                if safety_limit is not None and number > safety_limit:
+                    raise ResponseError(
+                        f"{self}: the listing has more than {safety_limit} pages (LIST_MAX_PAGES); raise that "
+                        "setting, or set max_pages on the paginator to read only the first pages on purpose"
+                    )
                 if items == previous:
                     # An API that ignores the paging parameters sends the first page forever.
                     raise ResponseError(
@@ -353,7 +363,9 @@ class _NextLinkPaginator(Paginator):
             target = urljoin(page.url, link)
             _check_same_host(self, page.url, target)
             if target in seen or target == page.url:
-                raise ResponseError(f"{self}: the API pointed at next page {target} twice; stopping instead of looping")
+                raise ResponseError(
+                    f"{self}: the API pointed at next page {redact_url(target)} twice; stopping instead of looping"
+                )
             seen.add(target)
             page = fetch(target, {})
 

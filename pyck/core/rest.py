@@ -21,13 +21,15 @@ Point it at an endpoint and give it a resource type; override what the API does 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
+from email.message import Message
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 from urllib3 import exceptions as urllib3_exceptions
@@ -53,6 +55,8 @@ logger = logging.getLogger("pyck.http")
 
 # How much of an unexpected body an error message quotes.
 _BODY_EXCERPT = 200
+# Error bodies up to this size are parsed as JSON into ``error.body``; larger ones are kept as an excerpt.
+_ERROR_BODY_MAX = 64 * 1024
 
 
 class RestDatasource(Datasource[ResourceT]):
@@ -73,6 +77,13 @@ class RestDatasource(Datasource[ResourceT]):
     wait), :class:`~pyck.core.exceptions.ResponseError` (other non-2xx, or a body that is not JSON),
     :class:`~pyck.core.exceptions.TransportError` (no answer), and
     :class:`~pyck.core.exceptions.InvalidResourceError` (a record that does not fit :attr:`resource_type`).
+    Errors from an HTTP answer carry its body as ``error.body`` (parsed JSON, else a short text excerpt),
+    secrets blanked out; override :meth:`get_status_error` to turn an API's error answers into richer errors.
+
+    Limits against broken or hostile servers, each a ``PYCK`` setting unless set on the class: the body size
+    (:attr:`max_response_size`), the time to read a body (:attr:`max_response_time`), the JSON nesting depth
+    (``HTTP_MAX_JSON_DEPTH``) and the number of pages of a listing (``LIST_MAX_PAGES``). TLS certificates are
+    always verified unless :attr:`verify` is set to ``False``, which is logged as a warning.
     """
 
     # The root of the API, without the endpoint ("https://api.example.com/v1").
@@ -98,6 +109,13 @@ class RestDatasource(Datasource[ResourceT]):
     # Query parameters whose values are replaced by *** in logs and errors (plus any name containing
     # "token", "secret" or "key").
     secret_params: Collection[str] = http.DEFAULT_SECRET_PARAMS
+    # The largest body read, in bytes; None: the HTTP_MAX_RESPONSE_SIZE setting.
+    max_response_size: int | None = None
+    # The longest a body may take to arrive once its headers have, in seconds; None: HTTP_MAX_RESPONSE_TIME.
+    max_response_time: float | None = None
+    # TLS certificate verification: True, or the path of a CA bundle. False turns it off, with a warning in
+    # the log each time a session is built; there is no quieter way.
+    verify: bool | str = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -105,6 +123,7 @@ class RestDatasource(Datasource[ResourceT]):
         self._session: requests.Session | None = None
         self._session_config: tuple[Any, ...] | None = None
         self._limiter: http.RateLimiter | None = None
+        self._last_page = threading.local()
 
     # --- Configuration ---------------------------------------------------------------------------------
 
@@ -157,6 +176,13 @@ class RestDatasource(Datasource[ResourceT]):
                     retry_methods=methods,
                 )
                 self._session_config = config
+                if self.verify is False:
+                    logger.warning(
+                        "%s: TLS certificate verification is OFF (verify=False); anyone on the network path can "
+                        "read and alter this datasource's traffic, credentials included",
+                        self,
+                    )
+                self._session.verify = self.verify
             return self._session
 
     def redact(self, url: str) -> str:
@@ -188,21 +214,48 @@ class RestDatasource(Datasource[ResourceT]):
         started = time.perf_counter()
         try:
             response = session.request(
-                method, url, params=params, json=json, headers=headers, timeout=self.get_timeout()
+                method,
+                url,
+                params=params,
+                json=json,
+                headers=headers,
+                timeout=self.get_timeout(),
+                verify=self.verify,
+                stream=True,
             )
         except requests.RequestException as error:
             secrets = http.secret_values(full_url, headers, self.secret_params)
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug("%s %s failed after %.0f ms: %s", method, shown, elapsed, type(error).__name__)
-            raise TransportError(
+            transport_error = TransportError(
                 f"{method} request got no answer: {_describe_transport_error(error, secrets, self.secret_params)}",
                 datasource=self,
                 url=shown,
-            ) from error
+            )
+            # requests' and urllib3's messages quote the URL with its query string: a traceback of the cause
+            # would print the secrets this error leaves out, so the cause is dropped when it holds one.
+            raise transport_error from (None if _reveals(error, secrets) else error)
+        shown = self.redact(str(response.url)) if response.url else shown
+        try:
+            http.read_body(
+                response,
+                max_size=int(
+                    self.max_response_size
+                    if self.max_response_size is not None
+                    else pyck_settings.HTTP_MAX_RESPONSE_SIZE
+                ),
+                max_time=float(
+                    self.max_response_time
+                    if self.max_response_time is not None
+                    else pyck_settings.HTTP_MAX_RESPONSE_TIME
+                ),
+            )
+        except DatasourceError as error:
+            raise error.with_context(datasource=self, url=shown) from error.__cause__
         elapsed = (time.perf_counter() - started) * 1000
         logger.debug("%s %s -> %s in %.0f ms", method, shown, response.status_code, elapsed)
         if not 200 <= response.status_code < 300:
-            raise self._status_error(method, response, shown, headers)
+            raise self.get_status_error(response, method=method, url=shown)
         return response
 
     def fetch_url(self, url: str, query: Mapping[str, Any] | None = None, **params: Any) -> Any:
@@ -214,7 +267,8 @@ class RestDatasource(Datasource[ResourceT]):
 
     def _fetch_page(self, url: str, query: Mapping[str, Any]) -> Page:
         response = self.request("GET", url, params=query)
-        return Page(data=self._parse_json(response), url=str(response.url or url), headers=response.headers)
+        self._last_page.url = self.redact(str(response.url or _with_query(url, query)))
+        return Page(data=self.parse_json(response), url=str(response.url or url), headers=response.headers)
 
     # --- Reading ---------------------------------------------------------------------------------------
 
@@ -241,6 +295,8 @@ class RestDatasource(Datasource[ResourceT]):
                 status_code=404,
             ) from error
         except DatasourceError as error:
+            # A paginator may quote the URLs the API gave it; blank out this datasource's own secret params too.
+            error.reason = http.redact_text(error.reason, self.secret_params)
             raise error.with_context(datasource=self, url=self.redact(current["url"]))  # noqa: B904
 
     def deserialize(self, data: Any) -> ResourceT:
@@ -282,6 +338,62 @@ class RestDatasource(Datasource[ResourceT]):
             )
         return f"{self.url}/{segment}/"
 
+    def check_item_url(self, url: str, id: Any) -> None:
+        """Refuse an empty id, and an item URL whose path has a ``.`` or ``..`` segment: HTTP clients resolve
+        those, so the request would leave the resource path (``/members/..`` is ``/``).
+
+        :meth:`get` calls it on what :meth:`get_item_url` returns, so an override of ``get_item_url`` that
+        forgets to quote the id is caught too; call it from your own ``get`` overrides.
+
+        Raises:
+            NotFoundError: naming the id; no request is sent.
+        """
+        if str(id) == "" or any(unquote(segment) in (".", "..") for segment in urlsplit(url).path.split("/")):
+            raise NotFoundError(
+                "This id cannot name a record: in a URL path it would leave the resource path",
+                datasource=self,
+                url=self.redact(self.url),
+                record_id=id,
+            )
+
+    def get_status_error(self, response: requests.Response, *, method: str, url: str) -> DatasourceError:
+        """Return the error to raise for a non-2xx ``response`` to ``method`` at ``url`` (already redacted).
+
+        The default gives :class:`~pyck.core.exceptions.NotFoundError` for 404,
+        :class:`~pyck.core.exceptions.RateLimitError` for 429 and
+        :class:`~pyck.core.exceptions.ResponseError` otherwise, each with ``status_code`` and ``body`` (the
+        parsed JSON body, else a short text excerpt, secrets blanked out).
+
+        Override when the API explains its errors in the body and callers should get a more specific error:
+        call ``super().get_status_error(...)`` and read ``error.body`` (see
+        :class:`~pyck.geo.territories.uk.postcodes.PostcodesDatasource`). Return the error; do not raise it.
+        """
+        status = response.status_code
+        secrets = self._response_secrets(response)
+        excerpt = _excerpt(response, secrets)
+        error: DatasourceError
+        if status == 404:
+            error = NotFoundError("Not found (HTTP 404)", datasource=self, url=url, status_code=404)
+        elif status == 429:
+            retry_after = http.parse_retry_after(response.headers.get("Retry-After"))
+            cap = float(pyck_settings.HTTP_MAX_RETRY_AFTER)
+            if retry_after is not None and retry_after > cap:
+                why = f"asked to retry after {retry_after:g}s, more than HTTP_MAX_RETRY_AFTER={cap:g}s"
+            else:
+                why = "still rate limited after the retries"
+            limited = RateLimitError(
+                f"Too many requests (HTTP 429): {why}", datasource=self, url=url, status_code=429
+            )
+            limited.retry_after = retry_after
+            error = limited
+        else:
+            reason = f" {response.reason}" if response.reason else ""
+            error = ResponseError(
+                f"{method} answered HTTP {status}{reason}: {excerpt!r}", datasource=self, url=url, status_code=status
+            )
+        error.body = _error_body(response, secrets, excerpt)
+        return error
+
     def get(self, id: Any, **query: Any) -> ResourceT:
         """Fetch and return the record ``id``, passing ``query`` on as query parameters.
 
@@ -289,6 +401,7 @@ class RestDatasource(Datasource[ResourceT]):
             NotFoundError: the API answered 404.
         """
         url = self.get_item_url(id)
+        self.check_item_url(url, id)
         try:
             data = self.fetch_url(url, query)
         except DatasourceError as error:
@@ -298,10 +411,14 @@ class RestDatasource(Datasource[ResourceT]):
     def list(self, **filter: Any) -> Iterator[ResourceT]:
         """Yield the records, fetching one page at a time; ``filter`` goes to the API as query parameters.
 
-        Records for which :attr:`filter` (the attribute) returns False are skipped.
+        Records for which :attr:`filter` (the attribute) returns False are skipped. An error raised while
+        reading (a failed page, a record that does not fit) ends the iteration: what was yielded before it is
+        not the whole listing.
         """
-        url = self.redact(_with_query(self.url, filter))
+        fallback = self.redact(_with_query(self.url, filter))
         for item in self.paginate(**filter):
+            # The page the item came from, with the query actually sent (defaults added by paginate() too).
+            url = getattr(self._last_page, "url", None) or fallback
             record = self._deserialize(item, url=url, record_id=self.get_raw_id(item))
             if self.filter is None or self.filter(record):
                 yield record
@@ -327,48 +444,55 @@ class RestDatasource(Datasource[ResourceT]):
                 self._limiter = http.RateLimiter(float(self.rate_limit or 0))
             return self._limiter
 
-    def _parse_json(self, response: requests.Response) -> Any:
+    def parse_json(self, response: requests.Response) -> Any:
+        """Return the parsed JSON body of ``response`` (from :meth:`request`); ``None`` for an empty body.
+
+        Strict: the body must be UTF-8 (or the charset its ``Content-Type`` names) and nested at most
+        ``HTTP_MAX_JSON_DEPTH`` deep. Use it after :meth:`request` for calls :meth:`fetch_url` does not cover
+        (a POST); override it for an API that does not speak JSON.
+
+        Raises:
+            ResponseError: the body is not JSON, not UTF-8, or nested too deeply; naming the datasource and URL.
+        """
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
-        except ValueError as error:
+            data = _loads(response)
+        except (ValueError, LookupError, RecursionError) as error:
             content_type = response.headers.get("Content-Type", "no content type")
-            request = response.request
-            secrets = http.secret_values(str(request.url or ""), request.headers, self.secret_params)
+            if isinstance(error, UnicodeDecodeError):
+                problem = f"{type(error).__name__} at byte {error.start}"
+            elif isinstance(error, RecursionError):
+                problem = "nested too deeply to parse"
+            else:
+                problem = str(error)
             raise ResponseError(
-                f"Expected a JSON body, got {content_type!r} starting {_excerpt(response, secrets)!r} "
-                f"({len(response.content)} bytes; {error})",
+                f"Expected a JSON body, got {content_type!r} starting "
+                f"{_excerpt(response, self._response_secrets(response))!r} "
+                f"({len(response.content)} bytes; {problem})",
                 datasource=self,
                 url=self.redact(str(response.url)),
                 status_code=response.status_code,
             ) from error
+        max_depth = int(pyck_settings.HTTP_MAX_JSON_DEPTH)
+        if _deeper_than(data, max_depth):
+            raise ResponseError(
+                f"The JSON body is nested more than {max_depth} levels deep (HTTP_MAX_JSON_DEPTH)",
+                datasource=self,
+                url=self.redact(str(response.url)),
+                status_code=response.status_code,
+            )
+        return data
 
-    def _status_error(
-        self, method: str, response: requests.Response, shown: str, headers: Mapping[str, str]
-    ) -> DatasourceError:
-        status = response.status_code
-        shown = self.redact(str(response.url)) if response.url else shown
-        secrets = http.secret_values(
-            str(response.request.url or ""), {**headers, **response.request.headers}, self.secret_params
-        )
-        body = _excerpt(response, secrets)
-        if status == 404:
-            return NotFoundError("Not found (HTTP 404)", datasource=self, url=shown, status_code=404)
-        if status == 429:
-            retry_after = http.parse_retry_after(response.headers.get("Retry-After"))
-            cap = float(pyck_settings.HTTP_MAX_RETRY_AFTER)
-            if retry_after is not None and retry_after > cap:
-                why = f"asked to retry after {retry_after:g}s, more than HTTP_MAX_RETRY_AFTER={cap:g}s"
-            else:
-                why = "still rate limited after the retries"
-            error = RateLimitError(f"Too many requests (HTTP 429): {why}", datasource=self, url=shown, status_code=429)
-            error.retry_after = retry_after
-            return error
-        reason = f" {response.reason}" if response.reason else ""
-        return ResponseError(
-            f"{method} answered HTTP {status}{reason}: {body!r}", datasource=self, url=shown, status_code=status
-        )
+    def _response_secrets(self, response: requests.Response) -> Collection[str]:
+        # Every request of the exchange (redirects included), and the headers get_headers() gives.
+        found: set[str] = set()
+        requests_sent = [r.request for r in response.history] + [response.request]
+        for sent in requests_sent:
+            if sent is not None:
+                found.update(http.secret_values(str(sent.url or ""), sent.headers, self.secret_params))
+        found.update(http.secret_values("", self.get_headers(), self.secret_params))
+        return sorted(found, key=len, reverse=True)
 
 
 def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
@@ -376,6 +500,61 @@ def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
         return url
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}{urlencode(params, doseq=True)}"
+
+
+def _loads(response: requests.Response) -> Any:
+    # Strict: JSON is UTF-8 (RFC 8259), so bytes that are not raise instead of turning into U+FFFD. A charset
+    # the server names explicitly is honoured.
+    content_type = response.headers.get("Content-Type")
+    charset = None
+    if content_type:
+        header = Message()
+        header["Content-Type"] = content_type
+        charset = header.get_content_charset()
+    if charset and charset.replace("_", "-") not in ("utf-8", "utf8"):
+        return json.loads(response.content.decode(charset))
+    return json.loads(response.content)
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    # Level by level, with exact type checks (json.loads makes plain dicts and lists): about a fifth of the
+    # time json.loads took to build the data.
+    level = [data] if type(data) is dict or type(data) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for value in level:
+            children = value.values() if type(value) is dict else value
+            below += [child for child in children if type(child) is dict or type(child) is list]
+        level = below
+    return False
+
+
+def _reveals(error: BaseException, secrets: Collection[str]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        texts = [str(current), repr(current), *(repr(arg) for arg in current.args)]
+        if any(secret in text for secret in secrets for text in texts):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _error_body(response: requests.Response, secrets: Collection[str], excerpt: str) -> Any:
+    if not response.content:
+        return None
+    if len(response.content) <= _ERROR_BODY_MAX:
+        try:
+            text = response.content.decode(response.encoding or "utf-8")
+            return json.loads(http.blank_out(text, secrets))
+        except (ValueError, LookupError, RecursionError):
+            pass
+    return excerpt
 
 
 def _excerpt(response: requests.Response, secrets: Collection[str]) -> str:

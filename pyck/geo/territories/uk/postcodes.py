@@ -269,8 +269,10 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
                 :class:`TerminatedPostcode`).
         """
         wanted = normalise_postcode(id)
+        item_url = self.get_item_url(wanted)
         try:
-            body = self.fetch_url(self.get_item_url(wanted), query)
+            self.check_item_url(item_url, wanted)
+            body = self.fetch_url(item_url, query)
         except NotFoundError as error:
             raise self._not_found(error, wanted) from error
         except DatasourceError as error:
@@ -290,7 +292,7 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
             chunk = wanted[start : start + self.bulk_size]
             response = self.request("POST", self.url, json={"postcodes": chunk})
             url = self.redact(self.url)
-            entries = self._result(self._json(response), url)
+            entries = self._result(self.parse_json(response), url)
             if not isinstance(entries, list) or len(entries) != len(chunk):
                 raise ResponseError(
                     f"Expected {len(chunk)} results in the bulk answer, one per postcode sent, got "
@@ -361,30 +363,14 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
             )
         return body["result"]
 
-    def _json(self, response: requests.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError as error:
-            raise ResponseError(
-                f"Expected a JSON body, got {response.headers.get('Content-Type', 'no content type')!r}",
-                datasource=self,
-                url=self.redact(str(response.url)),
-                status_code=response.status_code,
-            ) from error
-
-    def _status_error(
-        self, method: str, response: requests.Response, shown: str, headers: Mapping[str, str]
-    ) -> DatasourceError:
-        # postcodes.io explains its 404s in the body ("Invalid postcode", "Postcode not found", and a
-        # "terminated" object); RestDatasource's NotFoundError does not keep the body, so read it here.
-        error = super()._status_error(method, response, shown, headers)
+    def get_status_error(self, response: requests.Response, *, method: str, url: str) -> DatasourceError:
+        """Turn a 404 into a :class:`PostcodeNotFoundError` carrying postcodes.io's explanation from the body
+        (``"Invalid postcode"``, ``"Postcode not found"``, and a ``terminated`` object)."""
+        error = super().get_status_error(response, method=method, url=url)
         if not isinstance(error, NotFoundError):
             return error
         found = PostcodeNotFoundError(error.reason, datasource=self, url=error.url, status_code=404)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        found.body = body = error.body
         if isinstance(body, Mapping):
             found.api_error = body.get("error") if isinstance(body.get("error"), str) else None
             terminated = body.get("terminated")
@@ -409,7 +395,7 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
             reason = f"Postcode {wanted!r} not found"
         url = error.url or self.redact(self.get_item_url(wanted))
         found = PostcodeNotFoundError(reason, datasource=self, url=url, record_id=wanted, status_code=404)
-        found.api_error, found.terminated = api_error, terminated
+        found.api_error, found.terminated, found.body = api_error, terminated, error.body
         return found
 
 

@@ -2,6 +2,7 @@
 #   make demo    sync the tutorial's models into SQLite and print them (REPLAY=1: recorded responses only)
 #   make test    run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)
 #   make docs    build the documentation strictly
+#   make bench   run the benchmarks (figures in benchmarks/RESULTS.md)
 # Variables: PYTHON (interpreter for the venv), VENV (its folder), DJANGO (a pip requirement to pin Django).
 
 PYTHON ?= python3
@@ -23,6 +24,10 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/python -m example_project.demo $(if $(REPLAY),--replay)
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m benchmarks.bench_deserialise
+	$(VENV)/bin/python -m benchmarks.bench_sync --records 10000
 
 docs: $(STAMP)
 	$(VENV)/bin/python -m mkdocs build --strict

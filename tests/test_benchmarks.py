@@ -1,0 +1,172 @@
+"""The sync benchmark harness (``benchmarks/``): its server, its SQL accounting, and a tiny end-to-end run.
+
+The end-to-end run uses SQLite, or PostgreSQL when ``DATABASE_URL`` is set (in a database of its own, named
+after the test database plus ``_bench_smoke_py3XX``), so the harness cannot rot unnoticed on either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+
+from benchmarks.bench_sync import main as bench_main
+from benchmarks.bench_sync import written_columns
+from benchmarks.server import BenchData, BenchServer
+
+# --- The server -------------------------------------------------------------------------------------------------
+
+
+def test_data_is_deterministic_and_forms_a_fk_chain() -> None:
+    data = BenchData(1000)
+    assert (data.records, data.parties, data.regions) == (1000, 10, 1)
+    assert BenchData(1000).member(7) == data.member(7)
+    member = data.member(7)
+    assert set(member) == {"id", "name", "membership_number", "joined_on", "active", "dues", "nickname", "party"}
+    assert data.item("parties", member["party"]) is not None
+    assert data.item("regions", data.party(member["party"])["region"]) is not None
+    assert {data.party_of(i) for i in range(1, 1001)} == set(range(1, 11))
+    assert {data.member(i)["nickname"] is None for i in range(1, 50)} == {True, False}
+
+
+def test_listing_pages_and_items() -> None:
+    with BenchServer(records=250) as server:
+        session = requests.Session()
+        first = session.get(f"{server.url}/members", params={"page": 1, "page_size": 100}).json()
+        last = session.get(f"{server.url}/members", params={"page": 3, "page_size": 100}).json()
+        past = session.get(f"{server.url}/members", params={"page": 4, "page_size": 100}).json()
+        assert first["total_pages"] == 3
+        assert [m["id"] for m in first["items"]] == list(range(1, 101))
+        assert [m["id"] for m in last["items"]] == list(range(201, 251))
+        assert past["items"] == []
+        assert session.get(f"{server.url}/members/250/").json() == server.data.member(250)
+        assert session.get(f"{server.url}/parties/2/").json() == server.data.party(2)
+        assert session.get(f"{server.url}/members/251/").status_code == 404
+        assert session.get(f"{server.url}/members", params={"page_size": 5000}).status_code == 400
+        assert session.get(f"{server.url}/nowhere").status_code == 404
+
+
+def test_requests_are_counted_but_stats_are_not() -> None:
+    with BenchServer(records=10) as server:
+        session = requests.Session()
+        session.get(f"{server.url}/members")
+        session.get(f"{server.url}/members/1/")
+        session.get(f"{server.url}/members/1/")
+        stats = session.get(f"{server.url}/_stats").json()
+        assert stats["requests"] == 3
+        assert stats["by_endpoint"] == {"members:list": 1, "members:get": 2}
+        assert stats["connections"] == 1
+        assert server.requests == 3
+
+
+def test_keep_alive_requests_do_not_stall() -> None:
+    # With Nagle's algorithm on, each keep-alive request waits ~40 ms for a delayed ACK: 25 requests >= 1 s.
+    with BenchServer(records=1000) as server:
+        session = requests.Session()
+        session.get(f"{server.url}/members/1/")
+        started = time.perf_counter()
+        for i in range(25):
+            assert session.get(f"{server.url}/members", params={"page": i % 10 + 1}).ok
+        elapsed = time.perf_counter() - started
+        assert server.stats()["connections"] == 1
+    assert elapsed < 0.75, f"25 keep-alive requests took {elapsed:.2f} s"
+
+
+# --- Counting the columns an UPDATE writes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ('UPDATE "t" SET "name" = %s, "last_sync_time" = %s WHERE "t"."id" = %s', ("t", ["name", "last_sync_time"])),
+        (
+            'UPDATE "t" SET "dues" = CASE WHEN ("t"."id" = %s) THEN CAST(%s AS numeric(8, 2)) ELSE NULL END, '
+            '"nickname" = CASE WHEN ("t"."id" = %s) THEN %s ELSE NULL END WHERE "t"."id" IN (%s, %s)',
+            ("t", ["dues", "nickname"]),
+        ),
+        ('UPDATE "t" SET "name" = \'a, "b" = 1\' WHERE id = 1', ("t", ["name"])),
+        ('UPDATE "t" SET "name" = %s RETURNING "t"."id"', ("t", ["name"])),
+        (
+            'INSERT INTO "t" ("id", "name", "code") VALUES (%s, %s, %s) ON CONFLICT("id") '
+            'DO UPDATE SET "name" = EXCLUDED."name", "code" = EXCLUDED."code"',
+            ("t", ["name", "code"]),
+        ),
+        ('INSERT INTO "t" ("id", "name") VALUES (%s, %s)', (None, [])),
+        ('SELECT "t"."id" FROM "t" WHERE "t"."name" = \'UPDATE x SET y = 1\'', (None, [])),
+    ],
+)
+def test_written_columns(sql: str, expected: tuple[str | None, list[str]]) -> None:
+    assert written_columns(sql) == expected
+
+
+# --- A tiny run of the whole benchmark ------------------------------------------------------------------------
+
+
+def _database_args(tmp_path: Path) -> tuple[list[str], str | None]:
+    url = os.environ.get("DATABASE_URL")
+    if not url or not url.startswith("postgres"):
+        return ["--database", "sqlite", "--sqlite-path", str(tmp_path / "bench.sqlite3")], None
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'pyck'}_bench_smoke_py{sys.version_info.major}{sys.version_info.minor}"
+    return ["--database", "postgres"], urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def test_benchmark_runs_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, database_url = _database_args(tmp_path)
+    if database_url:
+        monkeypatch.setenv("DATABASE_URL", database_url)
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("## Deserialiser benchmark\n\nkept\n")
+    # The loop is measured at 250 and, with a zero time limit, projected at 500; pyck runs at both.
+    bench_main(
+        [
+            "--records",
+            "250",
+            "500",
+            *args,
+            "--baseline-max-seconds",
+            "0",
+            "--output",
+            str(results_md),
+            "--json",
+            str(tmp_path / "out.json"),
+        ]
+    )
+    runs = {(m["impl"], m["phase"], m["records"]): m for m in json.loads((tmp_path / "out.json").read_text())}
+    data = BenchData(250)
+
+    hw_cold, hw_resync = runs["handwritten", "cold", 250], runs["handwritten", "resync", 250]
+    assert hw_cold["counts"] == {"created": 250, "updated": 0}
+    assert hw_resync["counts"] == {"created": 0, "updated": 250}
+    # Three listing pages of members, then one GET per party and per region, once each per run.
+    expected_http = {"members:list": 3, "parties:get": data.parties, "regions:get": data.regions}
+    assert hw_cold["http_by_endpoint"] == expected_http
+    assert hw_resync["http_by_endpoint"] == expected_http
+    # update_or_create rewrites every field it is given: 7 per member, 3 per party, 2 per region.
+    assert hw_resync["data_columns"] == 7 * 250 + 3 * data.parties + 2 * data.regions
+    assert hw_resync["queries"] >= 2 * 250
+    assert runs["handwritten", "cold", 500]["projected"]
+
+    for n in (250, 500):
+        cold, resync = runs["pyck", "cold", n], runs["pyck", "resync", n]
+        for run in (cold, resync):
+            assert run["http_requests"] == run["expected_http"], run["http_by_endpoint"]
+            assert "members:get" not in run["http_by_endpoint"]
+            assert run["peak_rss_kb"] > run["start_rss_kb"] > 0
+        assert cold["counts"]["created"] == n + BenchData(n).parties + BenchData(n).regions
+        assert resync["counts"]["created"] == 0
+        assert resync["data_columns"] == 0, resync["columns_written"]
+
+    markdown = results_md.read_text()
+    assert markdown.startswith("## Deserialiser benchmark\n\nkept\n")
+    assert "| 500 | handwritten (projected) | cold |" in markdown
+    assert "Targets (issue 3):" in markdown
+    assert "Targets (issue 3):" in capsys.readouterr().out

@@ -44,11 +44,16 @@ DEFAULTS: dict[str, Any] = {
     # The deepest nesting of arrays and objects accepted in a JSON body; a deeper one raises ResponseError.
     "HTTP_MAX_JSON_DEPTH": 100,
     # A listing longer than this many pages raises ResponseError instead of being read on; a paginator's own
-    # max_pages, when set, replaces it (and stops there quietly, as asked).
+    # max_pages, when set, replaces it (and stops there quietly, as asked; a sync then counts its listing as
+    # truncated and deletes nothing after it).
     "LIST_MAX_PAGES": 10_000,
     # --- Sync engine ---
     # How many records are written per batch (one transaction each).
     "SYNC_BATCH_SIZE": 500,
+    # With OnDelete.DELETE, the largest share of a table (0 to 1) one sync may delete; when more rows are
+    # missing from the listing, nothing is deleted and the result says why. SyncConfig.max_delete_fraction
+    # overrides it per model.
+    "SYNC_MAX_DELETE_FRACTION": 0.5,
     # --- Cron clock (run_cron_tasks) ---
     # Seconds between two looks at the schedule; a due task starts at most this late.
     "CRON_TICK": 30.0,

@@ -49,8 +49,10 @@ before, so the loop above need not check.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -77,6 +79,24 @@ __all__ = [
 logger = logging.getLogger("pyck.pagination")
 
 _MISSING: Any = object()
+
+# While a sync reads a listing: where paginators note that they stopped early (see _truncation_notes).
+_truncations: ContextVar[list[str] | None] = ContextVar("pyck_listing_truncations", default=None)
+
+
+@contextlib.contextmanager
+def _truncation_notes() -> Iterator[list[str]]:
+    """Collect a note for every listing a paginator cuts short because of its ``max_pages``, while active.
+
+    The sync engine reads its listing inside this, so that a listing stopped early never counts as complete
+    (nothing is deleted after it). Paginators keep no state, so the notes go to the caller's context instead.
+    """
+    notes: list[str] = []
+    token = _truncations.set(notes)
+    try:
+        yield notes
+    finally:
+        _truncations.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +157,8 @@ class Paginator:
     def paginate(self, fetch: Fetch, url: str, query: Mapping[str, Any]) -> Iterator[Any]:
         """Yield every item of every page, fetching each page only when the previous one is used up.
 
-        Stops after an empty page and after :attr:`max_pages` pages; raises
+        Stops after an empty page and after :attr:`max_pages` pages (a listing stopped that way is reported to
+        the sync engine as truncated, so it deletes nothing after it); raises
         :class:`~pyck.core.exceptions.ResponseError` when a page repeats the one before, and when
         :attr:`max_pages` is not set and the listing runs past the ``LIST_MAX_PAGES`` setting (a listing cut
         short must not pass for a complete one). Override :meth:`pages`, not this.
@@ -164,6 +185,9 @@ class Paginator:
                 yield from items
                 if self.max_pages is not None and number >= self.max_pages:
                     logger.warning("%s: stopped after max_pages=%d pages at %s", self, self.max_pages, url)
+                    notes = _truncations.get()
+                    if notes is not None:
+                        notes.append(f"{self} stopped after max_pages={self.max_pages} pages at {redact_url(url)}")
                     return
         finally:
             pages.close()

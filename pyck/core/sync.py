@@ -11,14 +11,21 @@ How a sync works:
 * A record that cannot be written (a value the field rejects, an unresolvable required reference, a database
   constraint) is skipped, counted in ``failed`` and reported with its id; the batch is then redone row by row
   with savepoints so that only the culprits are lost.
+* Rows are found by ``external_id``. When that column has neither an index nor a unique constraint (the
+  guide's models declare a bare ``IntegerField``), each run instead reads the table's ``external_id -> pk``
+  map once (one query; about 18 MiB of memory per 100,000 rows) and finds rows by primary key, so that no
+  batch scans the table. Give the column ``db_index=True`` to let the database do the lookups instead.
 * References are resolved against the related model's ``external_id`` column; ids not stored locally are
   fetched with the related model's datasource ``get()`` once per run; embedded resources are upserted through
   the related model's own field mapping.
 * Rows seen by a sync get ``last_sync_time`` set to the time their batch was written. With
-  ``OnDelete.DELETE``, after a listing that completed with no failed record, rows whose ``last_sync_time`` is
-  older than the start of the run (or null) are deleted. Rows of the model fetched by reference *during* its
-  own run are stamped too, so they are kept: they exist remotely. Rows fetched by reference during an earlier
-  run (or an earlier model of the same :func:`sync_models` call) and absent from the listing are deleted.
+  ``OnDelete.DELETE``, after a listing that completed with no failed record and was not cut short by a
+  paginator's ``max_pages``, rows whose ``last_sync_time`` is older than the start of the run (or null) are
+  candidates for deletion. If they are more than ``SyncConfig.max_delete_fraction`` of the table, none is
+  deleted and the result says why. Otherwise each is confirmed with the datasource's ``get()`` (unless
+  ``SyncConfig.confirm_delete`` is off): rows whose record is gone (``NotFoundError``) are deleted, 500 per
+  statement; rows whose record still exists (a listing whose offset paging shifted skips records) are kept and
+  refreshed. Rows of the model fetched by reference *during* its own run are stamped too, so they are kept.
 * The counts in a :class:`SyncResult` are about the records of the model's own listing. Rows written because
   another record referenced them (embedded or fetched) are not counted; a listed record whose row was created
   that way earlier in the same run counts as ``unchanged`` (or ``updated``).
@@ -43,8 +50,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ._sync.upsert import _Outcome, _RunContext, upsert
-from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, SyncError
-from .options import OnDelete
+from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, SyncError
+from .options import OnDelete, _check_fraction
+from .pagination import _truncation_notes
 
 if TYPE_CHECKING:
     from .models.synced import SyncedModel
@@ -69,8 +77,10 @@ class RecordError:
 class SyncResult:
     """The outcome of syncing one model.
 
-    ``status`` is ``"succeeded"`` (every record written), ``"partial"`` (the listing completed but some records
-    failed) or ``"failed"`` (the listing itself failed; what was written before the failure stays).
+    ``status`` is ``"succeeded"`` (every record written, and deletions done as configured), ``"partial"`` (the
+    listing completed but some records failed, or it was cut short by a paginator's ``max_pages``, or rows
+    missing from it could not be deleted: too many of them, or ``get()`` could not confirm they are gone; the
+    errors say which) or ``"failed"`` (the listing itself failed; what was written before the failure stays).
     """
 
     model: str
@@ -78,6 +88,8 @@ class SyncResult:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    #: Rows missing from the listing whose record ``get()`` still returned: kept, and refreshed from it.
+    kept: int = 0
     failed: int = 0
     #: The first ``SyncConfig.max_errors`` record errors (``failed`` counts them all).
     errors: list[RecordError] = field(default_factory=list)
@@ -86,6 +98,8 @@ class SyncResult:
     #: Seconds.
     duration: float = 0.0
     status: str = "succeeded"
+    #: True when a paginator stopped the listing early because of its ``max_pages``: nothing was deleted.
+    truncated: bool = False
 
     @property
     def ok(self) -> bool:
@@ -115,7 +129,7 @@ class SyncProgress:
 
 ProgressCallback = Callable[[SyncProgress], Any]
 
-_RUN_OPTIONS = frozenset({"filter", "batch_size", "on_delete", "max_errors"})
+_RUN_OPTIONS = frozenset({"filter", "batch_size", "on_delete", "max_errors", "max_delete_fraction", "confirm_delete"})
 
 
 def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = None, **options: Any) -> SyncResult:
@@ -125,7 +139,7 @@ def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = 
         model: a concrete :class:`~pyck.core.datasources.SyncedModel`.
         progress: called with a :class:`SyncProgress` after each batch.
         **options: override the model's ``SyncConfig`` for this run: ``filter``, ``batch_size``,
-            ``on_delete``, ``max_errors``.
+            ``on_delete``, ``max_errors``, ``max_delete_fraction``, ``confirm_delete``.
 
     Listing and record errors do not raise: they are in the result. Errors in pyck or the database do, after
     the ``SyncRun`` and the ``sync_finished`` signal have recorded the failure.
@@ -189,6 +203,14 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
     batch_size = options.get("batch_size") or config.get_batch_size()
     on_delete = options.get("on_delete", config.on_delete)
     max_errors = options.get("max_errors", config.max_errors)
+    max_delete_fraction = options.get("max_delete_fraction")
+    if max_delete_fraction is None:
+        max_delete_fraction = config.get_max_delete_fraction()
+    else:
+        _check_fraction(max_delete_fraction, "sync_model(max_delete_fraction=...)")
+    confirm_delete = options.get("confirm_delete", config.confirm_delete)
+    if not isinstance(confirm_delete, bool):
+        raise ConfigurationError(f"sync_model(confirm_delete=...): expected True or False, got {confirm_delete!r}.")
     label = model._meta.label
     datasource = config.datasource
 
@@ -205,20 +227,22 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
     batches = records = 0
     unexpected: BaseException | None = None
     batch: list[Any] = []
+    truncations: list[str] = []
     try:
-        for resource in _listing(datasource, filter_):
-            if isinstance(resource, InvalidResourceError):
-                result.failed += 1
-                if len(result.errors) < max_errors:
-                    result.errors.append(RecordError(resource.record_id, str(resource)))
-                continue
-            batch.append(resource)
-            if len(batch) >= batch_size:
-                _apply(result, _write_batch(context, model, batch), fail)
-                batches, records = batches + 1, records + len(batch)
-                batch = []
-                if progress:
-                    progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
+        with _truncation_notes() as truncations:
+            for resource in _listing(datasource, filter_):
+                if isinstance(resource, InvalidResourceError):
+                    result.failed += 1
+                    if len(result.errors) < max_errors:
+                        result.errors.append(RecordError(resource.record_id, str(resource)))
+                    continue
+                batch.append(resource)
+                if len(batch) >= batch_size:
+                    _apply(result, _write_batch(context, model, batch), fail)
+                    batches, records = batches + 1, records + len(batch)
+                    batch = []
+                    if progress:
+                        progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
         if batch:
             _apply(result, _write_batch(context, model, batch), fail)
             batches, records = batches + 1, records + len(batch)
@@ -226,6 +250,15 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
             if progress:
                 progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
         result.status = "partial" if result.failed else "succeeded"
+        if truncations:
+            result.truncated = True
+            result.status = "partial"
+            consequence = "nothing was deleted" if on_delete is OnDelete.DELETE else "records after it were not read"
+            result.errors.insert(0, RecordError(None, (
+                f"The listing of {datasource} was cut short on purpose ({'; '.join(truncations)}), so it does not "
+                f"count as complete: {consequence}. Remove max_pages from the paginator to read the whole listing"
+            )))
+            del result.errors[max(max_errors, 1):]
     except (DatasourceError, SyncError) as error:
         try:
             if batch:  # records received before the listing failed are good: keep them
@@ -243,9 +276,13 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
         unexpected = error
 
     if unexpected is None and result.status == "succeeded" and on_delete is OnDelete.DELETE:
-        stale = Q(last_sync_time__lt=result.started) | Q(last_sync_time__isnull=True)
-        _, per_model = model._base_manager.filter(stale).delete()
-        result.deleted = per_model.get(label, 0)
+        try:
+            _delete_missing(context, model, result, fail, max_fraction=max_delete_fraction, confirm=confirm_delete,
+                            batch_size=batch_size, max_errors=max_errors)
+        except BaseException as error:
+            result.status = "failed"
+            result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))
+            unexpected = error
     elif on_delete is OnDelete.DELETE:
         logger.info("%s: nothing deleted, the listing did not complete without errors", label)
 
@@ -266,6 +303,95 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
     if unexpected is not None:
         raise unexpected
     return result
+
+
+def _delete_missing(
+    context: _RunContext,
+    model: type[SyncedModel],
+    result: SyncResult,
+    fail: Callable[[Any, str], None],
+    *,
+    max_fraction: float,
+    confirm: bool,
+    batch_size: int,
+    max_errors: int,
+) -> None:
+    """Delete the rows a complete listing did not include, once each is confirmed gone (see ``SyncConfig``)."""
+    label = model._meta.label
+    config = model.sync_config
+    datasource = config.datasource
+    ext = model._meta.get_field(config.external_id).attname
+    manager = model._base_manager
+    stale = Q(last_sync_time__lt=result.started) | Q(last_sync_time__isnull=True)
+    missing = manager.filter(stale).count()
+    if not missing:
+        return
+    total = manager.count()
+    if missing > max_fraction * total:
+        result.status = "partial"
+        message = (
+            f"Nothing was deleted: {missing} of the {total} rows of {label} are missing from the listing of "
+            f"{datasource}, more than max_delete_fraction={max_fraction:g} allows. An API that answers an empty "
+            "or short list by mistake looks like this. If the records really are gone, run "
+            f"sync_model({model.__name__}, max_delete_fraction=1.0) once, or raise SyncConfig(max_delete_fraction=...) "
+            "or the SYNC_MAX_DELETE_FRACTION setting"
+        )
+        logger.warning("%s", message)
+        result.errors.insert(0, RecordError(None, message))
+        del result.errors[max(max_errors, 1):]
+        return
+    rows = list(manager.filter(stale).order_by(ext).values_list("pk", ext))
+    gone: list[Any] = []
+    live: list[Any] = []
+    if not confirm:
+        gone = [pk for pk, _ in rows]
+    else:
+        predicate = _record_predicate(datasource)
+        for done, (pk, key) in enumerate(rows):
+            try:
+                record = datasource.get(key)
+            except NotFoundError:
+                gone.append(pk)
+                continue
+            except DatasourceError as error:
+                # Maybe transient, maybe the API is down: stop asking; the next run tries again.
+                error = error.with_context(datasource=datasource, record_id=key)
+                result.status = "partial"
+                unconfirmed = len(rows) - done
+                result.errors.insert(0, RecordError(key, (
+                    f"{unconfirmed} of the {len(rows)} rows of {label} missing from the listing were kept: could "
+                    f"not confirm with get() that their records are gone: {error}"
+                )))
+                del result.errors[max(max_errors, 1):]
+                break
+            if predicate is not None and not predicate(record):
+                gone.append(pk)  # it exists, but the datasource's filter leaves it out of the listing
+            else:
+                live.append(record)
+    for start in range(0, len(live), batch_size):
+        # Counted in ``kept``, not in created/updated/unchanged: the counts are about the listing.
+        for record_id, reason in _write_batch(context, model, live[start : start + batch_size]).failures:
+            fail(record_id, reason)
+    result.kept += len(live)
+    if live:
+        logger.info("%s: %d rows missing from the listing still exist remotely: kept and refreshed", label, len(live))
+        if result.failed and result.status == "succeeded":
+            result.status = "partial"
+    for start in range(0, len(gone), 500):
+        # Still stale: a row written since (fetched as a reference of a refreshed record) exists after all.
+        _, per_model = manager.filter(stale, pk__in=gone[start : start + 500]).delete()
+        result.deleted += per_model.get(label, 0)
+    if gone:
+        context.forget()  # cascades may have removed rows of other models too
+
+
+def _record_predicate(datasource: Any) -> Callable[[Any], bool] | None:
+    """The record filter a ``RestDatasource`` applies to its listing, if any: records it rejects are not listed."""
+    from .rest import RestDatasource
+
+    if isinstance(datasource, RestDatasource) and callable(datasource.filter):
+        return datasource.filter
+    return None
 
 
 def _listing(datasource: Any, filter_: dict[str, Any]) -> Iterator[Any]:
@@ -325,6 +451,7 @@ def _write_batch(context: _RunContext, model: type[SyncedModel], batch: list[Any
         with transaction.atomic():
             return upsert(context, model, [(resource, {}) for resource in batch], stamp=stamp)
     except (DatabaseError, SyncError) as error:
+        context.forget()  # rows its id maps learnt were rolled back
         logger.warning("%s: a batch of %d failed (%s); retrying it record by record", model._meta.label, len(batch), error)
     finally:
         context.pending.clear()
@@ -343,6 +470,7 @@ def _write_row_by_row(context: _RunContext, model: type[SyncedModel], batch: lis
                     # Foreign keys are deferred to the commit: check them now, while a savepoint can undo this row.
                     connection.check_constraints(table_names=tables)
             except (DatabaseError, SyncError) as error:
+                context.forget()
                 try:
                     record_id = datasource.get_id(resource)
                 except Exception:

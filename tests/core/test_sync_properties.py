@@ -45,7 +45,9 @@ class MirrorTests(TestCase):
         try:
             for records in states:
                 config.datasource = MockDatasource(records, resource_type=r.EmployeeResource)
-                result = sync_model(Employee, batch_size=batch_size, on_delete=OnDelete.DELETE)
+                result = sync_model(
+                    Employee, batch_size=batch_size, on_delete=OnDelete.DELETE, max_delete_fraction=1.0
+                )
                 assert result.ok, result.errors
 
                 expected = {}

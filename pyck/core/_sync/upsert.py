@@ -38,6 +38,51 @@ class _RunContext:
         self.pending: dict[_Key, uuid.UUID] = {}
         #: How many times a related model's datasource ``get`` was called.
         self.fetches = 0
+        # external_id -> pk of every row, per model whose external_id column has no index: loaded with one
+        # query the first time the run needs it, so that each batch reads rows by primary key instead of
+        # scanning the table for ``external_id IN (...)``.
+        self._id_maps: dict[type[models.Model], dict[Any, uuid.UUID]] = {}
+
+    def pks_by_external_id(
+        self, model: type[models.Model], field: models.Field[Any, Any], keys: list[Any]
+    ) -> dict[Any, uuid.UUID]:
+        """Return ``{external id: pk}`` for the rows of ``model`` among ``keys``, in at most one query."""
+        if _is_indexed(model, field):
+            return dict(model._base_manager.filter(**{f"{field.attname}__in": keys}).values_list(field.attname, "pk"))
+        known = self._id_maps.get(model)
+        if known is None:
+            known = self._id_maps[model] = {}
+            for key, pk in model._base_manager.order_by().values_list(field.attname, "pk").iterator(chunk_size=10_000):
+                known.setdefault(key, pk)
+        return {key: known[key] for key in keys if key in known}
+
+    def learn(self, model: type[models.Model], pks: dict[Any, uuid.UUID]) -> None:
+        """Note rows just inserted into ``model`` (when its id map is loaded)."""
+        known = self._id_maps.get(model)
+        if known is not None:
+            for key, pk in pks.items():
+                known.setdefault(key, pk)
+
+    def forget(self, model: type[models.Model] | None = None) -> None:
+        """Drop the id map of ``model`` (every model's if ``None``): after a rollback or a deletion."""
+        if model is None:
+            self._id_maps.clear()
+        else:
+            self._id_maps.pop(model, None)
+
+
+def _is_indexed(model: type[models.Model], field: models.Field[Any, Any]) -> bool:
+    """True when the database can find rows by ``field`` without scanning the table (Django's own metadata)."""
+    if field.primary_key or field.unique or field.db_index:
+        return True
+    name = field.name
+    for index in model._meta.indexes:
+        if index.fields and index.fields[0].lstrip("-") == name:
+            return True
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.UniqueConstraint) and constraint.fields and constraint.fields[0] == name:
+            return True
+    return any(together and together[0] == name for together in model._meta.unique_together)
 
 
 @dataclass
@@ -109,7 +154,7 @@ def upsert(
         rows.pop(key, None)  # a record listed twice: the later one wins
         rows[key] = row
 
-    existing = _load_existing(plan, list(rows))
+    existing = _load_existing(ctx, plan, list(rows))
     for key, row in rows.items():
         row.existing = existing.get(key)
         row.pk = row.existing["pk"] if row.existing else uuid.uuid4()
@@ -122,6 +167,7 @@ def upsert(
     ok = [row for row in rows.values() if row.error is None]
     outcome.failures.extend((row.raw_id, row.error) for row in rows.values() if row.error is not None)
     _write_rows(plan, ok, outcome, stamp=stamp)
+    ctx.learn(plan.model, {row.key: row.pk for row in ok if row.existing is None})  # type: ignore[misc]
     for mapping in plan.of_kind("m2m"):
         _write_m2m(mapping, ok)
     for mapping in plan.of_kind("reverse"):
@@ -130,13 +176,20 @@ def upsert(
     return outcome
 
 
-def _load_existing(plan: _Plan, keys: list[Any]) -> dict[Any, dict[str, Any]]:
+def _load_existing(ctx: _RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, dict[str, Any]]:
     if not keys:
         return {}
     ext = plan.external_id.attname
     columns = [m.attname for m in plan.columns]
     found: dict[Any, dict[str, Any]] = {}
-    for values in plan.model._base_manager.filter(**{f"{ext}__in": keys}).values("pk", ext, *columns):
+    if _is_indexed(plan.model, plan.external_id):
+        query = plan.model._base_manager.filter(**{f"{ext}__in": keys})
+    else:
+        pks = ctx.pks_by_external_id(plan.model, plan.external_id, keys)
+        if not pks:
+            return {}
+        query = plan.model._base_manager.filter(pk__in=list(pks.values()))
+    for values in query.values("pk", ext, *columns):
         key = values.pop(ext)
         if key in found:
             logger.warning("%s: several rows have external id %r; syncing the first", plan.model._meta.label, key)
@@ -208,8 +261,7 @@ def _resolve(
             pks[key] = ctx.pending[(rlabel, key)]
     missing = [key for key in dict.fromkeys(missing) if key not in pks]
     if missing:
-        ext = rconfig.external_id
-        pks.update(related._base_manager.filter(**{f"{ext}__in": missing}).values_list(ext, "pk"))
+        pks.update(ctx.pks_by_external_id(related, related._meta.get_field(rconfig.external_id), missing))
     fetched: list[tuple[Any, dict[str, Any]]] = []
     for key in missing:
         if key in pks or key not in raw_ids:

@@ -1,0 +1,98 @@
+"""Finding rows by external id when that column has no index (the guide's models): no scan per batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
+
+from pyck.core._sync import upsert as upsert_module
+from pyck.core.sync import sync_model
+from tests.testapp import resources as r
+from tests.testapp.models import MP, Party, Team
+from tests.testapp.testing import use
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class PartyRecord:
+    id: int
+    name: str
+    background_colour: str
+
+
+@dataclass
+class MPRecord:
+    id: int
+    name: str
+    thumbnail_url: str | None
+    latest_party: int  # a reference by id
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, n: int, *, parties: int = 7, suffix: str = "") -> None:
+    use(monkeypatch, Party, [PartyRecord(p, f"P{p}", "fff") for p in range(1, parties + 1)], PartyRecord)
+    use(monkeypatch, MP, [MPRecord(i, f"M{i}{suffix}", None, 1 + i % parties) for i in range(1, n + 1)], MPRecord)
+
+
+def _sync_mps() -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        result = sync_model(MP, batch_size=5)
+    assert result.ok, result.errors
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def _scans(sql: list[str], table: str) -> list[str]:
+    return [q for q in sql if f'FROM "{table}"' in q and '"external_id" IN (' in q]
+
+
+def test_unindexed_external_ids_are_looked_up_by_primary_key_with_constant_queries_per_batch(monkeypatch):
+    assert not MP._meta.get_field("external_id").db_index  # the guide's declaration, copied verbatim
+    counts = []
+    for batches in (2, 4, 8):
+        _use(monkeypatch, 5 * batches, suffix=f"-{batches}")
+        sync_model(Party)
+        sync_model(MP, batch_size=5)  # the rows exist: the next sync reads and updates them
+        _use(monkeypatch, 5 * batches, suffix=f"+{batches}")
+        sql = _sync_mps()
+        assert _scans(sql, "testapp_mp") == [] and _scans(sql, "testapp_party") == []
+        # The external_id -> pk maps are read once per run, whatever the number of batches.
+        assert len([q for q in sql if 'SELECT "testapp_mp"."external_id"' in q and "WHERE" not in q]) == 1
+        assert len([q for q in sql if 'SELECT "testapp_party"."external_id"' in q and "WHERE" not in q]) == 1
+        counts.append(len(sql))
+    per_batch = (counts[1] - counts[0]) / 2
+    assert counts[2] - counts[1] == 4 * per_batch  # linear in the batches: a constant number per batch
+    assert MP.objects.count() == 40 and set(MP.objects.values_list("name", flat=True)) >= {"M1+8", "M40+8"}
+    assert MP.objects.filter(latest_party__external_id=2, external_id=8).exists()
+
+
+def test_indexed_external_ids_are_still_looked_up_with_in(monkeypatch):
+    use(monkeypatch, Team, [r.TeamResource(id=i, name=f"T{i}") for i in range(1, 11)])
+    Team.sync()
+    with CaptureQueriesContext(connection) as queries:
+        assert sync_model(Team, batch_size=5).unchanged == 10
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(_scans(sql, "testapp_team")) == 2  # one per batch, through the index
+    assert not [q for q in sql if 'FROM "testapp_team"' in q and "WHERE" not in q]
+
+
+def test_rows_inserted_by_a_batch_that_rolled_back_are_forgotten(monkeypatch):
+    """A batch redone row by row must not trust ids its rolled-back attempt inserted."""
+    _use(monkeypatch, 6)  # the parties are not stored: the MPs' batch fetches and inserts them, then fails
+    real = upsert_module._write_rows
+    failures = iter([True])
+
+    def flaky(plan, rows, outcome, *, stamp):
+        real(plan, rows, outcome, stamp=stamp)
+        if plan.model is MP and next(failures, False):
+            raise DatabaseError("deadlock detected (simulated, after the insert)")
+
+    monkeypatch.setattr(upsert_module, "_write_rows", flaky)
+
+    result = sync_model(MP, batch_size=6)
+
+    assert (result.status, result.created, result.failed) == ("succeeded", 6, 0)
+    assert sorted(MP.objects.values_list("external_id", flat=True)) == [1, 2, 3, 4, 5, 6]
+    assert MP.objects.filter(latest_party__isnull=True).count() == 0 and Party.objects.count() == 6

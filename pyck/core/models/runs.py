@@ -17,7 +17,8 @@ class SyncRun(models.Model):
         RUNNING = "running", "Running"
         #: Every record listed was written.
         SUCCEEDED = "succeeded", "Succeeded"
-        #: The listing completed but some records failed.
+        #: The run finished but not everything landed: some records failed, the listing was truncated (max_pages),
+        #: or deletions were refused or left unconfirmed. The errors say which.
         PARTIAL = "partial", "Partial"
         #: The listing itself failed (records written before the failure stay).
         FAILED = "failed", "Failed"

@@ -1,0 +1,647 @@
+"""The documentation's code, run: every Python block of the guide and of "Writing datasources" is exercised.
+
+How a block says what exercises it: an HTML comment on the line right before its fence (invisible on the
+built site).
+
+- ``<!-- docs-test: models -->`` (guide): a tutorial model block; it must be the verbatim tutorial models of
+  ``tests/testapp/models.py`` and ``example_project/constituencies/models.py`` (compared as syntax trees, so
+  comments and layout do not count).
+- ``<!-- docs-test: NAME -->``: a block run by the test below declared with ``@exercises(page, NAME)``.
+- ``<!-- docs-test: module -->`` ("Writing datasources"): a block titled ``app/<path>.py``; it is executed as
+  the module ``app.<path>`` before every scenario, so other blocks can import it.
+- ``<!-- docs-test: scenario NAME -->``: the blocks of one scenario run in one namespace, in page order, after
+  the scenario's responses are registered with ``responses``; ``test_*`` functions they define are then called.
+- ``<!-- docs-test: response NAME -->``: a ``json`` or ``http`` block titled ``METHOD URL`` is the answer to
+  that request in scenario NAME; every one must be requested.
+- ``<!-- docs-test: skip (reason) -->``: not run; the reason is required.
+
+A Python block with no comment, or whose comment nothing handles, fails :func:`test_every_python_block_is_exercised`.
+
+Other pages are checked where they can go stale: the getting-started model (``first-model``) against the
+guide's, the error messages of ``errors.md`` (``error-messages``) against the real ones, ``settings.md``
+against ``DEFAULTS``, ``errors.md`` against the exception hierarchy, the API page against ``__all__``.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import inspect
+import json
+import re
+import sys
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import pytest
+import responses
+from responses import matchers
+
+import pyck
+from pyck.core import records
+from pyck.core.conf import DEFAULTS
+from pyck.core.datasources import Datasource, InvalidResourceError, NotFoundError, RestDatasource
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+GUIDE = "guide/datasources.md"
+WRITING = "writing-datasources.md"
+TESTED_PAGES = (GUIDE, WRITING)
+
+_FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<attrs>[^\n]*)\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+_DIRECTIVE = re.compile(r"^<!--\s*docs-test:\s*(?P<text>.*?)\s*-->\s*$")
+_TITLE = re.compile(r'title="(?P<title>[^"]*)"')
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block of a docs page."""
+
+    page: str
+    line: int
+    lang: str
+    title: str | None
+    code: str
+    directive: str | None
+
+    def __str__(self) -> str:
+        return f"docs/{self.page}:{self.line} ({self.lang} block{f' {self.title!r}' if self.title else ''})"
+
+
+def blocks(page: str) -> list[Block]:
+    """Every fenced block of ``docs/<page>``, with the ``docs-test`` directive on the line before it."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    found = []
+    for match in _FENCE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1] if match.start() else ""
+        directive = _DIRECTIVE.match(before)
+        title = _TITLE.search(match["attrs"])
+        found.append(
+            Block(
+                page=page,
+                line=line,
+                lang=match["lang"],
+                title=title["title"] if title else None,
+                code=match["code"],
+                directive=directive["text"] if directive else None,
+            )
+        )
+    return found
+
+
+def python_blocks(page: str) -> list[Block]:
+    return [b for b in blocks(page) if b.lang == "python"]
+
+
+def named(page: str, name: str) -> list[Block]:
+    """The blocks of ``page`` whose directive is exactly ``name``; fails if there are none."""
+    found = [b for b in blocks(page) if b.directive == name]
+    assert found, f"docs/{page} has no block marked <!-- docs-test: {name} -->"
+    return found
+
+
+_EXERCISED: set[tuple[str, str]] = set()
+
+
+def exercises(page: str, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare that the decorated test runs the blocks of ``page`` marked ``<!-- docs-test: name -->``."""
+
+    def decorator(test: Callable[..., Any]) -> Callable[..., Any]:
+        _EXERCISED.add((page, name))
+        return test
+
+    return decorator
+
+
+def run(code: str, namespace: dict[str, Any] | None = None, *, where: str = "docs") -> dict[str, Any]:
+    """Execute ``code`` in ``namespace`` (a fresh one by default) and return the namespace."""
+    namespace = namespace if namespace is not None else {"__name__": "docs_example"}
+    exec(compile(code, f"<{where}>", "exec", dont_inherit=True), namespace)
+    return namespace
+
+
+# --- Every block is exercised ----------------------------------------------------------------------------
+
+
+def _scenario_names(page: str) -> list[str]:
+    names = []
+    for block in blocks(page):
+        if block.directive and block.directive.startswith("scenario "):
+            name = block.directive.split(None, 1)[1]
+            if name not in names:
+                names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("page", TESTED_PAGES)
+def test_every_python_block_is_exercised(page: str) -> None:
+    scenarios = _scenario_names(page) if page == WRITING else []
+    problems = []
+    for block in python_blocks(page):
+        directive = block.directive
+        if directive is None:
+            problems.append(f"{block}: no <!-- docs-test: ... --> comment on the line before it")
+        elif directive.startswith("skip"):
+            if not re.fullmatch(r"skip \(\s*\S.*\)", directive):
+                problems.append(f"{block}: a skipped block must say why: <!-- docs-test: skip (reason) -->")
+        elif page == GUIDE and directive == "models":
+            continue
+        elif page == WRITING and directive == "module":
+            if not (block.title or "").startswith("app/") or not block.title.endswith(".py"):
+                problems.append(f"{block}: a module block needs title=\"app/<path>.py\"")
+        elif page == WRITING and directive.startswith("scenario "):
+            continue  # run by test_scenario, parametrized over every scenario on the page
+        elif (page, directive) not in _EXERCISED:
+            problems.append(f"{block}: nothing exercises <!-- docs-test: {directive} -->")
+    for block in blocks(page):
+        if block.directive and block.directive.startswith("response "):
+            name = block.directive.split(None, 1)[1]
+            if block.lang not in ("json", "http") or not re.fullmatch(r"[A-Z]+ \S+", block.title or ""):
+                problems.append(f"{block}: a response block is json or http, titled \"METHOD URL\"")
+            if name not in scenarios:
+                problems.append(f"{block}: no scenario {name!r} uses this response")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_coverage_check_catches_an_unmarked_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = "extra.md"
+    (tmp_path / page).write_text('Text\n\n```python\nprint("new")\n```\n\n<!-- docs-test: skip () -->\n```python\nx\n```\n')
+    monkeypatch.setattr(sys.modules[__name__], "DOCS", tmp_path)
+    with pytest.raises(AssertionError) as raised:
+        test_every_python_block_is_exercised(page)
+    assert "docs/extra.md:3" in str(raised.value) and "no <!-- docs-test" in str(raised.value)
+    assert "docs/extra.md:8" in str(raised.value) and "must say why" in str(raised.value)
+
+
+# --- The guide's tutorial models -------------------------------------------------------------------------
+
+
+def _tree(source: str) -> list[ast.stmt]:
+    return ast.parse(source).body
+
+
+def _classes(statements: list[ast.stmt]) -> dict[str, list[str]]:
+    return {s.name: [ast.dump(b) for b in s.body] for s in statements if isinstance(s, ast.ClassDef)}
+
+
+def _imports(statements: list[ast.stmt]) -> list[str]:
+    return [ast.dump(s) for s in statements if isinstance(s, (ast.Import, ast.ImportFrom))]
+
+
+def test_the_guide_model_blocks_are_the_tutorial_models() -> None:
+    first, full = (b.code for b in named(GUIDE, "models"))
+    example = (ROOT / "example_project" / "constituencies" / "models.py").read_text(encoding="utf-8")
+    testapp = (ROOT / "tests" / "testapp" / "models.py").read_text(encoding="utf-8")
+
+    # The complete block is the example project's models module, statement for statement.
+    assert [ast.dump(s) for s in _tree(full)] == [ast.dump(s) for s in _tree(example)]
+    # The test app holds the same three classes verbatim (next to test-only models) and the same imports.
+    tutorial = _classes(_tree(full))
+    assert list(tutorial) == ["Constituency", "MP", "Party"]
+    test_models = _classes(_tree(testapp))
+    for name, body in tutorial.items():
+        assert test_models[name] == body, f"tests/testapp/models.py: {name} differs from the guide's"
+    assert set(_imports(_tree(full))) <= set(_imports(_tree(testapp)))
+    # The first block is the same Constituency before the relationship is added.
+    assert _imports(_tree(first)) == _imports(_tree(full))
+    (constituency,) = _classes(_tree(first)).items()
+    assert constituency[0] == "Constituency"
+    assert constituency[1] == tutorial["Constituency"][: len(constituency[1])]
+    assert len(constituency[1]) == len(tutorial["Constituency"]) - 1
+
+
+def _without_keywords_of(statements: list[ast.stmt], field: str) -> list[str]:
+    """The classes' statements, dumped, with the keyword arguments of the ``field = ...(...)`` call removed."""
+    dumped = []
+    for statement in statements:
+        statement = ast.parse(ast.unparse(statement)).body[0]  # a copy
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Assign)
+                and [getattr(t, "id", None) for t in node.targets] == [field]
+                and isinstance(node.value, ast.Call)
+            ):
+                node.value.keywords = []
+        dumped.append(ast.dump(statement))
+    return dumped
+
+
+def test_the_getting_started_model_is_the_guide_model_with_a_unique_external_id() -> None:
+    (block,) = [b for b in blocks("getting-started.md") if b.directive == "first-model"]
+    guide_first = named(GUIDE, "models")[0].code
+    assert "external_id = models.IntegerField(unique=True)" in block.code
+    assert _without_keywords_of(_tree(block.code), "external_id") == _without_keywords_of(_tree(guide_first), "external_id")
+
+
+@pytest.mark.django_db
+def test_the_guide_tutorial_syncs_with_run_cron_tasks_once() -> None:
+    """The guide's commands, on its models (tests.testapp), against the recorded UK Parliament API."""
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from pyck.geo.territories.uk.replay import ReplayServer
+    from tests.testapp.models import MP, Constituency, Party
+
+    commands = [b.code.strip() for b in blocks(GUIDE) if b.lang == "bash"]
+    assert "python manage.py run_cron_tasks --once" in commands
+    with ReplayServer() as server, override_settings(PYCK=server.pyck_settings()):
+        call_command("run_cron_tasks", "--once", "testapp.Party", "testapp.MP", "testapp.Constituency", verbosity=0)
+
+    constituencies = list(Constituency.objects.select_related("current_mp__latest_party"))
+    assert constituencies and Party.objects.exists() and MP.objects.exists()
+    for constituency in constituencies:
+        assert constituency.name and constituency.current_mp is not None
+        assert constituency.current_mp.name and constituency.current_mp.thumbnail_url
+        assert constituency.current_mp.latest_party is not None
+        assert constituency.current_mp.latest_party.background_colour
+
+
+# --- The guide's ZapMessage examples ---------------------------------------------------------------------
+
+
+class _ZapResource:
+    """The fake ``zapmessage`` client's base class: ``get(id, api_key=)`` and ``filter(api_key=, **filter)``."""
+
+    store: ClassVar[dict[str, Any]] = {}
+    calls: ClassVar[list[tuple[str, Any, dict[str, Any]]]] = []
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+    @classmethod
+    def get(cls, id: str, *, api_key: str) -> Any:
+        _ZapResource.calls.append((f"{cls.__name__}.get", id, {"api_key": api_key}))
+        return cls.store.get(id)
+
+    @classmethod
+    def filter(cls, *, api_key: str, **filter: Any) -> list[Any]:
+        _ZapResource.calls.append((f"{cls.__name__}.filter", None, {"api_key": api_key, **filter}))
+        return [r for r in cls.store.values() if all(getattr(r, k) == v for k, v in filter.items())]
+
+
+@pytest.fixture
+def zapmessage(monkeypatch: pytest.MonkeyPatch, settings: Any) -> types.ModuleType:
+    """A fake ``zapmessage`` client library, importable for the duration of a test."""
+    module = types.ModuleType("zapmessage")
+    module.Resource = _ZapResource  # type: ignore[attr-defined]
+    for name in ("Message", "MessageSender", "MessageCategory"):
+        setattr(module, name, type(name, (_ZapResource,), {"store": {}}))
+    module.Message.store = {  # type: ignore[attr-defined]
+        "m1": module.Message(id="m1", sender_id="s1", content="hello"),  # type: ignore[attr-defined]
+        "m2": module.Message(id="m2", sender_id="s2", content="bye"),  # type: ignore[attr-defined]
+    }
+    module.MessageSender.store = {"s1": module.MessageSender(id="s1", name="Ada")}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "zapmessage", module)
+    monkeypatch.setattr(_ZapResource, "calls", [])
+    settings.ZAPMESSAGE_API_KEY = "zap-key"
+    return module
+
+
+@exercises(GUIDE, "zapmessage-client")
+def test_guide_client_library_example(zapmessage: types.ModuleType, settings: Any) -> None:
+    (block,) = named(GUIDE, "zapmessage-client")
+    example = run(block.code, where=str(block))
+    messages, senders, categories = example["messages"], example["senders"], example["categories"]
+    assert all(isinstance(d, Datasource) for d in (messages, senders, categories))
+
+    assert messages.get("m1").content == "hello"
+    assert senders.get("s1").name == "Ada"
+    assert [m.id for m in messages.list(sender_id="s2")] == ["m2"]
+    assert list(categories.list()) == []
+    assert _ZapResource.calls == [
+        ("Message.get", "m1", {"api_key": "zap-key"}),
+        ("MessageSender.get", "s1", {"api_key": "zap-key"}),
+        ("Message.filter", None, {"api_key": "zap-key", "sender_id": "s2"}),
+        ("MessageCategory.filter", None, {"api_key": "zap-key"}),
+    ]
+
+    # A missing record is pyck's NotFoundError, naming the record; the key is read at call time.
+    settings.ZAPMESSAGE_API_KEY = "rotated"
+    with pytest.raises(NotFoundError, match="record id 'm9'") as raised:
+        messages.get("m9")
+    assert isinstance(raised.value, example["ZapMessageResource"].NotFoundError)
+    assert _ZapResource.calls[-1] == ("Message.get", "m9", {"api_key": "rotated"})
+
+
+ZAP = "https://api.zapmessage.io"
+ZAP_MESSAGE = {"id": "m1", "sender_id": "s1", "category_id": "c1", "timestamp": "2024-07-04T10:00:00", "content": "hi"}
+ZAP_AUTH = matchers.header_matcher({"Authorization": "Bearer zap-key"})
+
+
+@pytest.fixture
+def zap_rest(settings: Any) -> dict[str, Any]:
+    settings.ZAPMESSAGE_API_KEY = "zap-key"
+    (block,) = named(GUIDE, "zapmessage-rest")
+    return run(block.code, where=str(block))
+
+
+@exercises(GUIDE, "zapmessage-rest")
+def test_guide_rest_example(zap_rest: dict[str, Any], mock_api: responses.RequestsMock) -> None:
+    messages, senders, categories = (zap_rest[n] for n in ("messages", "senders", "categories"))
+    assert isinstance(messages, RestDatasource)
+    mock_api.get(f"{ZAP}/messages/m1/", json=ZAP_MESSAGE, match=[ZAP_AUTH])
+    mock_api.get(f"{ZAP}/senders", json=[{"id": "s1", "name": "Ada"}, {"id": "s2", "name": "Bo"}], match=[ZAP_AUTH])
+    mock_api.get(f"{ZAP}/categories", json=[{"id": "c1", "name": "News"}], match=[ZAP_AUTH])
+
+    assert messages.get("m1") == zap_rest["Message"]("m1", "s1", "c1", datetime(2024, 7, 4, 10), "hi")
+    assert [s.name for s in senders.list()] == ["Ada", "Bo"]
+    assert [c.name for c in categories.list()] == ["News"]
+
+
+@exercises(GUIDE, "zapmessage-rest-paginate")
+@exercises(GUIDE, "zapmessage-rest-paginator")
+@pytest.mark.parametrize("name", ["zapmessage-rest-paginate", "zapmessage-rest-paginator"])
+def test_guide_paginated_rest_examples_walk_every_page(
+    name: str, zap_rest: dict[str, Any], mock_api: responses.RequestsMock
+) -> None:
+    (block,) = named(GUIDE, name)
+    run(block.code, zap_rest, where=str(block))
+    messages = zap_rest["ZapMessageResource"](path="/messages", resource_type=zap_rest["Message"])
+    for number, ids in [(1, ["m1", "m2"]), (2, ["m3"]), (3, ["m4"])]:
+        mock_api.get(
+            f"{ZAP}/messages",
+            json={"items": [{**ZAP_MESSAGE, "id": i} for i in ids], "total_pages": 3},
+            match=[ZAP_AUTH, matchers.query_param_matcher({"page": str(number), "sender_id": "s1"})],
+        )
+    assert [m.id for m in messages.list(sender_id="s1")] == ["m1", "m2", "m3", "m4"]
+    assert len(mock_api.calls) == 3
+
+
+# --- "Writing datasources": scenarios against the JSON shown ---------------------------------------------
+
+# Settings the scenarios' code reads (the page assumes a project that has them).
+SCENARIO_SETTINGS: dict[str, dict[str, Any]] = {
+    "auth": {"TICKETING_TOKEN": "tk-0123456789abcdef", "LEGACY_ACCOUNT": "acct-1234"},
+}
+
+
+def _package(name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__path__ = []  # type: ignore[attr-defined]
+    return module
+
+
+@pytest.fixture
+def doc_modules(monkeypatch: pytest.MonkeyPatch) -> dict[str, types.ModuleType]:
+    """The page's ``module`` blocks as importable ``app.*`` modules; ``app.models`` is the tutorial's models."""
+    from tests.testapp import models as tutorial_models
+
+    made: dict[str, types.ModuleType] = {}
+    monkeypatch.setitem(sys.modules, "app", _package("app"))
+    monkeypatch.setitem(sys.modules, "app.models", tutorial_models)
+    for block in named(WRITING, "module"):
+        dotted = block.title.removesuffix(".py").replace("/", ".")  # type: ignore[union-attr]
+        parts = dotted.split(".")
+        for depth in range(2, len(parts)):
+            parent = ".".join(parts[:depth])
+            if parent not in sys.modules:
+                monkeypatch.setitem(sys.modules, parent, _package(parent))
+        module = types.ModuleType(dotted)
+        monkeypatch.setitem(sys.modules, dotted, module)
+        run(block.code, module.__dict__, where=str(block))
+        made[dotted] = module
+    return made
+
+
+@dataclass
+class _Answer:
+    method: str
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def _answer(block: Block) -> _Answer:
+    method, url = block.title.split(" ", 1)  # type: ignore[union-attr]
+    if block.lang == "json":
+        return _Answer(method, url, 200, {}, json.loads(block.code))
+    head, _, body = block.code.partition("\n\n")
+    status_line, *header_lines = head.splitlines()
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return _Answer(method, url, int(status_line.split()[1]), headers, json.loads(body) if body.strip() else None)
+
+
+def _register(mock: responses.RequestsMock, answer: _Answer) -> None:
+    parts = urlsplit(answer.url)
+    headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-type"}
+    mock.add(
+        answer.method,
+        urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+        status=answer.status,
+        headers=headers,
+        json=answer.body,
+        match=[matchers.query_param_matcher(dict(parse_qsl(parts.query, keep_blank_values=True)))],
+    )
+
+
+def run_scenario(
+    name: str, *, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> tuple[dict[str, Any], list[Any]]:
+    """Run scenario ``name`` of "Writing datasources"; return its namespace and the HTTP calls it made.
+
+    Fails if a code block raises (its asserts included), if a request has no registered answer, or if an
+    answer shown on the page is never requested.
+    """
+    for key, value in SCENARIO_SETTINGS.get(name, {}).items():
+        setattr(settings, key, value)
+    code = [b for b in blocks(WRITING) if b.directive == f"scenario {name}"]
+    answers = [_answer(b) for b in blocks(WRITING) if b.directive == f"response {name}"]
+    assert code, f"no scenario {name!r} in docs/{WRITING}"
+    converters = set(records.CONVERTERS)
+    namespace: dict[str, Any] = {"__name__": f"docs_{name.replace('-', '_')}"}
+    calls: list[Any] = []
+    try:
+        with contextlib.ExitStack() as stack:
+            if answers:
+                # Without answers on the page the scenario fakes HTTP itself (or makes no request).
+                mock = stack.enter_context(responses.RequestsMock(assert_all_requests_are_fired=True))
+                for answer in answers:
+                    _register(mock, answer)
+            for block in code:
+                run(block.code, namespace, where=str(block))
+            fixtures = {"monkeypatch": monkeypatch, "settings": settings}
+            for test_name, test in list(namespace.items()):
+                if test_name.startswith("test_") and inspect.isfunction(test):
+                    wanted = inspect.signature(test).parameters
+                    unknown = set(wanted) - set(fixtures)
+                    assert not unknown, f"{test_name} asks for fixtures this harness does not provide: {unknown}"
+                    test(**{p: fixtures[p] for p in wanted})
+            if answers:
+                calls = list(mock.calls)
+    finally:
+        for added in set(records.CONVERTERS) - converters:
+            records.unregister_converter(added)
+    return namespace, calls
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", _scenario_names(WRITING))
+def test_scenario(
+    name: str, doc_modules: dict[str, types.ModuleType], monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    run_scenario(name, monkeypatch=monkeypatch, settings=settings)
+
+
+def test_the_scenarios_cover_every_paginator() -> None:
+    from pyck.core import pagination
+
+    code = "\n".join(b.code for b in python_blocks(WRITING))
+    for name in pagination.__all__:
+        if name.endswith("Paginator") and name != "Paginator":
+            assert f"{name}(" in code, f"docs/{WRITING} has no example of {name}"
+
+
+def test_a_scenario_fails_when_the_page_and_the_code_disagree(
+    doc_modules: dict[str, types.ModuleType], monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    original = blocks
+
+    def with_a_wrong_total(page: str) -> list[Block]:
+        found = original(page)
+        return [
+            Block(b.page, b.line, b.lang, b.title, b.code.replace('"total_pages": 2', '"total_pages": 1'), b.directive)
+            for b in found
+        ]
+
+    monkeypatch.setattr(sys.modules[__name__], "blocks", with_a_wrong_total)
+    # Page 2 is then never requested: the scenario's assert and the unrequested answer both fail it.
+    with pytest.raises(AssertionError):
+        run_scenario("page-number", monkeypatch=monkeypatch, settings=settings)
+
+
+@pytest.mark.django_db
+def test_auth_scenario_sends_the_credentials_and_keeps_them_out_of_errors(
+    doc_modules: dict[str, types.ModuleType], monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    namespace, calls = run_scenario("auth", monkeypatch=monkeypatch, settings=settings)
+    assert calls[0].request.headers["Authorization"] == "Bearer tk-0123456789abcdef"
+    assert "account=acct-1234" in calls[1].request.url
+
+    legacy = namespace["legacy_events"]
+    with responses.RequestsMock() as mock:
+        mock.get("https://legacy.example.com/events.json/9/", status=404)
+        with pytest.raises(NotFoundError) as raised:
+            legacy.get(9)
+    assert "acct-1234" not in str(raised.value) and "account=***" in str(raised.value)
+
+
+@pytest.mark.django_db
+def test_retries_scenario_waits_as_the_server_asks(
+    doc_modules: dict[str, types.ModuleType], monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    import pyck.core.http
+
+    waits: list[float] = []
+    monkeypatch.setattr(pyck.core.http, "_sleep", waits.append)
+    _, calls = run_scenario("retries", monkeypatch=monkeypatch, settings=settings)
+    assert [c.response.status_code for c in calls] == [503, 200]
+    assert waits == [3.0]
+
+
+# --- Settings --------------------------------------------------------------------------------------------
+
+
+def _settings_sections() -> dict[str, str]:
+    text = (DOCS / "settings.md").read_text(encoding="utf-8")
+    parts = re.split(r"^### `?([A-Z][A-Z0-9_]+)`?\s*$", text, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_the_settings_page_documents_every_setting_with_its_default() -> None:
+    sections = _settings_sections()
+    assert sorted(sections) == sorted(DEFAULTS), "docs/settings.md must have one '### KEY' section per DEFAULTS key"
+    for key, default in DEFAULTS.items():
+        shown = repr(default).replace(pyck.__version__, "<version>")
+        assert f"Default: `{shown}`" in sections[key], f"docs/settings.md: {key} should say Default: `{shown}`"
+
+
+@exercises(WRITING, "settings-fragment")
+def test_settings_fragments_name_real_settings() -> None:
+    fragments = named(WRITING, "settings-fragment")
+    for block in fragments:
+        namespace = run(block.code, where=str(block))
+        assert set(namespace["PYCK"]) <= set(DEFAULTS), f"{block}: unknown settings {set(namespace['PYCK']) - set(DEFAULTS)}"
+
+
+# --- Errors and the API reference ------------------------------------------------------------------------
+
+
+def test_the_errors_page_covers_every_exception() -> None:
+    from pyck.core import exceptions
+
+    text = (DOCS / "errors.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^#+ `?(\w+)`?", text, flags=re.MULTILINE))
+    assert set(exceptions.__all__) <= headings, f"docs/errors.md lacks {set(exceptions.__all__) - headings}"
+
+
+def test_the_api_page_covers_the_public_names() -> None:
+    from pyck.core import datasources, exceptions
+
+    text = (DOCS / "api" / "pyck.core.datasources.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^#+ (\w+)\s*$", text, flags=re.MULTILINE))
+    documented |= {line.rsplit(".", 1)[-1] for line in re.findall(r"^::: (\S+)", text, flags=re.MULTILINE)}
+    if "::: pyck.core.exceptions" in text:
+        documented |= set(exceptions.__all__)
+    missing = set(datasources.__all__) - documented - {"ResourceT"}
+    assert not missing, f"docs/api/pyck.core.datasources.md does not document {sorted(missing)}"
+
+
+def _iter_links(page: str) -> Iterator[str]:
+    yield from re.findall(r"\]\(([^)\s]+)\)", (DOCS / page).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("page", TESTED_PAGES)
+def test_links_are_relative_md_links(page: str) -> None:
+    """mkdocs checks the targets (strict build); this keeps the form: no site URLs that bypass the check."""
+    for link in _iter_links(page):
+        if link.startswith(("http://", "https://")):
+            assert "pyck" not in urlsplit(link).netloc, link
+            continue
+        target = link.split("#", 1)[0]
+        assert target.endswith(".md") or not target, f"docs/{page}: link {link!r} should point at a .md file"
+        assert (DOCS / page).parent.joinpath(target).resolve().is_file() if target else True, link
+
+
+def test_the_error_messages_shown_are_the_real_ones(mock_api: responses.RequestsMock) -> None:
+    from pyck.geo.territories.uk import parliament
+
+    text = (DOCS / "errors.md").read_text(encoding="utf-8")
+    (block,) = [b for b in blocks("errors.md") if b.directive == "error-messages"]
+    api = "https://members-api.parliament.uk/api"
+    mock_api.get(f"{api}/Members/999999", status=404)
+    page = {"items": [{"value": {"id": 172, "latestParty": {"id": "15"}}, "links": []}], "totalResults": 1}
+    mock_api.get(f"{api}/Members/Search", json=page)
+    with pytest.raises(NotFoundError) as not_found:
+        parliament.members.get(999999)
+    with pytest.raises(InvalidResourceError) as invalid:
+        list(parliament.members.list())
+    assert block.code.splitlines() == [str(not_found.value), str(invalid.value)]
+    assert text.count(block.code) == 1
+
+
+def test_the_api_pages_render_sphinx_markup_and_attribute_comments() -> None:
+    pytest.importorskip("griffe")  # the docs build's dependency (pyproject's "docs" extra)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_rst_roles", DOCS / "_ext" / "rst_roles.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (
+        "Raises :class:`~pyck.core.exceptions.NotFoundError` (see :mod:`pyck.core.http`), reads\n"
+        "`postcodes.io <https://postcodes.io/>`_, like this::\n\n    x = 1\n\nExample::\n\n    y = 2\n"
+    )
+    assert module.to_markdown(text) == (
+        "Raises `NotFoundError` (see `pyck.core.http`), reads\n"
+        "[postcodes.io](https://postcodes.io/), like this:\n\n    x = 1\n\nFor example:\n\n    y = 2\n"
+    )
+    lines = ["class C:", "    # --- Options ---", "", "    #: The root", "    #: of the API.", "    base_url = None"]
+    assert module.comment_above(lines, 6) == "The root\nof the API."
+    assert module.comment_above(lines, 3) is None  # only a banner above

@@ -75,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         colour = f"#{party.background_colour}" if party and party.background_colour else "-"
         print(f"  {constituency.name:<40} {mp.name if mp else 'vacant':<28} {party.name if party else '':<22} {colour}")
     print("\nBrowse them: python example_project/manage.py runserver, then http://127.0.0.1:8000/")
+    print("The admin, with a Sync now button: python example_project/manage.py createsuperuser, then /admin/")
     return 0
 
 

@@ -59,6 +59,10 @@ DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{BASE_DIR / '
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The tutorial's models are the guide's, verbatim: their external_id has no index (pyck.W010). At the size of
+# the UK Parliament's data that costs nothing; in your own models, add db_index=True instead of silencing this.
+SILENCED_SYSTEM_CHECKS = ["pyck.W010"]
+
 PYCK = {}
 if os.environ.get("PYCK_REPLAY_URL"):
     _replay = os.environ["PYCK_REPLAY_URL"].rstrip("/")

@@ -1,5 +1,7 @@
 """Pages a campaign would use: constituencies with their MP and party, a search box, a detail page."""
 
+from typing import Any
+
 from django.db.models import Q, QuerySet
 from django.views.generic import DetailView, ListView
 
@@ -18,6 +20,7 @@ class ConstituencyListView(ListView):
     paginate_by = 50
 
     def get_queryset(self) -> QuerySet[Constituency]:
+        """The constituencies whose name, MP or party contains ``?q=`` (all without it), ordered by name."""
         queryset = _constituencies()
         query = self.request.GET.get("q", "").strip()
         if query:
@@ -28,7 +31,8 @@ class ConstituencyListView(ListView):
             )
         return queryset
 
-    def get_context_data(self, **kwargs):  # type: ignore[no-untyped-def]
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        """Add the search text, ``q``, to fill the search box."""
         context = super().get_context_data(**kwargs)
         context["q"] = self.request.GET.get("q", "")
         return context
@@ -41,4 +45,5 @@ class ConstituencyDetailView(DetailView):
     context_object_name = "constituency"
 
     def get_queryset(self) -> QuerySet[Constituency]:
+        """Constituencies with their MP and party in the same query."""
         return _constituencies()

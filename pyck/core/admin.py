@@ -13,10 +13,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 
 from ._sync.plan import get_plan
-from .models import SyncRun
+from .models import CronTask, SyncRun
 from .sync import SyncResult
 
-__all__ = ["SyncRunAdmin", "SyncedModelAdmin"]
+__all__ = ["CronTaskAdmin", "SyncRunAdmin", "SyncedModelAdmin"]
 
 logger = logging.getLogger("pyck.admin")
 
@@ -30,6 +30,26 @@ class SyncRunAdmin(admin.ModelAdmin):
     search_fields = ["model"]
     date_hierarchy = "started"
     ordering = ["-started"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CronTask)
+class CronTaskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Each periodic task's schedule state, read-only: the cron clock writes it (``run_cron_tasks --list``
+    shows the same)."""
+
+    list_display = ["name", "interval", "last_status", "last_started", "last_duration", "next_due", "run_count"]
+    list_filter = ["last_status"]
+    search_fields = ["name"]
+    ordering = ["name"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -27,6 +27,10 @@ def _reachable(url: str) -> str | None:
     return None
 
 
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Migrate the example project's database, run every sync once and print the result."""
     parser = argparse.ArgumentParser(prog="python -m example_project.demo", description=__doc__.splitlines()[0])
@@ -67,7 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if replay is not None:
             replay.stop()
 
-    print(f"\n{Constituency.objects.count()} constituencies, {MP.objects.count()} MPs, {Party.objects.count()} parties.")
+    counts = [
+        _plural(Constituency.objects.count(), "constituency", "constituencies"),
+        _plural(MP.objects.count(), "MP", "MPs"),
+        _plural(Party.objects.count(), "party", "parties"),
+    ]
+    print(f"\n{', '.join(counts)}.")
     rows = Constituency.objects.select_related("current_mp__latest_party").order_by("name")[: args.rows]
     for constituency in rows:
         mp = constituency.current_mp

@@ -34,8 +34,8 @@ def test_the_demo_syncs_and_lists_the_constituency_its_mp_and_party(tmp_path: Pa
         again = _demo(database_url, "--rows", "0")  # a second run updates the same rows
 
     assert "Replaying recorded UK Parliament responses from http://127.0.0.1:" in first.stdout
-    assert "1 constituencies, 3 MPs, 15 parties." in first.stdout
+    assert "1 constituency, 3 MPs, 15 parties." in first.stdout
     [row] = [line.split() for line in first.stdout.splitlines() if line.startswith("  Inverness")]
     assert " ".join(row) == "Inverness, Skye and West Ross-shire Mr Angus MacDonald Liberal Democrat #faa01a"
-    assert "1 constituencies, 3 MPs, 15 parties." in again.stdout
+    assert "1 constituency, 3 MPs, 15 parties." in again.stdout
     assert "Inverness" not in again.stdout

@@ -16,13 +16,26 @@ from ._sync.plan import get_plan
 from .models import CronTask, SyncRun
 from .sync import SyncResult
 
-__all__ = ["CronTaskAdmin", "SyncRunAdmin", "SyncedModelAdmin"]
+__all__ = ["CronTaskAdmin", "ReadOnlyAdmin", "SyncRunAdmin", "SyncedModelAdmin"]
 
 logger = logging.getLogger("pyck.admin")
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A ModelAdmin that lists and shows rows but never adds, changes or deletes them (pyck writes them)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyAdmin):
     """Lists sync runs with their outcome; nothing can be added, changed or deleted (the engine writes them)."""
 
     list_display = ["model", "status", "started", "duration", "created", "updated", "unchanged", "deleted", "failed"]
@@ -31,18 +44,9 @@ class SyncRunAdmin(admin.ModelAdmin):
     date_hierarchy = "started"
     ordering = ["-started"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(CronTask)
-class CronTaskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CronTaskAdmin(ReadOnlyAdmin):
     """Each periodic task's schedule state, read-only: the cron clock writes it (``run_cron_tasks --list``
     shows the same)."""
 
@@ -50,15 +54,6 @@ class CronTaskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["last_status"]
     search_fields = ["name"]
     ordering = ["name"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- Synced models ---------------------------------------------------------------------------------------------

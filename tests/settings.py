@@ -4,6 +4,8 @@ SQLite in memory by default; PostgreSQL (or another database) when ``DATABASE_UR
 ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/pyck``. The test database is ``test_<name>``.
 """
 
+import os
+
 import dj_database_url
 
 SECRET_KEY = "pyck-tests-not-secret"
@@ -44,7 +46,8 @@ TEMPLATES = [
 ROOT_URLCONF = "tests.urls"
 
 
-DATABASES = {"default": dj_database_url.config(default="sqlite://:memory:")}
+# An empty DATABASE_URL means the default too (dj_database_url.config would return {} for it).
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or "sqlite://:memory:")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

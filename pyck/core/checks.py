@@ -57,6 +57,7 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
     from django.core.exceptions import FieldDoesNotExist
 
     from ._sync.plan import _reverse_relations, resource_attributes
+    from ._sync.upsert import is_indexed
     from .base import Datasource
     from .models.synced import SyncedModel
 
@@ -84,12 +85,11 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
             )
         )
     else:
-        if not (external_id.db_index or external_id.unique or external_id.primary_key) and not any(
-            list(index.fields)[:1] == [external_id.name] for index in model._meta.indexes
-        ):
+        if not is_indexed(model, external_id):
             errors.append(
                 checks.Warning(
-                    f"{label}.{external_id.name} (the external id) has no index, so every sync batch scans the table.",
+                    f"{label}.{external_id.name} (the external id) has no index, so every sync reads the table's whole "
+                    "external id -> primary key map into memory instead of looking rows up by index.",
                     hint="Add db_index=True (or unique=True if the remote ids are unique) to the field.",
                     obj=model,
                     id="pyck.W010",

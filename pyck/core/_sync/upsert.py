@@ -47,7 +47,7 @@ class _RunContext:
         self, model: type[models.Model], field: models.Field[Any, Any], keys: list[Any]
     ) -> dict[Any, uuid.UUID]:
         """Return ``{external id: pk}`` for the rows of ``model`` among ``keys``, in at most one query."""
-        if _is_indexed(model, field):
+        if is_indexed(model, field):
             return dict(model._base_manager.filter(**{f"{field.attname}__in": keys}).values_list(field.attname, "pk"))
         known = self._id_maps.get(model)
         if known is None:
@@ -71,7 +71,7 @@ class _RunContext:
             self._id_maps.pop(model, None)
 
 
-def _is_indexed(model: type[models.Model], field: models.Field[Any, Any]) -> bool:
+def is_indexed(model: type[models.Model], field: models.Field[Any, Any]) -> bool:
     """True when the database can find rows by ``field`` without scanning the table (Django's own metadata)."""
     if field.primary_key or field.unique or field.db_index:
         return True
@@ -182,7 +182,7 @@ def _load_existing(ctx: _RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, 
     ext = plan.external_id.attname
     columns = [m.attname for m in plan.columns]
     found: dict[Any, dict[str, Any]] = {}
-    if _is_indexed(plan.model, plan.external_id):
+    if is_indexed(plan.model, plan.external_id):
         query = plan.model._base_manager.filter(**{f"{ext}__in": keys})
     else:
         pks = ctx.pks_by_external_id(plan.model, plan.external_id, keys)

@@ -406,7 +406,7 @@ class RestDatasource(Datasource[ResourceT]):
             data = self.fetch_url(url, query)
         except DatasourceError as error:
             raise error.with_context(record_id=id)  # noqa: B904 (keeps the original cause)
-        return self._deserialize(data, url=self.redact(_with_query(url, query)), record_id=id)
+        return self.deserialize_record(data, url=self.redact(_with_query(url, query)), record_id=id)
 
     def list(self, **filter: Any) -> Iterator[ResourceT]:
         """Yield the records, fetching one page at a time; ``filter`` goes to the API as query parameters.
@@ -419,13 +419,14 @@ class RestDatasource(Datasource[ResourceT]):
         for item in self.paginate(**filter):
             # The page the item came from, with the query actually sent (defaults added by paginate() too).
             url = getattr(self._last_page, "url", None) or fallback
-            record = self._deserialize(item, url=url, record_id=self.get_raw_id(item))
+            record = self.deserialize_record(item, url=url, record_id=self.get_raw_id(item))
             if self.filter is None or self.filter(record):
                 yield record
 
-    # --- Internals -------------------------------------------------------------------------------------
-
-    def _deserialize(self, data: Any, *, url: str, record_id: Any) -> ResourceT:
+    def deserialize_record(self, data: Any, *, url: str, record_id: Any) -> ResourceT:
+        """:meth:`deserialize` one raw record, turning any failure into an :class:`InvalidResourceError` that
+        names this datasource, ``url`` (already redacted) and ``record_id``. ``get()``, ``list()`` and the sync
+        engine call it; override :meth:`deserialize` rather than this."""
         try:
             return self.deserialize(data)
         except InvalidResourceError as error:
@@ -437,6 +438,8 @@ class RestDatasource(Datasource[ResourceT]):
                 url=url,
                 record_id=record_id,
             ) from error
+
+    # --- Internals -------------------------------------------------------------------------------------
 
     def _get_limiter(self) -> http.RateLimiter:
         with self._lock:

@@ -407,19 +407,10 @@ def _listing(datasource: Any, filter_: dict[str, Any]) -> Iterator[Any]:
     if isinstance(datasource, RestDatasource) and type(datasource).list is RestDatasource.list:
         url = datasource.redact(datasource.url)
         for item in datasource.paginate(**filter_):
-            record_id = datasource.get_raw_id(item)
             try:
-                record = datasource.deserialize(item)
+                record = datasource.deserialize_record(item, url=url, record_id=datasource.get_raw_id(item))
             except InvalidResourceError as error:
-                yield error.with_context(datasource=datasource, url=url, record_id=record_id)
-                continue
-            except (KeyError, TypeError, ValueError) as error:
-                yield InvalidResourceError(
-                    f"Could not deserialise the record: {type(error).__name__}: {error}",
-                    datasource=datasource,
-                    url=url,
-                    record_id=record_id,
-                )
+                yield error
                 continue
             if datasource.filter is None or datasource.filter(record):
                 yield record

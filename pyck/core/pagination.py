@@ -28,6 +28,12 @@ before, raises :class:`~pyck.core.exceptions.ResponseError`, as does a next URL 
 
 Paginators keep no state between calls: one instance can serve many datasources and threads at once.
 
+**Resuming.** The built-in paginators can start a listing part way through: :meth:`Paginator.walk` yields each
+page with its *position* (the page number, the offset, the cursor token, or the page's URL: a JSON value that
+fetches that page again) and takes a ``start`` position. The sync engine keeps the position of the last page
+it wrote as a checkpoint, so a run that died goes on from there (see :doc:`/guide/incremental`). A custom
+paginator that only implements :meth:`Paginator.pages` works everywhere, but a run that dies starts over.
+
 **Writing your own.** Subclass :class:`Paginator` and implement :meth:`Paginator.pages`, a generator that
 fetches a page with ``fetch(url, query)``, yields its items, and works out the next request from the
 :class:`Page` it got back. Keep the position in local variables, never on ``self``::
@@ -163,11 +169,36 @@ class Paginator:
         :attr:`max_pages` is not set and the listing runs past the ``LIST_MAX_PAGES`` setting (a listing cut
         short must not pass for a complete one). Override :meth:`pages`, not this.
         """
+        for _, items in self.walk(fetch, url, query):
+            yield from items
+
+    @property
+    def resumable(self) -> bool:
+        """Whether :meth:`walk` can start part way through (the paginator implements :meth:`positioned_pages`)."""
+        # A subclass of a built-in paginator that overrides pages() means its pages(), which has no positions.
+        pages_owner = _owner(type(self), "pages")
+        positioned_owner = _owner(type(self), "positioned_pages")
+        return positioned_owner is not Paginator and not (
+            pages_owner is not positioned_owner and issubclass(pages_owner, positioned_owner)
+        )
+
+    def walk(self, fetch: Fetch, url: str, query: Mapping[str, Any], *, start: Any = None) -> Iterator[tuple[Any, list[Any]]]:
+        """Yield ``(position, items)`` for each page, with the checks of :meth:`paginate`.
+
+        ``position`` is a JSON value that, given back as ``start``, fetches that same page again (``None`` for
+        a paginator that is not :attr:`resumable`). ``start=None`` begins at the first page; counting towards
+        :attr:`max_pages` and ``LIST_MAX_PAGES`` begins at ``start``.
+        """
+        if start is not None and not self.resumable:
+            raise ValueError(f"{self} cannot start part way through a listing: it does not implement positioned_pages()")
         safety_limit = int(pyck_settings.LIST_MAX_PAGES) if self.max_pages is None else None
-        pages = self.pages(fetch, url, dict(query))
+        if self.resumable:
+            pages = self.positioned_pages(fetch, url, dict(query), start)
+        else:
+            pages = ((None, items) for items in self.pages(fetch, url, dict(query)))
         previous: list[Any] | None = None
         try:
-            for number, items in enumerate(pages, start=1):
+            for number, (position, items) in enumerate(pages, start=1):
                 if not items:
                     return
                 if safety_limit is not None and number > safety_limit:
@@ -182,7 +213,7 @@ class Paginator:
                         "paging parameters (use NoPaginator if it returns everything at once)"
                     )
                 previous = items
-                yield from items
+                yield position, items
                 if self.max_pages is not None and number >= self.max_pages:
                     logger.warning("%s: stopped after max_pages=%d pages at %s", self, self.max_pages, url)
                     notes = _truncations.get()
@@ -199,7 +230,20 @@ class Paginator:
         (page number, cursor) in local variables: the same paginator may be walking several lists at once.
         You need not stop on an empty page, count pages or compare pages; :meth:`paginate` does that.
         """
-        raise NotImplementedError("pages() must be implemented.")
+        for _, items in self.positioned_pages(fetch, url, query, None):
+            yield items
+
+    def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
+        """Yield ``(position, items)`` for each page from ``start`` on (``None``: the first page).
+
+        Implement this instead of :meth:`pages` to make the paginator :attr:`resumable`: ``position`` must be a
+        JSON value (number, string, list or dict) from which the same page can be fetched again. The default
+        wraps :meth:`pages` and yields ``None`` positions.
+        """
+        if type(self).pages is Paginator.pages:
+            raise NotImplementedError(f"{type(self).__name__}: pages() must be implemented (or positioned_pages()).")
+        for items in self.pages(fetch, url, query):
+            yield None, items
 
     def get_items(self, page: Page) -> list[Any]:
         """Return the list of items in ``page`` (at :attr:`items_path`). Override for unusual bodies."""
@@ -226,9 +270,9 @@ class Paginator:
 class NoPaginator(Paginator):
     """One request: the body is the whole list, or holds it at ``items_path``."""
 
-    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
-        """Fetch the one page."""
-        yield self.get_items(fetch(url, query))
+    def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
+        """Fetch the one page (position 0)."""
+        yield 0, self.get_items(fetch(url, query))
 
 
 class PageNumberPaginator(Paginator):
@@ -265,15 +309,15 @@ class PageNumberPaginator(Paginator):
         self.page_size_param = page_size_param
         self.total_pages_path = total_pages_path
 
-    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
-        """Fetch page ``start``, ``start + 1``… until an empty page or the last one."""
-        number = self.start
+    def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
+        """Fetch page ``start``, ``start + 1``… until an empty page or the last one; the position is the page number."""
+        number = self.start if start is None else int(start)
         while True:
             params = {**query, self.page_param: number}
             if self.page_size is not None and self.page_size_param:
                 params[self.page_size_param] = self.page_size
             page = fetch(url, params)
-            yield self.get_items(page)
+            yield number, self.get_items(page)
             total_pages = _read_int(self, page, self.total_pages_path, "total_pages_path")
             if total_pages is not None and number - self.start + 1 >= total_pages:
                 return
@@ -317,13 +361,14 @@ class OffsetPaginator(Paginator):
         self.offset = offset
         self.total_path = total_path
 
-    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
-        """Fetch from ``offset`` on, ``limit`` at a time, until an empty page or ``total`` items."""
-        offset = self.offset
+    def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
+        """Fetch from ``offset`` on, ``limit`` at a time, until an empty page or ``total`` items; the position is
+        the offset."""
+        offset = self.offset if start is None else int(start)
         while True:
             page = fetch(url, {**query, self.offset_param: offset, self.limit_param: self.limit})
             items = self.get_items(page)
-            yield items
+            yield offset, items
             offset += len(items)
             total = _read_int(self, page, self.total_path, "total_path")
             if total is not None and offset >= total:
@@ -352,19 +397,22 @@ class CursorPaginator(Paginator):
         self.cursor_param = cursor_param
         self.cursor_path = cursor_path
 
-    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
-        """Fetch the first page, then follow the cursors until there is none."""
+    def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
+        """Fetch the first page, then follow the cursors until there is none; the position is the cursor sent
+        (``None`` for the first page)."""
         seen: set[str] = set()
-        params = query
+        params = query if start is None else {**query, self.cursor_param: start}
+        position = start
         while True:
             page = fetch(url, params)
-            yield self.get_items(page)
+            yield position, self.get_items(page)
             cursor = lookup(page.data, self.cursor_path, None)
             if cursor in (None, ""):
                 return
             if str(cursor) in seen:
                 raise ResponseError(f"{self}: the API returned cursor {cursor!r} twice; stopping instead of looping")
             seen.add(str(cursor))
+            position = cursor if isinstance(cursor, (str, int)) and not isinstance(cursor, bool) else str(cursor)
             params = {**query, self.cursor_param: cursor}
 
 
@@ -375,12 +423,18 @@ class _NextLinkPaginator(Paginator):
         """Return the next page's URL as the API gives it (maybe relative), or ``None`` on the last page."""
         raise NotImplementedError("next_url() must be implemented.")
 
-    def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
-        """Fetch the first page, then follow the next links (which carry their own query) to the end."""
+    def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
+        """Fetch the first page, then follow the next links (which carry their own query) to the end; the
+        position is the URL of a followed link (``None`` for the first page)."""
         seen = {url}
-        page = fetch(url, query)
+        if start is None:
+            page = fetch(url, query)
+        else:
+            _check_same_host(self, url, str(start))
+            page = fetch(str(start), {})
+        position = start
         while True:
-            yield self.get_items(page)
+            yield position, self.get_items(page)
             link = self.next_url(page)
             if not link:
                 return
@@ -391,6 +445,7 @@ class _NextLinkPaginator(Paginator):
                     f"{self}: the API pointed at next page {redact_url(target)} twice; stopping instead of looping"
                 )
             seen.add(target)
+            position = target
             page = fetch(target, {})
 
 
@@ -439,6 +494,10 @@ class LinkHeaderPaginator(_NextLinkPaginator):
             if "next" in link.get("rel", "").lower().split():
                 return link.get("url") or None
         return None
+
+
+def _owner(cls: type[Any], name: str) -> type[Any]:
+    return next(klass for klass in cls.__mro__ if name in vars(klass))
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -26,6 +26,7 @@ import logging
 import re
 import threading
 import time
+import types
 from collections.abc import Callable, Collection, Iterator, Mapping
 from email.message import Message
 from typing import Any
@@ -104,6 +105,8 @@ class RestDatasource(Datasource[ResourceT]):
     retry_methods: Collection[str] = http.DEFAULT_RETRY_METHODS
     # At most this many requests per second from this datasource (all threads together); None: no limit.
     rate_limit: float | None = None
+    # Query parameters sent with every listing request; keyword arguments to list() override them.
+    list_query: Mapping[str, Any] = types.MappingProxyType({})
     # A predicate on deserialised records; list() yields only those for which it returns True.
     filter: Callable[[Any], bool] | None = None
     # Query parameters whose values are replaced by *** in logs and errors (plus any name containing
@@ -275,10 +278,22 @@ class RestDatasource(Datasource[ResourceT]):
     def paginate(self, **query: Any) -> Iterator[Any]:
         """Yield the raw items (parsed JSON) of the list endpoint, page by page, passing ``query`` on.
 
-        Delegates to :attr:`paginator` (a plain JSON list when it is ``None``). Override it for a pagination
-        scheme no paginator fits, calling ``self.fetch_url(self.url, query, page=page)`` for each page.
+        Delegates to :attr:`paginator` (a plain JSON list when it is ``None``) through :meth:`walk`. Override it
+        for a pagination scheme no paginator fits, calling ``self.fetch_url(self.url, query, page=page)`` for
+        each page (the sync engine then cannot resume such a listing part way through).
+        """
+        for _, items in self.walk(**query):
+            yield from items
+
+    def walk(self, start: Any = None, **query: Any) -> Iterator[tuple[Any, list[Any]]]:
+        """Yield ``(position, items)`` for each page of the list endpoint, from the page at ``start`` on.
+
+        ``query`` adds to (and overrides) :attr:`list_query`. Positions come from the paginator (see
+        :meth:`~pyck.core.pagination.Paginator.walk`): the sync engine stores them as checkpoints to resume an
+        interrupted run. Errors are wrapped as in :meth:`paginate`.
         """
         paginator = self.paginator or NoPaginator()
+        query = {**self.list_query, **query}
         current = {"url": self.url}
 
         def fetch(url: str, params: Mapping[str, Any]) -> Page:
@@ -286,7 +301,7 @@ class RestDatasource(Datasource[ResourceT]):
             return self._fetch_page(url, params)
 
         try:
-            yield from paginator.paginate(fetch, self.url, query)
+            yield from paginator.walk(fetch, self.url, query, start=start)
         except NotFoundError as error:
             raise ResponseError(
                 "The list endpoint answered 404 Not Found; check base_url and path",
@@ -298,6 +313,17 @@ class RestDatasource(Datasource[ResourceT]):
             # A paginator may quote the URLs the API gave it; blank out this datasource's own secret params too.
             error.reason = http.redact_text(error.reason, self.secret_params)
             raise error.with_context(datasource=self, url=self.redact(current["url"]))  # noqa: B904
+
+    @property
+    def resumable(self) -> bool:
+        """Whether the sync engine can resume this datasource's listing part way through: :meth:`paginate` and
+        :meth:`list` are not overridden and the paginator is resumable."""
+        cls = type(self)
+        return (
+            cls.paginate is RestDatasource.paginate
+            and cls.list is RestDatasource.list
+            and (self.paginator or NoPaginator()).resumable
+        )
 
     def deserialize(self, data: Any) -> ResourceT:
         """Turn one raw item (parsed JSON) into a :attr:`resource_type` instance.

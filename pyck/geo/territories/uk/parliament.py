@@ -35,8 +35,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
-import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -236,8 +235,6 @@ class ParliamentDatasource(RestDatasource[ResourceT]):
     )
     # The single-record endpoint under the API root, with an {id} placeholder ("/Members/{id}").
     item_path: str | None = None
-    # Query parameters sent with every listing request; keyword arguments to list() override them.
-    list_query: Mapping[str, Any] = types.MappingProxyType({})
     # An explicit API root; None (the default) reads the UK_PARLIAMENT_BASE_URL setting on every request.
     _base_url: str | None = None
 
@@ -258,13 +255,6 @@ class ParliamentDatasource(RestDatasource[ResourceT]):
         if not self.item_path:
             raise NotImplementedError(f"{self} has no single-record endpoint: set item_path or override get().")
         return f"{self.base_url.rstrip('/')}/{self.item_path.lstrip('/').format(id=quote(str(id), safe=''))}"
-
-    def paginate(self, **query: Any) -> Iterator[Any]:
-        """Yield the raw items, 20 per request; ``query`` adds to (and overrides) :attr:`list_query`.
-
-        ``list(**filter)`` and the sync engine both read through here.
-        """
-        return super().paginate(**{**self.list_query, **query})
 
     def deserialize(self, data: Any) -> ResourceT:
         """Unwrap the API's ``{"value": ..., "links": ...}`` wrappers, then build the record.

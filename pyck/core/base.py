@@ -63,6 +63,18 @@ class Datasource(Generic[ResourceT], abc.ABC):
         """Return the records, optionally filtered (see the class docstring). The iterable may be lazy."""
         raise NotImplementedError("list() must be implemented.")
 
+    def list_changed(self, since: Any, **filter: Any) -> Iterable[ResourceT]:
+        """Return the records changed since ``since`` (inclusive), filtered like :meth:`list`.
+
+        The sync engine calls it for incremental runs of models whose ``Incremental`` has no ``param``;
+        ``since`` is the cursor minus the lookback (a value of the cursor field: a datetime, a number...).
+        Implement it when the API asks for changes in a way a single ``list()`` argument cannot express.
+        """
+        raise NotImplementedError(
+            f"{self} has no list_changed(): set Incremental(param=...) to the list() argument taking the cursor, "
+            "or implement list_changed(since, **filter) on the datasource."
+        )
+
     def get_id(self, resource: ResourceT) -> Any:
         """Return the id of ``resource``: its :attr:`identifier` attribute (or key, for a mapping)."""
         if isinstance(resource, dict):

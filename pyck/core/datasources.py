@@ -29,7 +29,7 @@ from .exceptions import (
 
 if TYPE_CHECKING:
     from .models import SyncedModel, SyncRun
-    from .options import OnDelete, SyncConfig
+    from .options import Incremental, OnDelete, SyncConfig
     from .pagination import (
         CursorPaginator,
         LinkHeaderPaginator,
@@ -47,6 +47,7 @@ __all__ = [
     "CursorPaginator",
     "Datasource",
     "DatasourceError",
+    "Incremental",
     "InvalidResourceError",
     "LinkHeaderPaginator",
     "MockDatasource",
@@ -81,6 +82,7 @@ _LAZY = {
     "LinkHeaderPaginator": ".pagination",
     "SyncConfig": ".options",
     "OnDelete": ".options",
+    "Incremental": ".options",
     "SyncResult": ".sync",
     "SyncedModel": ".models",
     "SyncRun": ".models",

@@ -1,4 +1,4 @@
-"""Per-model sync options: :class:`SyncConfig` and :class:`OnDelete`.
+"""Per-model sync options: :class:`SyncConfig`, :class:`OnDelete` and :class:`Incremental`.
 
 This module imports no Django models, so datasource modules and settings files may import it freely.
 """
@@ -6,15 +6,17 @@ This module imports no Django models, so datasource modules and settings files m
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from .base import Datasource, check_datasource
 from .conf import pyck_settings
 from .exceptions import ConfigurationError
 
-__all__ = ["OnDelete", "SyncConfig"]
+__all__ = ["Incremental", "OnDelete", "SyncConfig"]
 
 
 class OnDelete(enum.Enum):
@@ -24,6 +26,83 @@ class OnDelete(enum.Enum):
     KEEP = "keep"
     #: Delete them, but only after a listing that completed without any error (never after a partial one).
     DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How to ask a datasource for only the records changed since the last run (``SyncConfig(incremental=...)``).
+
+    The *cursor* is the largest value of :attr:`field` among the records of the last complete run: a timestamp
+    such as ``updated_at``, or an increasing id. An incremental run asks for the records whose value is at least
+    ``cursor - lookback``: the start is inclusive, so the records at the boundary are read again and the upsert
+    makes that harmless. Incremental runs never delete; deletions are found by full runs (see
+    :attr:`reconcile_interval`).
+
+    Args:
+        field: the resource attribute holding the cursor (a dotted path such as ``"meta.modified"``). Its
+            values must be comparable: datetimes, dates, numbers or strings.
+        param: the ``list()`` keyword argument (for a ``RestDatasource``: the query parameter) receiving the
+            cursor, for example ``"updated_since"``. ``None``: the engine calls the datasource's
+            ``list_changed(since, **filter)`` hook instead.
+        lookback: how far before the cursor to start, for APIs whose timestamps arrive late (a ``timedelta``
+            for datetime cursors, a number for numeric ones). ``None``: start at the cursor itself.
+        format: turns the cursor into the value sent in :attr:`param`. ``None``: ISO 8601 for datetimes and
+            dates (``2026-11-27T10:00:00+00:00``), the value itself otherwise.
+        reconcile_interval: how often a run is a full listing instead (the first run always is): it catches
+            records an incremental query cannot see (deleted ones, with ``OnDelete.DELETE``) and re-reads
+            everything. ``None``: only when asked (``sync_model(Model, mode="full")``, ``run_cron_tasks
+            --full``, or after a reset of the model's sync state).
+    """
+
+    field: str
+    param: str | None = None
+    lookback: timedelta | int | float | None = None
+    format: Callable[[Any], Any] | None = None
+    reconcile_interval: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.field, str) or not self.field:
+            raise ConfigurationError(f"Incremental(field=...): expected a resource attribute name, got {self.field!r}.")
+        if self.param is not None and (not isinstance(self.param, str) or not self.param):
+            raise ConfigurationError(f"Incremental(param=...): expected a list() argument name or None, got {self.param!r}.")
+        if self.lookback is not None and (
+            isinstance(self.lookback, bool)
+            or not isinstance(self.lookback, (timedelta, int, float))
+            or (self.lookback < timedelta(0) if isinstance(self.lookback, timedelta) else self.lookback < 0)
+        ):
+            raise ConfigurationError(
+                f"Incremental(lookback=...): expected a timedelta or a number >= 0, or None, got {self.lookback!r}."
+            )
+        if self.format is not None and not callable(self.format):
+            raise ConfigurationError(f"Incremental(format=...): expected a callable or None, got {self.format!r}.")
+        if self.reconcile_interval is not None and (
+            not isinstance(self.reconcile_interval, timedelta) or self.reconcile_interval <= timedelta(0)
+        ):
+            raise ConfigurationError(
+                f"Incremental(reconcile_interval=...): expected a positive timedelta or None, got {self.reconcile_interval!r}."
+            )
+
+    def since(self, cursor: Any) -> Any:
+        """Return where an incremental run starts: ``cursor`` minus :attr:`lookback`."""
+        if self.lookback is None or cursor is None:
+            return cursor
+        try:
+            return cursor - self.lookback
+        except TypeError:
+            raise ConfigurationError(
+                f"Incremental(lookback={self.lookback!r}) cannot be subtracted from the cursor {cursor!r} of "
+                f"field {self.field!r}: use a timedelta for datetime cursors and a number for numeric ones."
+            ) from None
+
+    def format_value(self, since: Any) -> Any:
+        """Return the value sent in :attr:`param` for ``since``."""
+        if self.format is not None:
+            return self.format(since)
+        if isinstance(since, (datetime, date)):
+            return since.isoformat()
+        if isinstance(since, Decimal):
+            return str(since)
+        return since
 
 
 @dataclass
@@ -79,6 +158,13 @@ class SyncConfig:
             while ``get()`` still finds them, and you want those rows deleted: otherwise they are kept, and
             asked for again on every run. Without it, a record skipped by a shifting offset-paged listing loses
             its row (and your local-only columns) until the next run re-creates it.
+        incremental: read only the records changed since the last run (:class:`Incremental`); ``None``: every
+            run reads the whole listing.
+        partitions: sync the model as separate listings, each with its own cursor and checkpoint: a mapping of
+            partition name -> ``list()`` arguments (added to :attr:`filter`), or a callable returning one (called
+            at the start of each sync, so partitions can come from the database, for example one per parent
+            record). ``Model.sync()`` and the clock sync every partition in turn; deletion
+            (``OnDelete.DELETE``) happens only after every partition completed a full listing.
     """
 
     datasource: Datasource[Any]
@@ -92,6 +178,8 @@ class SyncConfig:
     max_errors: int = 100
     max_delete_fraction: float | None = None
     confirm_delete: bool = True
+    incremental: Incremental | None = None
+    partitions: Mapping[str, dict[str, Any]] | Callable[[], Mapping[str, dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         check_datasource(self.datasource, where="SyncConfig(datasource=...)")
@@ -127,6 +215,18 @@ class SyncConfig:
             raise ConfigurationError(f"SyncConfig(confirm_delete=...): expected True or False, got {self.confirm_delete!r}.")
         if not isinstance(self.max_errors, int) or self.max_errors < 0:
             raise ConfigurationError(f"SyncConfig(max_errors=...): expected an int >= 0, got {self.max_errors!r}.")
+        if self.incremental is not None and not isinstance(self.incremental, Incremental):
+            raise ConfigurationError(f"SyncConfig(incremental=...): expected an Incremental(...) or None, got {self.incremental!r}.")
+        if self.partitions is not None and not callable(self.partitions):
+            _check_partitions(self.partitions, "SyncConfig(partitions=...)")
+
+    def get_partitions(self) -> dict[str, dict[str, Any]]:
+        """Return the partitions (name -> ``list()`` arguments), calling :attr:`partitions` if it is callable;
+        ``{}`` when the model is not partitioned."""
+        if self.partitions is None:
+            return {}
+        partitions = self.partitions() if callable(self.partitions) else self.partitions
+        return _check_partitions(partitions, "SyncConfig(partitions=...)")
 
     def get_batch_size(self) -> int:
         """Return the batch size: :attr:`batch_size`, or the ``SYNC_BATCH_SIZE`` setting read now."""
@@ -147,3 +247,12 @@ def _check_fraction(value: Any, where: str) -> float:
             f"{where}: expected a number from 0 (never delete) to 1 (no limit), or None, got {value!r}."
         )
     return float(value)
+
+
+def _check_partitions(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and k and isinstance(v, dict) for k, v in value.items()):
+        raise ConfigurationError(
+            f"{where}: expected a mapping of partition name (a non-empty str) -> dict of list() arguments, "
+            f"or a callable returning one, got {value!r}."
+        )
+    return dict(value)

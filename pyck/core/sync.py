@@ -49,9 +49,10 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ._sync import state as states
 from ._sync.upsert import _Outcome, _RunContext, upsert
 from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, SyncError
-from .options import OnDelete, _check_fraction
+from .options import Incremental, OnDelete, _check_fraction
 from .pagination import _truncation_notes
 
 if TYPE_CHECKING:
@@ -100,6 +101,20 @@ class SyncResult:
     status: str = "succeeded"
     #: True when a paginator stopped the listing early because of its ``max_pages``: nothing was deleted.
     truncated: bool = False
+    #: ``"full"`` (the whole listing) or ``"incremental"`` (the records changed since the cursor).
+    mode: str = "full"
+    #: The partition synced (``""``: the model is not partitioned, or the result combines every partition).
+    partition: str = ""
+    #: True when the run went on from the checkpoint of an earlier run that died.
+    resumed: bool = False
+    #: The incremental cursor after the run (``None`` for a model without ``SyncConfig.incremental``).
+    cursor: Any = None
+    #: Things worth knowing that are not errors (a run that had to start over, and why).
+    notes: list[str] = field(default_factory=list)
+    #: For a partitioned model synced as a whole: the result of each partition.
+    partitions: list[SyncResult] = field(default_factory=list)
+    #: When the listing this run read started: earlier than ``started`` when the run resumed an earlier one.
+    listing_started: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -107,8 +122,10 @@ class SyncResult:
         return self.status == "succeeded"
 
     def __str__(self) -> str:
+        where = f"{self.model} [{self.partition}]" if self.partition else self.model
+        how = f" ({self.mode}{', resumed' if self.resumed else ''})" if self.mode != "full" or self.resumed else ""
         return (
-            f"Sync of {self.model} {self.status}: {self.created} created, {self.updated} updated, "
+            f"Sync of {where}{how} {self.status}: {self.created} created, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.deleted} deleted, {self.failed} failed in {self.duration:.2f}s"
         )
 
@@ -129,7 +146,10 @@ class SyncProgress:
 
 ProgressCallback = Callable[[SyncProgress], Any]
 
-_RUN_OPTIONS = frozenset({"filter", "batch_size", "on_delete", "max_errors", "max_delete_fraction", "confirm_delete"})
+_RUN_OPTIONS = frozenset(
+    {"filter", "batch_size", "on_delete", "max_errors", "max_delete_fraction", "confirm_delete", "mode", "partition"}
+)
+_MODES = ("auto", "full", "incremental")
 
 
 def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = None, **options: Any) -> SyncResult:
@@ -139,12 +159,20 @@ def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = 
         model: a concrete :class:`~pyck.core.datasources.SyncedModel`.
         progress: called with a :class:`SyncProgress` after each batch.
         **options: override the model's ``SyncConfig`` for this run: ``filter``, ``batch_size``,
-            ``on_delete``, ``max_errors``, ``max_delete_fraction``, ``confirm_delete``.
+            ``on_delete``, ``max_errors``, ``max_delete_fraction``, ``confirm_delete``; and
+            ``mode``: ``"auto"`` (the default: incremental when the model has ``SyncConfig.incremental``, a
+            cursor and no reconcile due, full otherwise), ``"full"`` or ``"incremental"``;
+            ``partition``: sync only this partition (a name of ``SyncConfig.partitions``, or any name for the
+            cursor and checkpoint of a listing you narrow with ``filter``). A single partition never deletes.
+
+    A run that died part way (a killed process, a lost connection, a failed page) left a checkpoint: the next
+    run goes on from it when the datasource's paging allows it, and starts over otherwise (``result.notes``
+    says why).
 
     Listing and record errors do not raise: they are in the result. Errors in pyck or the database do, after
     the ``SyncRun`` and the ``sync_finished`` signal have recorded the failure.
     """
-    return _sync(model, _RunContext(), progress, options)
+    return _sync_partitions(model, _RunContext(), progress, dict(options))
 
 
 def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallback | None = None) -> list[SyncResult]:
@@ -154,7 +182,7 @@ def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallba
     models synced earlier are found locally by the ones referencing them.
     """
     context = _RunContext()
-    return [_sync(model, context, progress, {}) for model in sync_order(models)]
+    return [_sync_partitions(model, context, progress, {}) for model in sync_order(models)]
 
 
 def sync_order(models: Iterable[type[SyncedModel]]) -> list[type[SyncedModel]]:
@@ -188,10 +216,11 @@ def sync_order(models: Iterable[type[SyncedModel]]) -> list[type[SyncedModel]]:
     return result
 
 
-def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCallback | None, options: dict[str, Any]) -> SyncResult:
-    from .models.runs import SyncRun
+def _sync_partitions(
+    model: type[SyncedModel], context: _RunContext, progress: ProgressCallback | None, options: dict[str, Any]
+) -> SyncResult:
+    """Sync one partition, the whole unpartitioned model, or each partition in turn then delete what is gone."""
     from .models.synced import SyncedModel
-    from .signals import sync_finished, sync_started
 
     if not (isinstance(model, type) and issubclass(model, SyncedModel)) or model._meta.abstract:
         raise ConfigurationError(f"sync_model(): expected a concrete SyncedModel subclass, got {model!r}.")
@@ -199,10 +228,55 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
     if unknown:
         raise TypeError(f"sync_model() got unknown options {sorted(unknown)}; the known ones are {sorted(_RUN_OPTIONS)}.")
     config = model.sync_config
-    filter_ = options.get("filter", config.filter)
-    batch_size = options.get("batch_size") or config.get_batch_size()
+    partition = options.pop("partition", None)
+    if partition is not None:
+        if not isinstance(partition, str) or not partition:
+            raise ConfigurationError(f"sync_model(partition=...): expected a non-empty partition name, got {partition!r}.")
+        declared = config.get_partitions()
+        if partition in declared and "filter" not in options:
+            options["filter"] = {**config.filter, **declared[partition]}
+        return _sync(model, context, progress, options, partition=partition, may_delete=False)
+    partitions = config.get_partitions()
+    if not partitions:
+        return _sync(model, context, progress, options, partition="", may_delete=True)
+    base_filter = options.pop("filter", config.filter)
+    results = [
+        _sync(model, context, progress, {**options, "filter": {**base_filter, **extra}}, partition=name, may_delete=False)
+        for name, extra in partitions.items()
+    ]
+    combined = _combine(model._meta.label, results)
     on_delete = options.get("on_delete", config.on_delete)
-    max_errors = options.get("max_errors", config.max_errors)
+    if on_delete is OnDelete.DELETE:
+        if all(r.status == "succeeded" and r.mode == "full" for r in results):
+            fail = _failer(combined, options.get("max_errors", config.max_errors), model._meta.label, config.datasource)
+            _delete_missing(context, model, combined, fail, since=min(r.listing_started for r in results), **_delete_options(config, options))
+            logger.info("%s: %d rows deleted after a full listing of its %d partitions", model._meta.label, combined.deleted, len(results))
+        else:
+            logger.info("%s: nothing deleted: not every partition completed a full listing without errors", model._meta.label)
+    return combined
+
+
+def _combine(label: str, results: list[SyncResult]) -> SyncResult:
+    order = ["succeeded", "partial", "failed"]
+    combined = SyncResult(
+        model=label,
+        started=min((r.started for r in results if r.started), default=None),
+        finished=max((r.finished for r in results if r.finished), default=None),
+        status=max((r.status for r in results), key=order.index, default="succeeded"),
+        mode="incremental" if any(r.mode == "incremental" for r in results) else "full",
+        resumed=any(r.resumed for r in results),
+        truncated=any(r.truncated for r in results),
+        partitions=results,
+    )
+    for r in results:
+        for name in ("created", "updated", "unchanged", "deleted", "kept", "failed", "duration"):
+            setattr(combined, name, getattr(combined, name) + getattr(r, name))
+        combined.errors.extend(r.errors)
+        combined.notes.extend(r.notes)
+    return combined
+
+
+def _delete_options(config: Any, options: dict[str, Any]) -> dict[str, Any]:
     max_delete_fraction = options.get("max_delete_fraction")
     if max_delete_fraction is None:
         max_delete_fraction = config.get_max_delete_fraction()
@@ -211,18 +285,60 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
     confirm_delete = options.get("confirm_delete", config.confirm_delete)
     if not isinstance(confirm_delete, bool):
         raise ConfigurationError(f"sync_model(confirm_delete=...): expected True or False, got {confirm_delete!r}.")
-    label = model._meta.label
-    datasource = config.datasource
+    return {
+        "max_fraction": max_delete_fraction,
+        "confirm": confirm_delete,
+        "batch_size": options.get("batch_size") or config.get_batch_size(),
+        "max_errors": options.get("max_errors", config.max_errors),
+    }
 
-    clock = time.perf_counter()
-    result = SyncResult(model=label, started=timezone.now())
-    run = SyncRun.objects.create(model=label, started=result.started)
-    sync_started.send(sender=model)
 
+def _failer(result: SyncResult, max_errors: int, label: str, datasource: Any) -> Callable[[Any, str], None]:
     def fail(record_id: Any, reason: str) -> None:
         result.failed += 1
         if len(result.errors) < max_errors:
             result.errors.append(RecordError(record_id, f"{reason} (model {label}, datasource {datasource}, record id {record_id!r})"))
+
+    return fail
+
+
+def _sync(
+    model: type[SyncedModel],
+    context: _RunContext,
+    progress: ProgressCallback | None,
+    options: dict[str, Any],
+    *,
+    partition: str,
+    may_delete: bool,
+) -> SyncResult:
+    from .models.runs import SyncRun
+    from .signals import sync_finished, sync_started
+
+    config = model.sync_config
+    filter_ = options.get("filter", config.filter)
+    batch_size = options.get("batch_size") or config.get_batch_size()
+    on_delete = options.get("on_delete", config.on_delete)
+    max_errors = options.get("max_errors", config.max_errors)
+    delete_options = _delete_options(config, options)
+    requested = options.get("mode", "auto")
+    if requested not in _MODES:
+        raise ConfigurationError(f"sync_model(mode=...): expected one of {', '.join(_MODES)}, got {requested!r}.")
+    incremental = config.incremental
+    if requested == "incremental" and incremental is None:
+        raise ConfigurationError(
+            f"sync_model({model.__name__}, mode='incremental'): the model's SyncConfig has no incremental=Incremental(...)."
+        )
+    label = model._meta.label
+    datasource = config.datasource
+
+    clock = time.perf_counter()
+    result = SyncResult(model=label, started=timezone.now(), partition=partition)
+    run = _Run(model, partition, filter_, requested, incremental, result)
+    result.mode, result.resumed = run.mode, run.resume is not None
+    result.listing_started = run.listing_started
+    sync_run = SyncRun.objects.create(model=label, started=result.started, partition=partition, mode=run.mode, resumed=result.resumed)
+    sync_started.send(sender=model)
+    fail = _failer(result, max_errors, label, datasource)
 
     batches = records = 0
     unexpected: BaseException | None = None
@@ -230,26 +346,36 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
     truncations: list[str] = []
     try:
         with _truncation_notes() as truncations:
-            for resource in _listing(datasource, filter_):
+            for resource, position in _listing(datasource, run.query(filter_), run):
+                run.position = position
                 if isinstance(resource, InvalidResourceError):
                     result.failed += 1
                     if len(result.errors) < max_errors:
                         result.errors.append(RecordError(resource.record_id, str(resource)))
                     continue
+                run.see(resource)
                 batch.append(resource)
                 if len(batch) >= batch_size:
-                    _apply(result, _write_batch(context, model, batch), fail)
+                    _apply(result, _write_batch(context, model, batch, lambda outcome: run.checkpoint(outcome, result.failed)), fail)
                     batches, records = batches + 1, records + len(batch)
                     batch = []
                     if progress:
                         progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
+        complete = not truncations
+        finish = run.finisher(complete=complete)
+        _apply(result, _write_batch(context, model, batch, lambda outcome: finish(outcome, result.failed)), fail)
         if batch:
-            _apply(result, _write_batch(context, model, batch), fail)
             batches, records = batches + 1, records + len(batch)
             batch = []
             if progress:
                 progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
         result.status = "partial" if result.failed else "succeeded"
+        if run.failed_before:
+            result.status = "partial"
+            result.errors.insert(0, RecordError(None, (
+                f"{run.failed_before} records failed in the earlier, interrupted part of this listing (see the "
+                "previous sync run): nothing was deleted and the cursor did not move"
+            )))
         if truncations:
             result.truncated = True
             result.status = "partial"
@@ -258,37 +384,44 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
                 f"The listing of {datasource} was cut short on purpose ({'; '.join(truncations)}), so it does not "
                 f"count as complete: {consequence}. Remove max_pages from the paginator to read the whole listing"
             )))
-            del result.errors[max(max_errors, 1):]
+        del result.errors[max(max_errors, 1):]
     except (DatasourceError, SyncError) as error:
         try:
             if batch:  # records received before the listing failed are good: keep them
-                _apply(result, _write_batch(context, model, batch), fail)
+                _apply(result, _write_batch(context, model, batch, lambda outcome: run.checkpoint(outcome, result.failed)), fail)
         except BaseException as crash:
             unexpected = crash
         if isinstance(error, DatasourceError):
             error = error.with_context(datasource=datasource)
         result.status = "failed"
-        result.errors.insert(0, RecordError(getattr(error, "record_id", None), f"The listing failed: {error}"))
+        where = " (the next run goes on from the last batch written)" if run.position is not None else ""
+        result.errors.insert(0, RecordError(getattr(error, "record_id", None), f"The listing failed{where}: {error}"))
         del result.errors[max(max_errors, 1):]
     except BaseException as error:
         result.status = "failed"
         result.errors.insert(0, RecordError(None, f"The sync of {label} crashed: {error!r}"))
         unexpected = error
+    result.cursor = run.cursor
 
-    if unexpected is None and result.status == "succeeded" and on_delete is OnDelete.DELETE:
+    deletable = may_delete and run.mode == "full" and result.status == "succeeded"
+    if unexpected is None and deletable and on_delete is OnDelete.DELETE:
         try:
-            _delete_missing(context, model, result, fail, max_fraction=max_delete_fraction, confirm=confirm_delete,
-                            batch_size=batch_size, max_errors=max_errors)
+            _delete_missing(context, model, result, fail, since=run.listing_started, **delete_options)
         except BaseException as error:
             result.status = "failed"
             result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))
             unexpected = error
     elif on_delete is OnDelete.DELETE:
-        logger.info("%s: nothing deleted, the listing did not complete without errors", label)
+        why = (
+            "an incremental run cannot see deletions" if run.mode == "incremental"
+            else "a single partition is not the whole listing" if not may_delete
+            else "the listing did not complete without errors"
+        )
+        logger.info("%s: nothing deleted: %s", label, why)
 
     result.finished = timezone.now()
     result.duration = time.perf_counter() - clock
-    SyncRun.objects.filter(pk=run.pk).update(
+    SyncRun.objects.filter(pk=sync_run.pk).update(
         finished=result.finished,
         status=result.status,
         created=result.created,
@@ -305,24 +438,160 @@ def _sync(model: type[SyncedModel], context: _RunContext, progress: ProgressCall
     return result
 
 
+class _Run:
+    """The state of one run of one model (partition): its mode, where it resumes, its cursor's high-water mark.
+
+    Loads the :class:`~pyck.core.models.SyncState` row at the start; :meth:`checkpoint` and :meth:`finisher`
+    give the callbacks that update it inside each batch's transaction.
+    """
+
+    def __init__(
+        self,
+        model: type[SyncedModel],
+        partition: str,
+        filter_: dict[str, Any],
+        requested: str,
+        incremental: Incremental | None,
+        result: SyncResult,
+    ) -> None:
+        from .models.state import SyncState
+
+        self.label = model._meta.label
+        self.incremental = incremental
+        self.datasource = model.sync_config.datasource
+        state, _ = SyncState.objects.get_or_create(model=self.label, partition=partition)
+        self.state_pk = state.pk
+        self.cursor = states.decode_value(state.cursor)
+        self.filter_text = states.canonical(filter_)
+        self.mode = self._pick_mode(requested, state)
+        self.resume: dict[str, Any] | None = None
+        if state.checkpoint:
+            why_not = self._why_not_resume(state.checkpoint, requested)
+            if why_not is None:
+                self.resume = state.checkpoint
+                self.mode = state.checkpoint["mode"]
+            else:
+                note = (
+                    f"The previous run of {state} stopped part way through (last checkpoint at "
+                    f"{state.checkpoint_updated:%Y-%m-%d %H:%M:%S}); this run starts over: {why_not}"
+                )
+                logger.warning("%s", note)
+                result.notes.append(note)
+        resume = self.resume or {}
+        self.since: Any = states.decode_value(resume["since"]) if self.resume else (
+            incremental.since(self.cursor) if self.mode == "incremental" and incremental is not None else None
+        )
+        self.listing_started: datetime = (
+            datetime.fromisoformat(resume["started"]) if self.resume else result.started  # type: ignore[assignment]
+        )
+        self.high: Any = states.decode_value(resume.get("high"))
+        self.failed_before: int = resume.get("failed", 0)
+        self.start: Any = resume.get("position")
+        self.position: Any = None
+        self.failed_now = 0
+
+    def _pick_mode(self, requested: str, state: Any) -> str:
+        if requested != "auto":
+            return requested
+        if self.incremental is None or self.cursor is None:
+            return "full"
+        interval = self.incremental.reconcile_interval
+        if interval is not None and (state.last_full_sync is None or state.last_full_sync + interval <= timezone.now()):
+            return "full"
+        return "incremental"
+
+    def _why_not_resume(self, checkpoint: dict[str, Any], requested: str) -> str | None:
+        if not _resumable(self.datasource, checkpoint["mode"], self.incremental):
+            return f"the listing of {self.datasource} cannot start part way through (see RestDatasource.resumable)"
+        if checkpoint.get("filter") != self.filter_text:
+            return "the listing's filter is not the same"
+        if requested != "auto" and checkpoint["mode"] != requested:
+            return f"a {requested} run was asked for, and the interrupted run was {checkpoint['mode']}"
+        return None
+
+    def query(self, filter_: dict[str, Any]) -> dict[str, Any]:
+        """The ``list()`` arguments: the filter, plus the cursor for an incremental run with a ``param``."""
+        if self.mode == "incremental" and self.incremental is not None and self.incremental.param:
+            return {**filter_, self.incremental.param: self.incremental.format_value(self.since)}
+        return filter_
+
+    def see(self, resource: Any) -> None:
+        """Raise the high-water mark to ``resource``'s cursor value."""
+        if self.incremental is not None:
+            value = states.read_cursor(resource, self.incremental.field)
+            self.high = states.later(self.high, value, field=self.incremental.field)
+
+    def _checkpoint_data(self, failed: int) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "filter": self.filter_text,
+            "since": states.encode_value(self.since),
+            "started": self.listing_started.isoformat(),
+            "position": self.position,
+            "high": states.encode_value(self.high),
+            "failed": failed,
+        }
+
+    def checkpoint(self, outcome: _Outcome, failed_so_far: int) -> None:
+        """Record where the listing has got to; called inside the transaction of the batch just written."""
+        from .models.state import SyncState
+
+        if self.position is None:
+            return  # a listing that cannot resume: nothing worth recording
+        failed = self.failed_before + failed_so_far + len(outcome.failures)
+        SyncState.objects.filter(pk=self.state_pk).update(checkpoint=self._checkpoint_data(failed), checkpoint_updated=timezone.now())
+
+    def finisher(self, *, complete: bool) -> Callable[[_Outcome, int], None]:
+        """The callback ending the run in the last batch's transaction: clear the checkpoint, advance the cursor
+        (only after a complete listing in which no record failed), note a complete full listing."""
+        from .models.state import SyncState
+
+        def finish(outcome: _Outcome, failed_so_far: int) -> None:
+            now = timezone.now()
+            changes: dict[str, Any] = {"checkpoint": None, "checkpoint_updated": now}
+            clean = complete and not (self.failed_before or failed_so_far or outcome.failures)
+            if clean and self.incremental is not None and self.high is not None:
+                new = self.high if self.cursor is None else states.later(self.cursor, self.high, field=self.incremental.field)
+                changes.update(cursor=states.encode_value(new), cursor_updated=now)
+                self.cursor = new
+            if complete and self.mode == "full":
+                changes["last_full_sync"] = now
+            SyncState.objects.filter(pk=self.state_pk).update(**changes)
+
+        return finish
+
+
+def _resumable(datasource: Any, mode: str, incremental: Incremental | None) -> bool:
+    from .rest import RestDatasource
+
+    if mode == "incremental" and incremental is not None and incremental.param is None:
+        return False  # list_changed() is the datasource's own: no positions
+    return isinstance(datasource, RestDatasource) and datasource.resumable
+
+
 def _delete_missing(
     context: _RunContext,
     model: type[SyncedModel],
     result: SyncResult,
     fail: Callable[[Any, str], None],
     *,
+    since: datetime,
     max_fraction: float,
     confirm: bool,
     batch_size: int,
     max_errors: int,
 ) -> None:
-    """Delete the rows a complete listing did not include, once each is confirmed gone (see ``SyncConfig``)."""
+    """Delete the rows a complete listing did not include, once each is confirmed gone (see ``SyncConfig``).
+
+    ``since`` is when the listing started (an interrupted run's start, when this run resumed it): rows not
+    stamped since then were not in it.
+    """
     label = model._meta.label
     config = model.sync_config
     datasource = config.datasource
     ext = model._meta.get_field(config.external_id).attname
     manager = model._base_manager
-    stale = Q(last_sync_time__lt=result.started) | Q(last_sync_time__isnull=True)
+    stale = Q(last_sync_time__lt=since) | Q(last_sync_time__isnull=True)
     missing = manager.filter(stale).count()
     if not missing:
         return
@@ -370,7 +639,7 @@ def _delete_missing(
                 live.append(record)
     for start in range(0, len(live), batch_size):
         # Counted in ``kept``, not in created/updated/unchanged: the counts are about the listing.
-        for record_id, reason in _write_batch(context, model, live[start : start + batch_size]).failures:
+        for record_id, reason in _write_batch(context, model, live[start : start + batch_size], None).failures:
             fail(record_id, reason)
     result.kept += len(live)
     if live:
@@ -394,8 +663,12 @@ def _record_predicate(datasource: Any) -> Callable[[Any], bool] | None:
     return None
 
 
-def _listing(datasource: Any, filter_: dict[str, Any]) -> Iterator[Any]:
-    """Yield the records of the listing, and an :class:`InvalidResourceError` in place of each bad record.
+def _listing(datasource: Any, query: dict[str, Any], run: _Run) -> Iterator[tuple[Any, Any]]:
+    """Yield ``(record, position)`` for each record of the listing, with an :class:`InvalidResourceError` in
+    place of each bad record.
+
+    ``position`` is the checkpoint after that record (``None`` when the listing cannot resume): the page's
+    position and how many of its items have been read. The listing starts at ``run.start`` when resuming.
 
     A record that fails deserialisation is skipped only when the datasource lets us go on after it: a plain
     :class:`~pyck.core.rest.RestDatasource` (whose items we deserialise one by one here) or a ``list()``
@@ -404,18 +677,35 @@ def _listing(datasource: Any, filter_: dict[str, Any]) -> Iterator[Any]:
     """
     from .rest import RestDatasource
 
+    incremental = run.incremental
+    if run.mode == "incremental" and incremental is not None and incremental.param is None:
+        yield from ((record, None) for record in _generic_listing(datasource, datasource.list_changed(run.since, **query)))
+        return
     if isinstance(datasource, RestDatasource) and type(datasource).list is RestDatasource.list:
         url = datasource.redact(datasource.url)
-        for item in datasource.paginate(**filter_):
-            try:
-                record = datasource.deserialize_record(item, url=url, record_id=datasource.get_raw_id(item))
-            except InvalidResourceError as error:
-                yield error
-                continue
-            if datasource.filter is None or datasource.filter(record):
-                yield record
+        resumable = datasource.resumable
+        if resumable:
+            start_page, skip = (run.start["page"], run.start["index"]) if run.start else (None, 0)
+            pages = datasource.walk(start_page, **query)
+        else:
+            start_page, skip, pages = None, 0, ((None, [item]) for item in datasource.paginate(**query))
+        for page_position, items in pages:
+            for index, item in enumerate(items[skip:], start=skip):
+                position = {"page": page_position, "index": index + 1} if resumable else None
+                try:
+                    record = datasource.deserialize_record(item, url=url, record_id=datasource.get_raw_id(item))
+                except InvalidResourceError as error:
+                    yield error, position
+                    continue
+                if datasource.filter is None or datasource.filter(record):
+                    yield record, position
+            skip = 0
         return
-    iterator = iter(datasource.list(**filter_))
+    yield from ((record, None) for record in _generic_listing(datasource, datasource.list(**query)))
+
+
+def _generic_listing(datasource: Any, iterable: Iterable[Any]) -> Iterator[Any]:
+    iterator = iter(iterable)
     while True:
         try:
             yield next(iterator)
@@ -435,21 +725,37 @@ def _apply(result: SyncResult, outcome: _Outcome, fail: Callable[[Any, str], Non
         fail(record_id, reason)
 
 
-def _write_batch(context: _RunContext, model: type[SyncedModel], batch: list[Any]) -> _Outcome:
-    """Write one batch in one transaction; on a database error redo it row by row to isolate the culprits."""
+def _write_batch(
+    context: _RunContext, model: type[SyncedModel], batch: list[Any], on_write: Callable[[_Outcome], None] | None
+) -> _Outcome:
+    """Write one batch in one transaction; on a database error redo it row by row to isolate the culprits.
+
+    ``on_write(outcome)`` runs inside the same transaction, after the rows: the run's state (checkpoint,
+    cursor) commits with the data it describes, or not at all.
+    """
     stamp = timezone.now()
+    if not batch:
+        if on_write is not None:
+            with transaction.atomic():
+                on_write(_Outcome())
+        return _Outcome()
     try:
         with transaction.atomic():
-            return upsert(context, model, [(resource, {}) for resource in batch], stamp=stamp)
+            outcome = upsert(context, model, [(resource, {}) for resource in batch], stamp=stamp)
+            if on_write is not None:
+                on_write(outcome)
+            return outcome
     except (DatabaseError, SyncError) as error:
         context.forget()  # rows its id maps learnt were rolled back
         logger.warning("%s: a batch of %d failed (%s); retrying it record by record", model._meta.label, len(batch), error)
     finally:
         context.pending.clear()
-    return _write_row_by_row(context, model, batch, stamp)
+    return _write_row_by_row(context, model, batch, stamp, on_write)
 
 
-def _write_row_by_row(context: _RunContext, model: type[SyncedModel], batch: list[Any], stamp: datetime) -> _Outcome:
+def _write_row_by_row(
+    context: _RunContext, model: type[SyncedModel], batch: list[Any], stamp: datetime, on_write: Callable[[_Outcome], None] | None
+) -> _Outcome:
     total = _Outcome()
     datasource = model.sync_config.datasource
     tables = sorted({m._meta.db_table for m in _related_models(model)})
@@ -474,6 +780,8 @@ def _write_row_by_row(context: _RunContext, model: type[SyncedModel], batch: lis
             total.updated += outcome.updated
             total.unchanged += outcome.unchanged
             total.failures.extend(outcome.failures)
+        if on_write is not None:
+            on_write(total)
     return total
 
 

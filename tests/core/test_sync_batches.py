@@ -84,7 +84,8 @@ def test_queries_per_batch_with_many_to_many_and_embedded_resources(monkeypatch)
         return len(queries)
 
     through = Book.authors.through
-    assert count(500, 1000) - count(50, 0) <= _split_allowance((Author, 4, 500), (Book, 4, 500), (through, 2, 1000))
+    small = count(50, 0)  # first: it also creates the model's SyncState row
+    assert count(500, 1000) - small <= _split_allowance((Author, 4, 500), (Book, 4, 500), (through, 2, 1000))
     assert Book.objects.get(external_id="b1000").authors.count() == 2
 
 

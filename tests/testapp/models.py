@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.db import models
 from pyck.core.datasources import SyncedModel, SyncConfig
+from pyck.core.datasources import Incremental
 from pyck.geo.territories.uk import parliament
 
 from . import resources
@@ -161,3 +162,19 @@ class Membership(SyncedModel):
     sync_config = SyncConfig(datasource=resources.memberships)
     external_id = models.IntegerField(db_index=True)
     party = models.ForeignKey(Party, on_delete=models.CASCADE)
+
+
+class Ticket(SyncedModel):
+    """Incremental: only the tickets updated since the last run are listed; a local-only column."""
+
+    sync_config = SyncConfig(
+        datasource=resources.tickets,
+        incremental=Incremental(field="updated_at", param="updated_since"),
+        batch_size=10,
+    )
+    external_id = models.IntegerField(unique=True)
+    subject = models.CharField(max_length=200)
+    status = models.CharField(max_length=20)
+    updated_at = models.DateTimeField()
+    # Local-only.
+    triage_note = models.TextField(blank=True, default="")

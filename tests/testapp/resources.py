@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pyck.core.datasources import MockDatasource
+from pyck.core.datasources import MockDatasource, OffsetPaginator, RestDatasource
 
 
 @dataclass
@@ -88,7 +88,23 @@ teams = MockDatasource(resource_type=TeamResource, name="test.teams")
 employees = MockDatasource(resource_type=EmployeeResource, name="test.employees")
 countries = MockDatasource(resource_type=CountryResource, name="test.countries")
 cities = MockDatasource(resource_type=CityResource, name="test.cities")
+@dataclass
+class TicketResource:
+    id: int
+    subject: str
+    status: str
+    updated_at: datetime
+
+
 articles = MockDatasource(resource_type=ArticleResource, name="test.articles")
 memberships = MockDatasource(resource_type=MembershipResource, name="test.memberships")
+# A helpdesk API read incrementally: ?updated_since=...&offset=...&limit=10 (tests fake it with `responses`).
+tickets = RestDatasource(
+    base_url="https://helpdesk.example.com/api",
+    path="/tickets",
+    resource_type=TicketResource,
+    paginator=OffsetPaginator(limit=10, items_path="items", total_path="total"),
+    name="test.tickets",
+)
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["Decimal"]

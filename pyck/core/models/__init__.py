@@ -1,8 +1,10 @@
-"""pyck's models: the abstract :class:`SyncedModel`, the :class:`SyncRun` history and the cron task state.
+"""pyck's models: the abstract :class:`SyncedModel`, the :class:`SyncRun` history, the per-model
+:class:`SyncState` and the cron task state.
 
 One module per concern; Django finds them all through this package.
 """
 
 from .cron import *  # noqa: F401,F403
 from .runs import *  # noqa: F401,F403
+from .state import *  # noqa: F401,F403
 from .synced import *  # noqa: F401,F403

@@ -34,6 +34,11 @@ class SyncRun(models.Model):
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="The first errors: [{'record_id': ..., 'message': ...}].")
     duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    partition = models.CharField(max_length=200, blank=True, default="", help_text="The partition synced, if any.")
+    mode = models.CharField(
+        max_length=16, blank=True, default="full", help_text="'full' (the whole listing) or 'incremental'."
+    )
+    resumed = models.BooleanField(default=False, help_text="Whether the run went on from an earlier run's checkpoint.")
 
     class Meta:
         app_label = "pyck"

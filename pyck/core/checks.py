@@ -41,6 +41,8 @@ def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     pyck.E014  a synced many-to-many field has a custom ``through`` model
     pyck.W010  the ``external_id`` field has no index (every batch looks rows up by it)
     pyck.W011  ``field_map`` reads an attribute the resource type does not have
+    pyck.E015  ``Incremental`` has no ``param`` and the datasource does not implement ``list_changed()``
+    pyck.E016  ``Incremental.field`` is not an attribute of the resource type
     ========== ==================================================================================
     """
     from .registry import synced_models
@@ -144,4 +146,39 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
                         id="pyck.W011",
                     )
                 )
+    errors.extend(_check_incremental(model, attributes))
+    return errors
+
+
+def _check_incremental(model: Any, attributes: set[str] | None) -> list[checks.CheckMessage]:
+    from .base import Datasource
+
+    incremental = model.sync_config.incremental
+    datasource = model.sync_config.datasource
+    if incremental is None or not isinstance(datasource, Datasource):
+        return []
+    label = model._meta.label
+    errors: list[checks.CheckMessage] = []
+    if incremental.param is None and type(datasource).list_changed is Datasource.list_changed:
+        errors.append(
+            checks.Error(
+                f"{label}: SyncConfig(incremental=Incremental(field={incremental.field!r})) has no param, and "
+                f"{datasource} does not implement list_changed(), so incremental runs cannot ask for changes.",
+                hint="Set Incremental(param=...) to the list() argument (query parameter) taking the cursor, or "
+                "implement list_changed(since, **filter) on the datasource.",
+                obj=model,
+                id="pyck.E015",
+            )
+        )
+    if attributes is not None and incremental.field.split(".")[0] not in attributes:
+        errors.append(
+            checks.Error(
+                f"{label}: Incremental(field={incremental.field!r}) reads {incremental.field.split('.')[0]!r}, which "
+                f"{getattr(datasource.resource_type, '__name__', 'the resource type')} does not declare: the cursor "
+                "would never move.",
+                hint=f"The resource attributes are: {', '.join(sorted(attributes))}.",
+                obj=model,
+                id="pyck.E016",
+            )
+        )
     return errors

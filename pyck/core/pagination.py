@@ -31,7 +31,7 @@ Paginators keep no state between calls: one instance can serve many datasources 
 **Resuming.** The built-in paginators can start a listing part way through: :meth:`Paginator.walk` yields each
 page with its *position* (the page number, the offset, the cursor token, or the page's URL: a JSON value that
 fetches that page again) and takes a ``start`` position. The sync engine keeps the position of the last page
-it wrote as a checkpoint, so a run that died goes on from there (see :doc:`/guide/incremental`). A custom
+it wrote as a checkpoint, so a run that died goes on from there (see the "Incremental and resumable syncs" guide). A custom
 paginator that only implements :meth:`Paginator.pages` works everywhere, but a run that dies starts over.
 
 **Writing your own.** Subclass :class:`Paginator` and implement :meth:`Paginator.pages`, a generator that

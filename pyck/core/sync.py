@@ -31,6 +31,12 @@ How a sync works:
   that way earlier in the same run counts as ``unchanged`` (or ``updated``).
 * A record that lacks an attribute altogether (a key absent from a dict, as in partial embedded copies)
   leaves that column alone; an attribute that is ``None`` writes ``None`` (or the field's default).
+* Each model (each partition of it) has a :class:`~pyck.core.models.SyncState` row. Every batch updates it in
+  its own transaction with a checkpoint (the page position and how many of its records were written), so a
+  run that dies is resumed from there by the next run when the listing can start part way through
+  (``RestDatasource.resumable``). With ``SyncConfig.incremental``, runs after the first ask only for records
+  from the cursor on; the cursor moves in the transaction of the last batch of a complete listing in which no
+  record failed. Incremental runs and single partitions never delete.
 * Two syncs of the same model must not run at once (the cron clock's lease sees to it): without a unique
   constraint on ``external_id``, both could insert the same new record.
 """
@@ -471,9 +477,10 @@ class _Run:
                 self.resume = state.checkpoint
                 self.mode = state.checkpoint["mode"]
             else:
+                when = f"{state.checkpoint_updated:%Y-%m-%d %H:%M:%S}" if state.checkpoint_updated else "an unknown time"
                 note = (
-                    f"The previous run of {state} stopped part way through (last checkpoint at "
-                    f"{state.checkpoint_updated:%Y-%m-%d %H:%M:%S}); this run starts over: {why_not}"
+                    f"The previous run of {state} stopped part way through (last checkpoint at {when}); "
+                    f"this run starts over: {why_not}"
                 )
                 logger.warning("%s", note)
                 result.notes.append(note)

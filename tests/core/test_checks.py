@@ -160,3 +160,31 @@ def test_manage_py_check_reports_errors(isolated):
 
     with pytest.raises(SystemCheckError, match="pyck.E011"):
         call_command("check")
+
+
+def test_incremental_without_param_or_list_changed_and_unknown_cursor_field_are_errors(isolated):
+    from pyck.core.datasources import Incremental
+
+    class Feed(SyncedModel):
+        sync_config = SyncConfig(datasource=_source(), incremental=Incremental(field="modified"))
+        external_id = models.IntegerField(db_index=True)
+
+        class Meta:
+            app_label = "testapp"
+
+    messages = {m.id: m for m in check_synced_models() if m.obj is Feed}
+    assert sorted(messages) == ["pyck.E015", "pyck.E016"]
+    assert "list_changed()" in messages["pyck.E015"].msg and "'modified'" in messages["pyck.E016"].msg
+
+    class Changes(MockDatasource[Resource]):
+        def list_changed(self, since: Any, **filter: Any) -> Any:
+            return []
+
+    class Fine(SyncedModel):
+        sync_config = SyncConfig(datasource=Changes(resource_type=Resource), incremental=Incremental(field="name"))
+        external_id = models.IntegerField(db_index=True)
+
+        class Meta:
+            app_label = "testapp"
+
+    assert _ids(Fine) == []

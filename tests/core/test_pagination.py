@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import responses
@@ -13,6 +15,7 @@ from responses import matchers
 
 from pyck.core.pagination import (
     CursorPaginator,
+    Fetch,
     LinkHeaderPaginator,
     NextUrlPaginator,
     NoPaginator,
@@ -347,3 +350,81 @@ def test_the_base_paginator_must_be_subclassed() -> None:
 )
 def test_lookup_dotted_paths(path: str | None, expected: Any) -> None:
     assert lookup({"a": {"b": [10, 20]}}, path, "missing") == expected
+
+
+class _EveryScheme:
+    """``fetch`` serving 10 items, 3 a page, in every paging scheme at once (``?page``, ``?offset``, ``?cursor``,
+    a ``next`` URL in the body and a ``Link`` header)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, url: str, query: Mapping[str, Any]) -> Page:
+        parts = urlsplit(url)
+        params = {**dict(parse_qsl(parts.query)), **{k: str(v) for k, v in query.items()}}
+        self.calls.append(urlunsplit(parts._replace(query=urlencode(params))))
+        if "page" in params:
+            start = (int(params["page"]) - 1) * 3
+        else:
+            start = int(params.get("offset", params.get("cursor", params.get("from", 0))))
+        stop = min(10, start + 3)
+        following = f"http://api.test/list?from={stop}" if stop < 10 else None
+        return Page(
+            data={"items": list(range(start, stop)), "total": 10, "next_cursor": str(stop) if stop < 10 else None, "next": following},
+            url=url,
+            headers={"Link": f'<{following}>; rel="next"'} if following else {},
+        )
+
+
+@pytest.mark.parametrize(
+    "paginator",
+    [
+        PageNumberPaginator(items_path="items", total_pages_path=None),
+        OffsetPaginator(limit=3, items_path="items", total_path="total"),
+        CursorPaginator(items_path="items"),
+        NextUrlPaginator(items_path="items"),
+        LinkHeaderPaginator(items_path="items"),
+        NoPaginator(items_path="items"),
+    ],
+    ids=str,
+)
+def test_every_built_in_paginator_resumes_from_any_page_position(paginator: Paginator) -> None:
+    assert paginator.resumable
+    api = _EveryScheme()
+    whole = list(paginator.walk(api, "http://api.test/list", {}))
+    whole_calls = api.calls
+    assert [item for _, items in whole for item in items] == (list(range(10)) if not isinstance(paginator, NoPaginator) else [0, 1, 2])
+    for number, (position, _) in enumerate(whole):
+        api = _EveryScheme()
+        resumed = list(paginator.walk(api, "http://api.test/list", {}, start=position))
+        assert resumed == whole[number:], f"resuming at {position!r}"
+        assert api.calls[0] == whole_calls[number], "the first request of a resumed walk fetches the page at its position"
+
+
+def test_positions_are_json_values() -> None:
+    positions = [p for p, _ in CursorPaginator(items_path="items").walk(_EveryScheme(), "http://api.test/list", {})]
+    assert positions == [None, "3", "6", "9"]
+    assert json.loads(json.dumps(positions)) == positions
+
+
+def test_a_paginator_implementing_only_pages_is_not_resumable() -> None:
+    class Since(Paginator):
+        def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Any:
+            yield self.get_items(fetch(url, {**query, "offset": 0}))
+
+    class OffsetWithOwnPages(OffsetPaginator):
+        def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Any:
+            yield ["mine"]
+
+    assert not Since(items_path="items").resumable
+    assert [p for p, _ in Since(items_path="items").walk(_EveryScheme(), "u", {})] == [None]
+    with pytest.raises(ValueError, match="cannot start part way"):
+        list(Since(items_path="items").walk(_EveryScheme(), "u", {}, start=3))
+    # A subclass overriding pages() is used as written, and is not resumable.
+    assert not OffsetWithOwnPages().resumable
+    assert list(OffsetWithOwnPages().paginate(_EveryScheme(), "u", {})) == ["mine"]
+
+
+def test_resuming_a_next_url_listing_refuses_another_host() -> None:
+    with pytest.raises(ResponseError, match="refusing to follow"):
+        list(NextUrlPaginator(items_path="items").walk(_EveryScheme(), "http://api.test/list", {}, start="http://evil.test/list?from=3"))

@@ -161,20 +161,32 @@ def test_a_resumed_incremental_run_keeps_asking_from_the_same_cursor(helpdesk):
     assert result.cursor == T0 + timedelta(days=1, minutes=35)
 
 
-def test_the_checkpoint_commits_with_its_batch_and_a_crash_loses_neither(helpdesk, monkeypatch):
-    real_upsert = sync_module.upsert
+@pytest.mark.parametrize("where", ["after the rows", "after the checkpoint"])
+def test_the_checkpoint_commits_with_its_batch_and_a_crash_loses_neither(helpdesk, monkeypatch, where):
+    real_upsert, real_checkpoint = sync_module.upsert, sync_module._Run.checkpoint
     calls = []
 
     def crash_on_third_batch(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         outcome = real_upsert(*args, **kwargs)
         if len(calls) == 3:
-            raise RuntimeError("the process died here")  # after the rows were written, inside the transaction
+            raise RuntimeError("the process died here")  # the rows are written, the checkpoint is not
         return outcome
 
-    monkeypatch.setattr(sync_module, "upsert", crash_on_third_batch)
+    def crash_on_third_checkpoint(self: Any, *args: Any) -> Any:
+        calls.append(1)
+        real_checkpoint(self, *args)
+        if len(calls) == 3:
+            raise RuntimeError("the process died here")  # the rows and the checkpoint are written
+        return None
+
+    if where == "after the rows":
+        monkeypatch.setattr(sync_module, "upsert", crash_on_third_batch)
+    else:
+        monkeypatch.setattr(sync_module._Run, "checkpoint", crash_on_third_checkpoint)
     with pytest.raises(RuntimeError):
         sync_model(Ticket)
+    monkeypatch.setattr(sync_module._Run, "checkpoint", real_checkpoint)
 
     # The third batch rolled back with its checkpoint: the state says two batches, and so does the table.
     assert Ticket.objects.count() == 20

@@ -28,14 +28,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..conf import pyck_settings
-from ..exceptions import PyckError, SyncError
+from .._sync.overview import describe_mode, human_duration, partition_states, when
+from ..exceptions import ConfigurationError, PyckError, SyncError
 from . import leases
 from .registry import CronJob, autodiscover, cron_jobs, get_cron_job
 
 if TYPE_CHECKING:
     from ..sync import SyncProgress
 
-__all__ = ["Clock", "Outcome", "Reporter", "describe_jobs", "format_jobs", "run_enqueued"]
+__all__ = ["Clock", "Outcome", "Reporter", "describe_jobs", "describe_sync_state", "format_jobs", "run_enqueued"]
 
 logger = logging.getLogger("pyck.cron")
 
@@ -150,9 +151,20 @@ def _next_due(started: datetime, finished: datetime, interval: timedelta) -> dat
     return due if due > finished else finished + interval
 
 
-def _call(job: CronJob, reporter: Reporter) -> Any:
+#: The values of ``Clock(sync_mode=...)``: ``sync_model(mode=...)`` for every sync task the clock runs.
+SYNC_MODES = ("auto", "full", "incremental")
+
+
+def _check_sync_mode(sync_mode: str | None) -> str | None:
+    if sync_mode is not None and sync_mode not in SYNC_MODES:
+        raise ConfigurationError(f"Cron sync_mode: expected one of {', '.join(SYNC_MODES)} or None, got {sync_mode!r}.")
+    return None if sync_mode == "auto" else sync_mode
+
+
+def _call(job: CronJob, reporter: Reporter, sync_mode: str | None = None) -> Any:
     if job.is_sync:
-        return job.func(progress=reporter.progress if reporter.tty else None)
+        options = {"mode": sync_mode} if sync_mode else {}
+        return job.func(progress=reporter.progress if reporter.tty else None, **options)
     return job.func()
 
 
@@ -188,8 +200,13 @@ def _execute(
     reporter: Reporter,
     now: Callable[[], datetime],
     abortable: Callable[[bool], None] = lambda on: None,
+    sync_mode: str | None = None,
 ) -> Outcome:
-    """Run ``job`` (whose lease ``owner`` holds) with a heartbeat, release the lease and record the outcome."""
+    """Run ``job`` (whose lease ``owner`` holds) with a heartbeat, release the lease and record the outcome.
+
+    ``sync_mode`` (``"full"``, ``"incremental"``; ``None``: the model's own choice) is passed to a sync task
+    as ``sync_model(mode=...)``.
+    """
     lease = _lease_duration()
     reporter.started(job)
     logger.info("Cron task %s started (lease %s).", job.name, owner)
@@ -200,7 +217,7 @@ def _execute(
         try:
             abortable(True)
             try:
-                value = _call(job, reporter)
+                value = _call(job, reporter, sync_mode)
             finally:
                 abortable(False)
         except _Interrupted as exc:
@@ -274,6 +291,12 @@ class Clock:
         tick: seconds between two looks at the schedule (default: ``CRON_TICK``).
         reporter: where the start/finish lines go (default: nowhere; logging always happens).
         now: the clock's time source (tests pass a fake one).
+        sync_mode: ``"full"`` or ``"incremental"`` makes every sync task this clock runs (or enqueues) run in
+            that mode (``sync_model(mode=...)``, what ``run_cron_tasks --full`` does); ``None`` or ``"auto"``:
+            each model's own choice (see :class:`~pyck.core.datasources.Incremental`).
+
+    Raises:
+        ConfigurationError: ``sync_mode`` is not one of those.
     """
 
     def __init__(
@@ -284,7 +307,9 @@ class Clock:
         tick: float | None = None,
         reporter: Reporter | None = None,
         now: Callable[[], datetime] = timezone.now,
+        sync_mode: str | None = None,
     ) -> None:
+        self.sync_mode = _check_sync_mode(sync_mode)
         if jobs is None:
             autodiscover()
             jobs = cron_jobs()
@@ -347,7 +372,13 @@ class Clock:
             self.reporter.finished(outcome)
             return outcome
         return _execute(
-            job, self.owner, started=now, reporter=self.reporter, now=self.now, abortable=self._set_abortable
+            job,
+            self.owner,
+            started=now,
+            reporter=self.reporter,
+            now=self.now,
+            abortable=self._set_abortable,
+            sync_mode=self.sync_mode,
         )
 
     def _enqueue(self, job: CronJob, now: datetime, lease: timedelta) -> Outcome:
@@ -359,7 +390,10 @@ class Clock:
             self.reporter.finished(skipped)
             return skipped
         try:
-            enqueue_cron_task(job.name, token)
+            if job.is_sync and self.sync_mode:
+                enqueue_cron_task(job.name, token, sync_mode=self.sync_mode)
+            else:
+                enqueue_cron_task(job.name, token)
         except Exception as exc:
             logger.exception("Could not enqueue cron task %s; it will be tried again when next due.", job.name)
             finished = self.now()
@@ -427,8 +461,9 @@ class Clock:
         Errors of a tick (the database unreachable, say) are logged and the clock carries on.
         """
         mode = "enqueueing" if self.enqueue else "running"
+        syncs = f"; every sync is {self.sync_mode}" if self.sync_mode else ""
         self.reporter.note(
-            f"{'clock':<11} {len(self.jobs)} task(s), {mode} due tasks every {self.tick:g}s; owner {self.owner}"
+            f"{'clock':<11} {len(self.jobs)} task(s), {mode} due tasks every {self.tick:g}s{syncs}; owner {self.owner}"
         )
         with self._signals():
             while not self.stopping:
@@ -446,13 +481,14 @@ class Clock:
         self.reporter.note(f"{'clock':<11} stopped")
 
 
-def run_enqueued(name: str, token: str) -> str:
+def run_enqueued(name: str, token: str, sync_mode: str | None = None) -> str:
     """Run cron task ``name`` in a Django Tasks worker, taking over the lease the clock holds under ``token``.
 
-    Returns the run's summary. When the lease is no longer ``token``'s (it expired and another clock took the
-    task), does nothing and says so. Raises the task's exception (after recording it) when it fails, so the
-    Tasks backend marks its result failed too.
+    ``sync_mode`` is the enqueueing clock's (see :class:`Clock`). Returns the run's summary. When the lease is
+    no longer ``token``'s (it expired and another clock took the task), does nothing and says so. Raises the
+    task's exception (after recording it) when it fails, so the Tasks backend marks its result failed too.
     """
+    sync_mode = _check_sync_mode(sync_mode)
     autodiscover()
     job = get_cron_job(name)
     owner = leases.new_owner_id("worker")
@@ -462,14 +498,16 @@ def run_enqueued(name: str, token: str) -> str:
             "Cron task %s: enqueued copy %s is stale (its lease expired and was taken over); skipped.", name, token
         )
         return f"skipped: the lease of {token} was taken over"
-    outcome = _execute(job, owner, started=started, reporter=Reporter(), now=timezone.now)
+    outcome = _execute(job, owner, started=started, reporter=Reporter(), now=timezone.now, sync_mode=sync_mode)
     if outcome.failed:
         raise outcome.exception or PyckError(f"Cron task {name} failed: {outcome.error}")
     return outcome.summary
 
 
 def describe_jobs(jobs: Sequence[CronJob], now: datetime | None = None) -> list[dict[str, Any]]:
-    """Return one dict per task for ``--list``: name, interval, last_run, status, next_due (formatted text)."""
+    """Return one dict per task for ``--list``: name, interval, last_run, status, next_due (formatted text),
+    and ``sync``: for the sync task of a model, lines on its sync mode and the state of each partition
+    (:func:`describe_sync_state`), else ``[]``."""
     from ..models import CronTask
 
     now = now or timezone.now()
@@ -480,41 +518,63 @@ def describe_jobs(jobs: Sequence[CronJob], now: datetime | None = None) -> list[
         if row is None:
             last_run, status, next_due = "-", "never run", "now"
         else:
-            last_run = _when(row.last_started) if row.last_started else "-"
+            last_run = when(row.last_started, "-")
             status = row.last_status or "never run"
             if row.lease_owner and row.lease_expires and row.lease_expires >= now:
                 status = f"{status} ({row.lease_owner})"
-            next_due = "now" if row.next_due <= now else _when(row.next_due)
+            next_due = "now" if row.next_due <= now else when(row.next_due)
         described.append(
             {
                 "name": job.name,
-                "interval": _human(job.interval),
+                "interval": human_duration(job.interval),
                 "last_run": last_run,
                 "status": status,
                 "next_due": next_due,
+                "sync": describe_sync_state(job.model_label) if job.model_label else [],
             }
         )
     return described
 
 
-def _when(moment: datetime) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}"
+def describe_sync_state(label: str) -> list[str]:
+    """Lines on the sync of the model ``label``: its mode, then per partition its cursor and when it moved
+    (incremental models), the last complete full listing, and the checkpoint an unfinished run left (where the
+    next run goes on) and when it was saved."""
+    from .. import registry
 
-
-def _human(interval: timedelta) -> str:
-    seconds = int(interval.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or f"{interval.total_seconds():g}s"
+    try:
+        model = registry.get_model(label)
+    except ConfigurationError:
+        return [f"mode: unknown ({label} is not a registered synced model)"]
+    incremental = model.sync_config.incremental is not None
+    mode = f"mode: {describe_mode(model)}"
+    lines = [mode]
+    for state in partition_states(model):
+        prefix = f"[{state.partition}] " if state.partition else ""
+        parts = []
+        if incremental:
+            moved = f" (moved {when(state.cursor_updated)})" if state.cursor_updated else ""
+            parts.append(f"cursor {state.cursor}{moved}")
+        parts.append(f"last full sync {when(state.last_full_sync)}")
+        if state.checkpoint_updated is None:
+            lines.append(f"{prefix}{'; '.join(parts)}; checkpoint {state.checkpoint}")
+        else:  # a long text: a line of its own
+            lines.append(prefix + "; ".join(parts))
+            lines.append(f"{prefix}checkpoint {state.checkpoint} (saved {when(state.checkpoint_updated)})")
+    if len(lines) == 2 and not incremental and model.sync_config.partitions is None:
+        return [f"{mode}; {lines[1]}"]  # the common case on one line: "mode: full; last full sync ...; checkpoint -"
+    return lines
 
 
 def format_jobs(jobs: Sequence[CronJob], now: datetime | None = None) -> str:
-    """Return the ``--list`` table as text, in the order the clock runs the tasks."""
+    """Return the ``--list`` table as text, in the order the clock runs the tasks; under each sync task, its
+    sync mode and state (:func:`describe_sync_state`), indented."""
     rows = describe_jobs(_ordered(jobs), now)
     headers = {"name": "TASK", "interval": "EVERY", "last_run": "LAST RUN", "status": "STATUS", "next_due": "NEXT DUE"}
     table = [headers, *rows]
     widths = {key: max(len(str(row[key])) for row in table) for key in headers}
-    return "\n".join("  ".join(str(row[key]).ljust(widths[key]) for key in headers).rstrip() for row in table)
+    lines = []
+    for row in table:
+        lines.append("  ".join(str(row[key]).ljust(widths[key]) for key in headers).rstrip())
+        lines.extend(f"    {detail}" for detail in row.get("sync", ()))
+    return "\n".join(lines)

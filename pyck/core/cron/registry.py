@@ -46,7 +46,9 @@ class CronJob:
     Attributes:
         name: the unique name the schedule is stored under.
         func: called with no arguments to run the task; its return value is logged and recorded. A return
-            value with a false ``ok`` attribute (a failed ``SyncResult``) marks the run as failed.
+            value with a false ``ok`` attribute (a failed ``SyncResult``) marks the run as failed. The sync task
+            of a model is called with ``progress=`` and, when the clock was given a ``sync_mode``, ``mode=``
+            (the arguments of :func:`~pyck.core.sync.sync_model`).
         interval: the time from one run to the next.
         model_label: ``"app_label.ModelName"`` for the sync task of a synced model, else ``None``.
     """
@@ -175,11 +177,11 @@ def select_cron_jobs(names: Iterable[str] = ()) -> list[CronJob]:
     return list(selected.values())
 
 
-def _sync_model(label: str, progress: Callable[[Any], None] | None = None) -> Any:
+def _sync_model(label: str, progress: Callable[[Any], None] | None = None, mode: str = "auto") -> Any:
     from .. import registry
     from ..sync import sync_model
 
-    return sync_model(registry.get_model(label), progress=progress)
+    return sync_model(registry.get_model(label), progress=progress, mode=mode)
 
 
 def _register_synced_models() -> None:
@@ -206,8 +208,8 @@ class _SyncTask:
     def __init__(self, label: str) -> None:
         self.label = label
 
-    def __call__(self, progress: Callable[[Any], None] | None = None) -> Any:
-        return _sync_model(self.label, progress=progress)
+    def __call__(self, progress: Callable[[Any], None] | None = None, mode: str = "auto") -> Any:
+        return _sync_model(self.label, progress=progress, mode=mode)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _SyncTask) and other.label == self.label

@@ -36,17 +36,19 @@ else:  # pragma: no cover - depends on the installed Django
 # configured alias and queue now: this module is only imported once settings are ready, by an enqueueing clock
 # or a worker. ``enqueue_cron_task`` applies the settings again at call time, for ``override_settings``.
 @task(backend=pyck_settings.CRON_TASKS_BACKEND, queue_name=pyck_settings.CRON_TASKS_QUEUE)
-def run_cron_task(name: str, token: str) -> str:
+def run_cron_task(name: str, token: str, sync_mode: str | None = None) -> str:
     """Run the registered cron task ``name`` in a Tasks worker, under the lease the clock holds as ``token``.
 
-    Arguments are plain strings so that every backend can serialise them. Returns the run's summary.
+    ``sync_mode`` (``"full"``, ``"incremental"``; ``None``: the model's own choice) is the enqueueing clock's
+    ``Clock(sync_mode=...)``, for a sync task. Arguments are plain strings so that every backend can serialise
+    them. Returns the run's summary.
     """
     from .clock import run_enqueued
 
-    return run_enqueued(name, token)
+    return run_enqueued(name, token, sync_mode)
 
 
-def enqueue_cron_task(name: str, token: str) -> Any:
+def enqueue_cron_task(name: str, token: str, sync_mode: str | None = None) -> Any:
     """Enqueue :data:`run_cron_task` on the ``CRON_TASKS_BACKEND`` backend and ``CRON_TASKS_QUEUE`` queue.
 
     Returns the backend's ``TaskResult``.
@@ -54,4 +56,5 @@ def enqueue_cron_task(name: str, token: str) -> Any:
     configured = run_cron_task.using(
         backend=pyck_settings.CRON_TASKS_BACKEND, queue_name=pyck_settings.CRON_TASKS_QUEUE
     )
-    return configured.enqueue(name, token)
+    # Without a mode, the arguments stay (name, token), as before sync modes existed.
+    return configured.enqueue(name, token) if sync_mode is None else configured.enqueue(name, token, sync_mode=sync_mode)

@@ -27,6 +27,12 @@ Deployments:
   in development, run everything once: python manage.py run_cron_tasks --once
   distributed, with Django Tasks:      clock: python manage.py run_cron_tasks --enqueue
                                        worker: python manage.py db_worker   (or your backend's worker)
+
+Sync state (the cursor of SyncConfig(incremental=...) models, the checkpoint a dead run resumes from):
+  show each model's mode, cursor, checkpoint: python manage.py run_cron_tasks --list
+  read whole listings this time:              python manage.py run_cron_tasks --once --full app.Model
+  forget it: the next run anywhere is full:   python manage.py run_cron_tasks --reset app.Model
+                                              python manage.py run_cron_tasks --reset --all
 """
 
 
@@ -67,7 +73,30 @@ class Command(BaseCommand):
         mode.add_argument(
             "--list",
             action="store_true",
-            help="Print each task with its interval, last run, status and next due, then exit.",
+            help="Print each task with its interval, last run, status and next due, then exit. Under a sync task: "
+            "the model's sync mode, and per partition its cursor and when it moved, the checkpoint an unfinished "
+            "run left (where it resumes) and when it was saved, and the last complete full listing.",
+        )
+        mode.add_argument(
+            "--reset",
+            action="store_true",
+            help="Delete the sync state (cursor, checkpoint, last full sync; every partition) of the selected "
+            "synced models, then exit: their next run is a full listing from the start. Select models by label "
+            "or task name (models without a sync_interval too), or pass --all; without a selection nothing is "
+            "reset. Runs nothing.",
+        )
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            dest="all_models",
+            help="With --reset: reset every synced model, and any sync state left by models no longer defined.",
+        )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Make the syncs this invocation runs (--once, the clock, or the workers it enqueues for) full "
+            "listings, whatever their SyncConfig.incremental says; a full run's checkpoint is still resumed. The "
+            "cursor is kept, and moves at the end of each complete run.",
         )
         parser.add_argument(
             "--enqueue",
@@ -90,8 +119,16 @@ class Command(BaseCommand):
         from pyck.core.cron.clock import Clock, Reporter, format_jobs
 
         cron.autodiscover()
+        names = [*options["names"], *options["tasks"]]
+        if options["all_models"] and not options["reset"]:
+            raise CommandError("--all goes with --reset (without --reset, no selection already means every task).")
+        if options["full"] and (options["list"] or options["reset"]):
+            raise CommandError("--full applies to the syncs a run makes; it goes with --once, a clock or --enqueue.")
+        if options["reset"]:
+            self._reset(names, every=options["all_models"])
+            return
         try:
-            jobs = cron.select_cron_jobs([*options["names"], *options["tasks"]])
+            jobs = cron.select_cron_jobs(names)
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
         if options["list"]:
@@ -105,7 +142,13 @@ class Command(BaseCommand):
             raise CommandError("--tick must be a positive number of seconds.")
         reporter = Reporter(self.stdout, verbosity=options["verbosity"], tty=self.stdout.isatty())
         try:
-            clock = Clock(jobs, enqueue=options["enqueue"], tick=options["tick"], reporter=reporter)
+            clock = Clock(
+                jobs,
+                enqueue=options["enqueue"],
+                tick=options["tick"],
+                reporter=reporter,
+                sync_mode="full" if options["full"] else None,
+            )
             if clock.enqueue:
                 from pyck.core.cron import tasks  # noqa: F401  (fails early when no Tasks framework is installed)
         except ConfigurationError as exc:
@@ -117,3 +160,57 @@ class Command(BaseCommand):
         failed = [outcome.name for outcome in outcomes if outcome.failed]
         if failed:
             raise CommandError(f"{len(failed)} of {len(outcomes)} cron task(s) failed: {', '.join(failed)}.")
+
+    def _reset(self, names: list[str], *, every: bool) -> None:
+        """Delete the sync state of the models ``names`` select (``every``: of all models) and say what was reset."""
+        from pyck.core import registry
+        from pyck.core._sync.overview import reset_sync_state
+        from pyck.core.cron.registry import SYNC_PREFIX
+        from pyck.core.models import SyncState
+
+        if every and names:
+            raise CommandError("--reset: give either model labels or --all, not both.")
+        if every:
+            labels = [model._meta.label for model in registry.synced_models()]
+            labels += sorted(set(SyncState.objects.values_list("model", flat=True)) - set(labels))
+        elif names:
+            try:
+                labels = [registry.get_model(name.removeprefix(SYNC_PREFIX))._meta.label for name in names]
+            except ConfigurationError as exc:
+                raise CommandError(f"--reset: {exc}") from exc
+        else:
+            raise CommandError(
+                "--reset needs the models to reset: their labels (e.g. 'app.Ticket') or task names, or --all for "
+                "every model. Their next run will read the whole listing from the start."
+            )
+        untouched = 0
+        for label, rows in reset_sync_state(labels).items():
+            if not rows:
+                if every:
+                    untouched += 1
+                else:
+                    self.stdout.write(f"{label}: no sync state to reset; its next run is a full listing from the start.")
+                continue
+            self.stdout.write(
+                f"{label}: sync state reset ({rows} partition{'s' if rows != 1 else ''}); its next run is a full "
+                "listing from the start."
+            )
+            running = _running(label)
+            if running:
+                self.stdout.write(
+                    f"{label}: a sync is running now (lease held by {running}): it can no longer record its progress, "
+                    "so the run after it starts from the beginning too."
+                )
+        if untouched:
+            self.stdout.write(f"{untouched} other synced model(s) had no sync state to reset.")
+
+
+def _running(label: str) -> str:
+    """The owner of the lease of the model's sync task when one holds it now, else ``""``."""
+    from django.utils import timezone
+
+    from pyck.core.cron.registry import SYNC_PREFIX
+    from pyck.core.models import CronTask
+
+    task = CronTask.objects.filter(name=f"{SYNC_PREFIX}{label}", lease_expires__gte=timezone.now()).exclude(lease_owner="")
+    return task.values_list("lease_owner", flat=True).first() or ""

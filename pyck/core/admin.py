@@ -7,16 +7,19 @@ import logging
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 
 from ._sync.plan import get_plan
-from .models import CronTask, SyncRun
+from ._sync.overview import describe_checkpoint, describe_mode, partition_states, when
+from ._sync.state import describe as describe_cursor
+from .models import CronTask, SyncRun, SyncState
 from .sync import SyncResult
 
-__all__ = ["CronTaskAdmin", "ReadOnlyAdmin", "SyncRunAdmin", "SyncedModelAdmin"]
+__all__ = ["CronTaskAdmin", "ReadOnlyAdmin", "SyncRunAdmin", "SyncStateAdmin", "SyncedModelAdmin"]
 
 logger = logging.getLogger("pyck.admin")
 
@@ -38,8 +41,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class SyncRunAdmin(ReadOnlyAdmin):
     """Lists sync runs with their outcome; nothing can be added, changed or deleted (the engine writes them)."""
 
-    list_display = ["model", "status", "started", "duration", "created", "updated", "unchanged", "deleted", "failed"]
-    list_filter = ["status", "model"]
+    list_display = [
+        "model",
+        "partition",
+        "mode",
+        "resumed",
+        "status",
+        "started",
+        "duration",
+        "created",
+        "updated",
+        "unchanged",
+        "deleted",
+        "failed",
+    ]
+    list_filter = ["status", "mode", "resumed", "model"]
     search_fields = ["model"]
     date_hierarchy = "started"
     ordering = ["-started"]
@@ -102,6 +118,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         context = {
             "has_sync_permission": self.has_sync_permission(request),
             "sync_url": reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_sync"),
+            **self._sync_state_context(request),
         }
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
@@ -188,3 +205,97 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             more = f" (and {hidden} more)" if hidden > 0 else ""
             message = f"{message}. Errors: {shown}{more}"
         return message
+
+    def get_sync_state_summary(self, request: HttpRequest) -> str:
+        """Return the line shown above the change list about the model's sync: its mode and, for an
+        unpartitioned model, its cursor, the checkpoint of an unfinished run and the last full sync.
+
+        Override to word it differently; return ``""`` to hide it.
+        """
+        incremental = self.model.sync_config.incremental is not None
+        states = partition_states(self.model)
+        text = f"Sync: {describe_mode(self.model)}."
+        if len(states) == 1 and not states[0].partition:
+            state = states[0]
+            parts = [f"cursor {state.cursor}"] if incremental else []
+            parts += [f"checkpoint {state.checkpoint}", f"last full sync {when(state.last_full_sync)}"]
+            details = "; ".join(parts)
+            return f"{text} {details[0].upper()}{details[1:]}."
+        unfinished = sum(state.checkpoint != "-" for state in states)
+        return f"{text} {unfinished} of {len(states)} partitions have an unfinished run's checkpoint."
+
+    def _sync_state_context(self, request: HttpRequest) -> dict[str, Any]:
+        context: dict[str, Any] = {"sync_state": self.get_sync_state_summary(request)}
+        site = self.admin_site
+        if site.is_registered(SyncState) and site.get_model_admin(SyncState).has_view_permission(request):
+            url = reverse(f"{site.name}:{SyncState._meta.app_label}_{SyncState._meta.model_name}_changelist")
+            context["sync_state_url"] = f"{url}?model__exact={self.model._meta.label}"
+        return context
+
+
+# --- Sync state ------------------------------------------------------------------------------------------------
+
+
+def _datasource_of(label: str) -> Any:
+    from . import registry
+    from .exceptions import ConfigurationError
+
+    try:
+        return registry.get_model(label).sync_config.datasource
+    except ConfigurationError:
+        return None  # a model no longer defined: describe_checkpoint() still redacts URLs
+
+
+@admin.register(SyncState)
+class SyncStateAdmin(ReadOnlyAdmin):
+    """Each synced model's (partition's) incremental cursor, unfinished-run checkpoint and last full sync,
+    read-only: the sync engine writes them (``run_cron_tasks --list`` shows the same).
+
+    The "Reset sync state" action deletes the selected rows, so that the next run of those models (partitions)
+    is a full listing from the start, as ``run_cron_tasks --reset`` does. It needs the permission to delete
+    sync states (``pyck.delete_syncstate``); rows cannot be deleted or edited otherwise.
+    """
+
+    list_display = [
+        "model",
+        "partition",
+        "cursor_text",
+        "cursor_updated",
+        "checkpoint_text",
+        "checkpoint_updated",
+        "last_full_sync",
+    ]
+    list_filter = ["model"]
+    search_fields = ["model", "partition"]
+    ordering = ["model", "partition"]
+    actions = ["reset_sync_state"]
+
+    @admin.display(description="cursor")
+    def cursor_text(self, obj: SyncState) -> str:
+        """The cursor as text (``"-"``: none yet)."""
+        return describe_cursor(obj.cursor)
+
+    @admin.display(description="checkpoint")
+    def checkpoint_text(self, obj: SyncState) -> str:
+        """Where an unfinished run's listing had got to, where the next run goes on (``"-"``: none)."""
+        return describe_checkpoint(obj.checkpoint, _datasource_of(obj.model))
+
+    def has_reset_permission(self, request: HttpRequest) -> bool:
+        """Whether the user may reset sync states: those who may delete them (``pyck.delete_syncstate``)."""
+        codename = get_permission_codename("delete", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+    @admin.action(description="Reset sync state (next run reads everything)", permissions=["reset"])
+    def reset_sync_state(self, request: HttpRequest, queryset: QuerySet[SyncState]) -> None:
+        """Delete the selected rows: the next run of each model (partition) is a full listing from the start.
+
+        A run going on meanwhile can no longer record its progress, so the run after it starts over too.
+        """
+        names = [str(state) for state in queryset]
+        queryset.delete()
+        logger.info("Sync state reset by %s: %s", request.user, ", ".join(names))
+        self.message_user(
+            request,
+            f"Reset the sync state of {', '.join(names)}: the next run of each reads the whole listing from the start.",
+            messages.SUCCESS,
+        )

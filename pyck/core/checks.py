@@ -182,3 +182,74 @@ def _check_incremental(model: Any, attributes: set[str] | None) -> list[checks.C
             )
         )
     return errors
+
+
+@checks.register(checks.Tags.caches)
+def check_request_budgets(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check the cache behind each request budget of a synced model's datasource.
+
+    A :class:`~pyck.core.budget.RequestBudget` only holds across processes in a cache that every process
+    shares and that increments atomically: Redis or Memcached.
+
+    ========== ==================================================================================
+    pyck.E017  ``RequestBudget(cache=...)`` names no cache in ``CACHES``
+    pyck.W012  the budget's cache is per process (local memory), keeps nothing (dummy), or increments in
+               two steps that concurrent processes can interleave (file, database)
+    ========== ==================================================================================
+    """
+    from django.core.cache import InvalidCacheBackendError, caches
+
+    from .registry import synced_models
+
+    messages: list[checks.CheckMessage] = []
+    for model in synced_models():
+        if app_configs is not None and model._meta.app_config not in app_configs:
+            continue
+        datasource = getattr(model.sync_config, "datasource", None)
+        budget = getattr(datasource, "request_budget", None)
+        if budget is None or not hasattr(budget, "cache"):
+            continue
+        where = f"{model._meta.label}: the request budget of {datasource}"
+        try:
+            cache = caches[budget.cache]
+        except InvalidCacheBackendError:
+            messages.append(
+                checks.Error(
+                    f"{where} uses the cache {budget.cache!r}, which is not in the CACHES setting.",
+                    hint="Add a Redis or Memcached cache under that alias, or name one in RequestBudget(cache=...).",
+                    obj=model,
+                    id="pyck.E017",
+                )
+            )
+            continue
+        problem = _budget_cache_problem(cache)
+        if problem:
+            messages.append(
+                checks.Warning(
+                    f"{where} is counted in the cache {budget.cache!r} ({type(cache).__name__}), which {problem}.",
+                    hint="Count budgets in a cache every process shares and that increments atomically: "
+                    "django.core.cache.backends.redis.RedisCache or a Memcached backend.",
+                    obj=model,
+                    id="pyck.W012",
+                )
+            )
+    return messages
+
+
+def _budget_cache_problem(cache: Any) -> str | None:
+    from django.core.cache.backends.db import DatabaseCache
+    from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.filebased import FileBasedCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(cache, DummyCache):
+        return "keeps nothing: every request of that datasource will fail with a ConfigurationError"
+    if isinstance(cache, LocMemCache):
+        return "each process keeps for itself: every process would get the whole budget"
+    if isinstance(cache, (FileBasedCache, DatabaseCache)):
+        # Neither overrides BaseCache.incr(), which reads the value and writes it back.
+        return (
+            "increments a counter by reading and writing it back, so processes counting at the same moment "
+            "lose each other's requests and the budget is exceeded"
+        )
+    return None

@@ -28,6 +28,7 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    from .budget import RequestBudget
     from .models import SyncedModel, SyncRun
     from .options import Incremental, OnDelete, SyncConfig
     from .pagination import (
@@ -60,6 +61,7 @@ __all__ = [
     "Paginator",
     "PyckError",
     "RateLimitError",
+    "RequestBudget",
     "ResourceT",
     "ResponseError",
     "RestDatasource",
@@ -73,6 +75,7 @@ __all__ = [
 
 _LAZY = {
     "RestDatasource": ".rest",
+    "RequestBudget": ".budget",
     "Paginator": ".pagination",
     "NoPaginator": ".pagination",
     "PageNumberPaginator": ".pagination",

@@ -32,14 +32,17 @@ DEFAULTS: dict[str, Any] = {
     # Exponential backoff: the n-th retry waits about BACKOFF_FACTOR * 2**(n-1) seconds, plus jitter.
     "HTTP_BACKOFF_FACTOR": 0.5,
     # The longest Retry-After we honour, in seconds; a server asking for longer gets a RateLimitError instead.
+    # Also the longest a request waits for its RequestBudget (unless the budget sets max_wait).
     "HTTP_MAX_RETRY_AFTER": 120.0,
     # Sent with every request, so API operators can tell who is calling.
     "HTTP_USER_AGENT": f"django-pyck/{__version__} (+https://pypi.org/project/django-pyck/)",
     # The largest response body read, in bytes after decompression; a larger one raises ResponseError.
     "HTTP_MAX_RESPONSE_SIZE": 64 * 1024 * 1024,
-    # The longest, in seconds, that reading one response body may take once its headers have arrived (the
-    # timeout applies to each read, so a server dripping bytes would otherwise never end); a slower body raises
-    # TransportError. Checked between reads: the bound is this plus at most one HTTP_TIMEOUT.
+    # The longest, in seconds, that one answer may take to arrive once the request is sent: status line,
+    # headers and body together (the timeout applies to each read, so a server dripping bytes would otherwise
+    # never end); a slower answer raises TransportError. The headers are cut off at the deadline (and retried
+    # like a read timeout); the body is checked between reads, so the bound is this plus at most one
+    # HTTP_TIMEOUT.
     "HTTP_MAX_RESPONSE_TIME": 300.0,
     # The deepest nesting of arrays and objects accepted in a JSON body; a deeper one raises ResponseError.
     "HTTP_MAX_JSON_DEPTH": 100,

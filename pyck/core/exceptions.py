@@ -6,14 +6,16 @@ The hierarchy::
     ├── ConfigurationError         a datasource, SyncConfig or setting is wrong (also ImproperlyConfigured)
     ├── DatasourceError            talking to a datasource failed; do not raise directly
     │   ├── NotFoundError          the record does not exist (HTTP 404 on ``get``)
-    │   ├── RateLimitError         the remote side kept answering 429 after the retries
+    │   ├── RateLimitError         429 after the retries, or the request budget is spent for too long
     │   ├── ResponseError          any other non-2xx answer, or a body that is not the JSON expected
     │   ├── TransportError         connection refused or reset, timeout, TLS failure
     │   └── InvalidResourceError   the data does not fit the resource type
     └── SyncError                  a sync could not be carried out
 
 Every :class:`DatasourceError` carries the datasource, the URL with its secrets removed, the record id and
-the field where they are known, and puts them in its message, so a log line alone says where to look.
+the field where they are known, and puts them in its message, so a log line alone says where to look. Its
+message and URL never quote a secret the datasource has sent (see :func:`pyck.core.http.redact_secrets`),
+even when the remote side echoed one back.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class DatasourceError(PyckError):
     """Base class of the errors met while reading from a datasource. Do not raise directly.
 
     Args:
-        message: what went wrong, in one sentence.
+        message: what went wrong, in one sentence. Secrets the datasource has sent (API keys, tokens) are
+            blanked out of it, in case it quotes remote data that echoes them.
         datasource: the datasource (or its name) that was being read.
         url: the URL requested. Pass it through :func:`pyck.core.http.redact_url` first if it may hold secrets.
         record_id: the id of the record concerned, if any.
@@ -69,6 +72,11 @@ class DatasourceError(PyckError):
         field: str | None = None,
         status_code: int | None = None,
     ) -> None:
+        if datasource is not None and not isinstance(datasource, str):
+            from .http import redact_secrets
+
+            message = redact_secrets(message, datasource)
+            url = redact_secrets(url, datasource) if url else url
         self.reason = message
         self.datasource = datasource
         self.url = url
@@ -139,9 +147,11 @@ class NotFoundError(DatasourceError):
 
 
 class RateLimitError(DatasourceError):
-    """The remote side answered 429 Too Many Requests, and kept doing so after the configured retries.
+    """The remote side answered 429 Too Many Requests, and kept doing so after the configured retries (or
+    asked to wait longer than ``HTTP_MAX_RETRY_AFTER``); or the datasource's
+    :class:`~pyck.core.budget.RequestBudget` is spent until further away than it may wait.
 
-    ``retry_after`` holds the seconds it asked us to wait, when it said.
+    ``retry_after`` holds the seconds to wait before trying again, when known.
     """
 
     retry_after: float | None = None

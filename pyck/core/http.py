@@ -5,10 +5,13 @@ datasource that does its own HTTP:
 
 - :func:`build_session` returns a ``requests.Session`` that retries connection errors, 429 and 5xx answers
   with exponential backoff and jitter, honours ``Retry-After`` up to a cap, applies a default timeout to every
-  request, and does not carry credentials headers to another host on a redirect.
+  request, bounds the time an answer's status line and headers may take, can call a function before every
+  attempt it sends (a :class:`~pyck.core.budget.RequestBudget`), and carries none of the caller's headers
+  (credentials) and no cookie to another host on a redirect.
 - :class:`RateLimiter` is a thread-safe token bucket that keeps a client under N requests per second.
 - :func:`read_body` reads a streamed response body within a size limit and a total deadline.
-- :func:`redact_url` removes secrets from a URL before it goes into a log line or an error message.
+- :func:`redact_url`, :func:`redact_text` and :func:`redact_secrets` remove secrets from a URL or a message
+  before it goes into a log line or an error message.
 
 Every wait (backoff, ``Retry-After``, rate limit) goes through the module-level ``_sleep`` function, so tests
 can replace it and check the waits without sleeping.
@@ -29,11 +32,13 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import MaxRetryError
 from urllib3.exceptions import ResponseError as _Urllib3ResponseError
 from urllib3.response import HTTPResponse as _Urllib3Response
 from urllib3.util.retry import Retry
 
+from ._deadline import DEADLINE_POOLS, SlowAnswerError, exchange
 from .exceptions import ResponseError, TransportError
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "DEFAULT_RETRY_STATUSES",
     "DEFAULT_SECRET_PARAMS",
     "RateLimiter",
+    "SlowAnswerError",
     "blank_out",
     "build_retry",
     "build_session",
@@ -48,6 +54,7 @@ __all__ = [
     "is_secret_param",
     "parse_retry_after",
     "read_body",
+    "redact_secrets",
     "redact_text",
     "redact_url",
     "secret_values",
@@ -63,6 +70,17 @@ _SECRET_FRAGMENTS = ("token", "secret", "key")
 
 # Header names (lower case) that carry credentials, on top of any containing a _SECRET_FRAGMENTS word or "auth".
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "password"})
+
+# Standard headers that describe the request rather than the caller: their values are never secret. The value
+# of any other header a datasource sends is (an API may authenticate with "X-Membership-Ident").
+_PUBLIC_HEADERS = frozenset(
+    {
+        "accept", "accept-charset", "accept-encoding", "accept-language", "cache-control", "connection",
+        "content-encoding", "content-language", "content-length", "content-type", "if-match", "if-modified-since",
+        "if-none-match", "if-unmodified-since", "pragma", "prefer", "range", "te", "transfer-encoding",
+        "user-agent", "x-requested-with",
+    }
+)
 
 #: Answers that are retried: rate limited, and the server errors that are usually transient.
 DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
@@ -157,8 +175,11 @@ def _redact_urllib3_logs() -> None:
 def secret_values(
     url: str, headers: Mapping[str, str], secret_params: Collection[str] = DEFAULT_SECRET_PARAMS
 ) -> list[str]:
-    """The secret strings in a request (secret query values, credentials headers and their tokens), longest
-    first, so they can be blanked out of a response body quoted in an error message."""
+    """The secret strings in a request, longest first, so they can be blanked out of a response body quoted
+    in an error message: the password in the URL, secret query values, and the value (and each long word of
+    the value, such as a bearer token) of every credentials header (see :func:`is_credential_header`) and of
+    every other header but the standard ones that describe the request (``Accept``, ``User-Agent``…) when the
+    value has 8 characters or more: any header may be how an API authenticates ("X-Membership-Ident")."""
     found: set[str] = set()
     parts = urlsplit(url)
     if parts.password:
@@ -168,9 +189,15 @@ def secret_values(
         if sep and value and is_secret_param(unquote_plus(name), secret_params):
             found.update({value, unquote_plus(value)})
     for name, value in headers.items():
-        if value and is_credential_header(name):
+        if not value:
+            continue
+        if is_credential_header(name):
             found.add(value)
-            found.update(word for word in value.split() if len(word) >= 8)
+        elif name.lower() not in _PUBLIC_HEADERS and len(value) >= 8:
+            found.add(value)  # shorter values of headers not named as credentials are rarely secret, often "2"
+        else:
+            continue
+        found.update(word for word in value.split() if len(word) >= 8)
     return sorted((v for v in found if len(v) >= 4), key=len, reverse=True)
 
 
@@ -179,6 +206,19 @@ def blank_out(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, _REDACTED)
     return text
+
+
+def redact_secrets(text: str, datasource: Any) -> str:
+    """Return ``text`` (an error message, a log line) fit to show: every secret ``datasource`` has sent so far
+    blanked out (a :class:`~pyck.core.rest.RestDatasource` remembers the values of its ``get_headers()`` and
+    its secret query parameters), and the values of secret ``name=value`` pairs replaced by ``***``.
+
+    An API may echo a key back inside a record, so messages quoting remote data go through this before they
+    reach an error, a log or a ``SyncRun``. :class:`~pyck.core.exceptions.DatasourceError` applies it to its
+    own message.
+    """
+    text = redact_text(text, getattr(datasource, "secret_params", None) or DEFAULT_SECRET_PARAMS)
+    return blank_out(text, getattr(datasource, "_sent_secrets", ()))
 
 
 # --- Retry-After -------------------------------------------------------------------------------------------
@@ -210,15 +250,25 @@ class _Retry(Retry):
 
     The wait happens in :meth:`increment`, not in :meth:`sleep`: urllib3 calls ``sleep()`` after
     ``increment()``, but ``responses`` (which tests use) only calls ``increment()``. Doing it here makes the
-    waits the same in both, and they go through ``_sleep``.
+    waits the same in both, and they go through ``_sleep``. For the same reason ``before_attempt`` (a request
+    budget) is called here, after the wait, for each retry: an ``increment()`` that returns means another
+    attempt is about to be sent.
     """
 
-    def __init__(self, *args: Any, max_retry_after: float = 120.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_retry_after: float = 120.0,
+        before_attempt: Callable[[], object] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_retry_after = max_retry_after
+        self.before_attempt = before_attempt
 
     def new(self, **kw: Any) -> _Retry:
         kw.setdefault("max_retry_after", self.max_retry_after)
+        kw.setdefault("before_attempt", self.before_attempt)
         return super().new(**kw)
 
     def increment(
@@ -239,6 +289,14 @@ class _Retry(Retry):
         new_retry = super().increment(method, url, response, error, _pool, _stacktrace)
         if response is None or response.get_redirect_location() in (None, False):
             _sleep(retry_after if retry_after is not None else new_retry.get_backoff_time())
+        if self.before_attempt is not None:
+            try:
+                self.before_attempt()
+            except BaseException:
+                # urllib3 releases the connection of an answer only after a retry it makes; this one is not.
+                if response is not None:
+                    response.drain_conn()
+                raise
         return new_retry
 
     def get_backoff_time(self) -> float:
@@ -265,13 +323,16 @@ def build_retry(
     max_retry_after: float,
     methods: Collection[str] = DEFAULT_RETRY_METHODS,
     statuses: Collection[int] = DEFAULT_RETRY_STATUSES,
+    before_attempt: Callable[[], object] | None = None,
 ) -> Retry:
-    """The ``Retry`` policy pyck mounts on its sessions (see the module docstring)."""
+    """The ``Retry`` policy pyck mounts on its sessions (see the module docstring); ``before_attempt`` is
+    called before each retry is sent, after its wait."""
     return _Retry(
         total=retries,
         backoff_factor=backoff_factor,
         backoff_max=max(max_retry_after, backoff_factor),
         max_retry_after=max_retry_after,
+        before_attempt=before_attempt,
         status_forcelist=frozenset(statuses),
         allowed_methods=frozenset(m.upper() for m in methods),
         # After the last retry, hand back the last answer (429, 503…) so the caller can raise a precise error.
@@ -284,29 +345,75 @@ def build_retry(
 
 
 class _TimeoutAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` that applies a default timeout to requests sent without one."""
+    """pyck's ``HTTPAdapter``: a default timeout for requests sent without one, a deadline on each answer's
+    status line and headers, and ``before_attempt`` called before each request it sends (retries are counted
+    by the ``Retry`` policy, see :class:`_Retry`)."""
 
-    def __init__(self, *, timeout: float | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float | None,
+        max_response_time: float | None = None,
+        before_attempt: Callable[[], object] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.default_timeout = timeout
+        self.max_response_time = max_response_time
+        self.before_attempt = before_attempt
         super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if manager.pool_classes_by_scheme.get("http") is HTTPConnectionPool:  # urllib3's own, not SOCKS pools
+            manager.pool_classes_by_scheme = DEADLINE_POOLS
+        return manager
 
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
     ) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
-        return super().send(request, *args, **kwargs)
+        if self.before_attempt is not None:
+            self.before_attempt()
+        outer = getattr(exchange, "max_time", None)
+        exchange.max_time = self.max_response_time
+        try:
+            return super().send(request, *args, **kwargs)
+        finally:
+            exchange.max_time = outer
 
 
 class _Session(requests.Session):
-    """A ``requests.Session`` that strips every credentials header, not just ``Authorization``, when a
-    redirect leads to another host."""
+    """A ``requests.Session`` that, when a redirect leads to another host or port (``should_strip_auth``), drops
+    every header but the session's own non-credential defaults (``User-Agent``, ``Accept``, ``Accept-Encoding``,
+    ``Connection``) and the headers describing the request's body: whatever the caller passed with the request
+    (all of a datasource's ``get_headers()``, whatever their names) and any cookie stays with the first host.
+    requests itself drops only ``Authorization``."""
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         super().rebuild_auth(prepared_request, response)
         if self.should_strip_auth(str(response.request.url), str(prepared_request.url)):
-            for name in [n for n in prepared_request.headers if is_credential_header(n)]:
-                del prepared_request.headers[name]
+            headers = prepared_request.headers
+            for name in list(headers):
+                if not _kept_across_hosts(name, headers[name], self.headers):
+                    del headers[name]
+
+
+_BODY_HEADERS = frozenset({"content-length", "content-type", "transfer-encoding"})
+
+
+def _kept_across_hosts(name: str, value: Any, defaults: Mapping[str, Any]) -> bool:
+    if name.lower() in _BODY_HEADERS:
+        return True  # a 307/308 sends the body again, and needs them to be read
+    if name.lower() == "proxy-authorization":
+        return True  # for the proxy, not the host: rebuild_proxies() has just set it afresh for the new URL
+    if is_credential_header(name):
+        return False
+    return name in defaults and defaults[name] == value
 
 
 def build_session(
@@ -318,6 +425,8 @@ def build_session(
     user_agent: str | None = None,
     retry_methods: Collection[str] = DEFAULT_RETRY_METHODS,
     pool_maxsize: int = 10,
+    max_response_time: float | None = None,
+    before_attempt: Callable[[], object] | None = None,
 ) -> requests.Session:
     """Return a new session with pyck's retry policy, default timeout and redirect rules mounted.
 
@@ -330,13 +439,25 @@ def build_session(
         user_agent: the ``User-Agent`` header.
         retry_methods: the methods retried after an answer or a read error.
         pool_maxsize: connections kept open per host (raise it when many threads share the session).
+        max_response_time: the longest, in seconds, an answer's status line and headers may take to arrive once
+            the request is sent, however slowly they drip in (the timeout applies to each read only). Slower
+            ones fail like a read timeout, and are retried like one. ``None``: no bound. :func:`read_body`
+            bounds the body, within the same total.
+        before_attempt: called before every attempt is sent, retries and redirects included; it may wait, or
+            raise to stop the request (a :class:`~pyck.core.budget.RequestBudget` does both).
     """
     _redact_urllib3_logs()
     session = _Session()
     adapter = _TimeoutAdapter(
         timeout=timeout,
+        max_response_time=max_response_time,
+        before_attempt=before_attempt,
         max_retries=build_retry(
-            retries, backoff_factor=backoff_factor, max_retry_after=max_retry_after, methods=retry_methods
+            retries,
+            backoff_factor=backoff_factor,
+            max_retry_after=max_retry_after,
+            methods=retry_methods,
+            before_attempt=before_attempt,
         ),
         pool_maxsize=pool_maxsize,
     )
@@ -364,13 +485,15 @@ def read_body(
 
     The timeout of a request applies to each read from the socket, so a server that sends one byte at a time
     could keep a plain ``response.content`` busy forever. This reads in chunks that return as soon as any
-    bytes arrive and checks the clock between them, so the body takes at most ``max_time`` seconds plus one
-    read timeout. The size is counted after decompression (a small gzip body can inflate enormously), and a
-    ``Content-Length`` above ``max_size`` is refused before anything is read.
+    bytes arrive and checks the clock between them, so the answer takes at most ``max_time`` seconds plus one
+    read timeout: when the session is :func:`build_session`'s with the same ``max_response_time``, the time its
+    status line and headers took counts too, and the body gets what is left. The size is counted after
+    decompression (a small gzip body can inflate enormously), and a ``Content-Length`` above ``max_size`` is
+    refused before anything is read.
 
     Raises:
         ResponseError: the body is larger than ``max_size`` bytes, or its ``Content-Encoding`` is broken.
-        TransportError: the body took longer than ``max_time`` seconds, the connection broke before it was
+        TransportError: the answer took longer than ``max_time`` seconds, the connection broke before it was
             complete, or a read timed out.
 
     The errors name neither datasource nor URL: the caller adds them (``error.with_context(...)``).
@@ -384,15 +507,16 @@ def read_body(
             status_code=response.status_code,
         )
     read = _chunk_reader(response)
-    deadline = clock() + max_time
+    header_seconds = getattr(response.raw, "_pyck_header_seconds", 0.0)
+    deadline = clock() + max_time - (header_seconds if isinstance(header_seconds, float) else 0.0)
     chunks: list[bytes] = []
     size = 0
     try:
         while True:
             if clock() > deadline:
                 raise TransportError(
-                    f"The response body took longer than {max_time:g}s to arrive (HTTP_MAX_RESPONSE_TIME); "
-                    f"{size} bytes came in that time",
+                    f"The response took longer than {max_time:g}s to arrive (HTTP_MAX_RESPONSE_TIME); "
+                    f"{size} bytes of its body came in that time",
                     status_code=response.status_code,
                 )
             chunk = read()

@@ -37,6 +37,7 @@ from urllib3 import exceptions as urllib3_exceptions
 
 from . import http
 from .base import Datasource, ResourceT
+from .budget import RequestBudget
 from .conf import pyck_settings
 from .exceptions import (
     ConfigurationError,
@@ -105,6 +106,9 @@ class RestDatasource(Datasource[ResourceT]):
     retry_methods: Collection[str] = http.DEFAULT_RETRY_METHODS
     # At most this many requests per second from this datasource (all threads together); None: no limit.
     rate_limit: float | None = None
+    # At most N requests per window across every process, counted in a shared cache (see RequestBudget);
+    # None: no budget.
+    request_budget: RequestBudget | None = None
     # Query parameters sent with every listing request; keyword arguments to list() override them.
     list_query: Mapping[str, Any] = types.MappingProxyType({})
     # A predicate on deserialised records; list() yields only those for which it returns True.
@@ -114,7 +118,8 @@ class RestDatasource(Datasource[ResourceT]):
     secret_params: Collection[str] = http.DEFAULT_SECRET_PARAMS
     # The largest body read, in bytes; None: the HTTP_MAX_RESPONSE_SIZE setting.
     max_response_size: int | None = None
-    # The longest a body may take to arrive once its headers have, in seconds; None: HTTP_MAX_RESPONSE_TIME.
+    # The longest an answer (status line, headers and body) may take to arrive once the request is sent, in
+    # seconds; None: HTTP_MAX_RESPONSE_TIME.
     max_response_time: float | None = None
     # TLS certificate verification: True, or the path of a CA bundle. False turns it off, with a warning in
     # the log each time a session is built; there is no quieter way.
@@ -127,6 +132,9 @@ class RestDatasource(Datasource[ResourceT]):
         self._session_config: tuple[Any, ...] | None = None
         self._limiter: http.RateLimiter | None = None
         self._last_page = threading.local()
+        # The secrets this datasource has sent (see http.redact_secrets), longest first; replaced, never
+        # mutated, so that readers in other threads need no lock.
+        self._sent_secrets: tuple[str, ...] = ()
 
     # --- Configuration ---------------------------------------------------------------------------------
 
@@ -158,18 +166,23 @@ class RestDatasource(Datasource[ResourceT]):
         One session per instance, so connections are reused; it is rebuilt if the retry settings change.
         Override to mount your own adapters or add authentication (call ``super().get_session()`` first).
         """
+        budget = self.request_budget
+        if budget is not None and not isinstance(budget, RequestBudget):
+            raise ConfigurationError(f"{self}: request_budget must be a RequestBudget or None, got {budget!r}")
         config = (
             self.retries if self.retries is not None else pyck_settings.HTTP_RETRIES,
             self.backoff_factor if self.backoff_factor is not None else pyck_settings.HTTP_BACKOFF_FACTOR,
             pyck_settings.HTTP_MAX_RETRY_AFTER,
             pyck_settings.HTTP_USER_AGENT,
             frozenset(m.upper() for m in self.retry_methods),
+            _max_response_time(self),
+            (budget, budget.key_for(self)) if budget is not None else None,
         )
         with self._lock:
             if self._session is None or self._session_config != config:
                 if self._session is not None:
                     self._session.close()
-                retries, backoff_factor, max_retry_after, user_agent, methods = config
+                retries, backoff_factor, max_retry_after, user_agent, methods, max_time, _ = config
                 self._session = http.build_session(
                     retries=int(retries),
                     backoff_factor=float(backoff_factor),
@@ -177,6 +190,8 @@ class RestDatasource(Datasource[ResourceT]):
                     timeout=self.get_timeout(),
                     user_agent=user_agent,
                     retry_methods=methods,
+                    max_response_time=max_time,
+                    before_attempt=budget.bind(self) if budget is not None else None,
                 )
                 self._session_config = config
                 if self.verify is False:
@@ -189,8 +204,9 @@ class RestDatasource(Datasource[ResourceT]):
             return self._session
 
     def redact(self, url: str) -> str:
-        """Return ``url`` with :attr:`secret_params` values and any ``user:password@`` removed."""
-        return http.redact_url(url, self.secret_params)
+        """Return ``url`` with :attr:`secret_params` values, any ``user:password@`` and every secret this
+        datasource has sent (its :meth:`get_headers` values, secret query values) removed."""
+        return http.blank_out(http.redact_url(url, self.secret_params), self._sent_secrets)
 
     # --- HTTP ------------------------------------------------------------------------------------------
 
@@ -211,6 +227,8 @@ class RestDatasource(Datasource[ResourceT]):
         session = self.get_session()
         headers = self.get_headers()
         full_url = _with_query(url, params)
+        secrets = http.secret_values(full_url, headers, self.secret_params)
+        _remember_secrets(self, secrets)
         shown = self.redact(full_url)
         if self.rate_limit:
             self._get_limiter().acquire()
@@ -226,8 +244,10 @@ class RestDatasource(Datasource[ResourceT]):
                 verify=self.verify,
                 stream=True,
             )
+        except DatasourceError as error:
+            # From the request budget: its window is spent beyond max_wait, or its cache failed.
+            raise error.with_context(datasource=self, url=shown) from None
         except requests.RequestException as error:
-            secrets = http.secret_values(full_url, headers, self.secret_params)
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug("%s %s failed after %.0f ms: %s", method, shown, elapsed, type(error).__name__)
             transport_error = TransportError(
@@ -247,11 +267,7 @@ class RestDatasource(Datasource[ResourceT]):
                     if self.max_response_size is not None
                     else pyck_settings.HTTP_MAX_RESPONSE_SIZE
                 ),
-                max_time=float(
-                    self.max_response_time
-                    if self.max_response_time is not None
-                    else pyck_settings.HTTP_MAX_RESPONSE_TIME
-                ),
+                max_time=_max_response_time(self),
             )
         except DatasourceError as error:
             raise error.with_context(datasource=self, url=shown) from error.__cause__
@@ -452,18 +468,25 @@ class RestDatasource(Datasource[ResourceT]):
     def deserialize_record(self, data: Any, *, url: str, record_id: Any) -> ResourceT:
         """:meth:`deserialize` one raw record, turning any failure into an :class:`InvalidResourceError` that
         names this datasource, ``url`` (already redacted) and ``record_id``. ``get()``, ``list()`` and the sync
-        engine call it; override :meth:`deserialize` rather than this."""
+        engine call it; override :meth:`deserialize` rather than this.
+
+        The error's message never quotes a secret this datasource has sent, even when the API echoes one back
+        inside the record; a cause whose text would is left off the error.
+        """
         try:
             return self.deserialize(data)
         except InvalidResourceError as error:
-            raise error.with_context(datasource=self, url=url, record_id=record_id)  # noqa: B904
+            invalid = error.with_context(datasource=self, url=url, record_id=record_id)
+            cause = error.__cause__
         except (KeyError, TypeError, ValueError) as error:
-            raise InvalidResourceError(
+            invalid = InvalidResourceError(
                 f"Could not deserialise the record: {type(error).__name__}: {error}",
                 datasource=self,
                 url=url,
                 record_id=record_id,
-            ) from error
+            )
+            cause = error
+        raise invalid from (None if cause is None or _reveals(cause, self._sent_secrets) else cause)
 
     # --- Internals -------------------------------------------------------------------------------------
 
@@ -522,6 +545,26 @@ class RestDatasource(Datasource[ResourceT]):
                 found.update(http.secret_values(str(sent.url or ""), sent.headers, self.secret_params))
         found.update(http.secret_values("", self.get_headers(), self.secret_params))
         return sorted(found, key=len, reverse=True)
+
+
+# The most secrets a datasource remembers (a token rotated every hour adds one each hour).
+_MAX_REMEMBERED_SECRETS = 32
+
+
+def _remember_secrets(datasource: RestDatasource[Any], secrets: Collection[str]) -> None:
+    known = datasource._sent_secrets
+    if all(secret in known for secret in secrets):
+        return
+    with datasource._lock:
+        older = [s for s in datasource._sent_secrets if s not in secrets]
+        kept = [*secrets, *older[: max(0, _MAX_REMEMBERED_SECRETS - len(secrets))]]
+        # Longest first, so that a secret containing another is blanked out whole.
+        datasource._sent_secrets = tuple(sorted(kept, key=len, reverse=True))
+
+
+def _max_response_time(datasource: RestDatasource[Any]) -> float:
+    limit = datasource.max_response_time
+    return float(limit if limit is not None else pyck_settings.HTTP_MAX_RESPONSE_TIME)
 
 
 def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
@@ -608,6 +651,8 @@ def _describe_transport_error(
         reason, urllib3_exceptions.ConnectTimeoutError
     ):
         kind = "timed out connecting"
+    elif isinstance(reason, http.SlowAnswerError):
+        return f"the answer was too slow: {reason}"
     elif isinstance(error, requests.exceptions.Timeout) or isinstance(reason, urllib3_exceptions.ReadTimeoutError):
         kind = "timed out waiting for the answer"
     elif isinstance(error, requests.exceptions.ConnectionError):

@@ -55,6 +55,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import http
 from ._sync import state as states
 from ._sync.upsert import _Outcome, _RunContext, upsert
 from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, SyncError
@@ -425,6 +426,8 @@ def _sync(
         )
         logger.info("%s: nothing deleted: %s", label, why)
 
+    for record_error in result.errors:  # remote data quoted in a message may echo a credential back
+        record_error.message = http.redact_secrets(record_error.message, datasource)
     result.finished = timezone.now()
     result.duration = time.perf_counter() - clock
     SyncRun.objects.filter(pk=sync_run.pk).update(
@@ -754,7 +757,8 @@ def _write_batch(
             return outcome
     except (DatabaseError, SyncError) as error:
         context.forget()  # rows its id maps learnt were rolled back
-        logger.warning("%s: a batch of %d failed (%s); retrying it record by record", model._meta.label, len(batch), error)
+        reason = http.redact_secrets(str(error), model.sync_config.datasource)
+        logger.warning("%s: a batch of %d failed (%s); retrying it record by record", model._meta.label, len(batch), reason)
     finally:
         context.pending.clear()
     return _write_row_by_row(context, model, batch, stamp, on_write)

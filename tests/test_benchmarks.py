@@ -1,7 +1,8 @@
-"""The sync benchmark harness (``benchmarks/``): its server, its SQL accounting, and a tiny end-to-end run.
+"""The benchmark harnesses (``benchmarks/``): their server, their SQL accounting, and tiny end-to-end runs.
 
-The end-to-end run uses SQLite, or PostgreSQL when ``DATABASE_URL`` is set (in a database of its own, named
-after the test database plus ``_bench_smoke_py3XX``), so the harness cannot rot unnoticed on either.
+The end-to-end runs use SQLite, or PostgreSQL when ``DATABASE_URL`` is set (in databases of their own, named
+after the test database plus ``_bench_smoke_py3XX`` and ``_bench_incremental_smoke_py3XX``), so the harnesses
+cannot rot unnoticed on either.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import json
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 
+from benchmarks.bench_incremental import main as bench_incremental_main
 from benchmarks.bench_sync import main as bench_main
 from benchmarks.bench_sync import written_columns
-from benchmarks.server import BenchData, BenchServer
+from benchmarks.server import TICKETS_EPOCH, BenchData, BenchServer, TicketData
 
 # --- The server -------------------------------------------------------------------------------------------------
 
@@ -78,6 +81,59 @@ def test_keep_alive_requests_do_not_stall() -> None:
     assert elapsed < 0.75, f"25 keep-alive requests took {elapsed:.2f} s"
 
 
+def test_tickets_are_listed_by_update_time_and_filtered_inclusively() -> None:
+    with BenchServer(records=250) as server:
+        session = requests.Session()
+        first = session.get(f"{server.url}/tickets", params={"offset": 0, "limit": 100}).json()
+        assert first["total"] == 250 and [t["id"] for t in first["items"]] == list(range(1, 101))
+        assert first["items"][0]["updated_at"] == (TICKETS_EPOCH + timedelta(seconds=1)).isoformat()
+
+        changed = session.post(f"{server.url}/_control", json={"change": 5}).json()["changed"]
+        assert changed == [1, 51, 101, 151, 201]  # spread evenly over the listing
+        since = server.tickets.ticket(250)["updated_at"]  # the last ticket before the change: inclusive
+        listed = session.get(f"{server.url}/tickets", params={"updated_since": since, "limit": 100}).json()
+        assert listed["total"] == 6 and [t["id"] for t in listed["items"]] == [250, *changed]
+        assert all(t["subject"].endswith("(edit 1)") for t in listed["items"][1:])
+        stamps = [t["updated_at"] for t in listed["items"]]
+        assert stamps == sorted(stamps) and len(set(stamps)) == 6
+        everything = server.tickets.listing()
+        assert [t["id"] for t in everything][-6:] == [250, *changed] and len(everything) == 250
+        assert session.get(f"{server.url}/tickets/51/").json() == server.tickets.ticket(51)
+
+        # A client rebuilds the same data with the same calls; a reset undoes every change.
+        mirror = TicketData(250)
+        assert mirror.change(5) == changed and mirror.listing() == everything
+        assert session.post(f"{server.url}/_control", json={"change": 5}).json()["changed"] == [38, 88, 138, 188, 238]
+        session.post(f"{server.url}/_control", json={"reset": True})
+        assert server.tickets.listing() == TicketData(250).listing()
+        assert session.get(f"{server.url}/tickets", params={"offset": 0, "limit": 5000}).status_code == 400
+        assert session.get(f"{server.url}/tickets", params={"updated_since": "yesterday"}).status_code == 400
+        assert session.post(f"{server.url}/_control", json={"explode": True}).status_code == 400
+
+
+def test_injected_failures_and_the_request_log() -> None:
+    with BenchServer(records=30) as server:
+        session = requests.Session()
+        server.control(fail_after=2)
+        pages = [session.get(f"{server.url}/tickets", params={"offset": o, "limit": 10}) for o in (0, 10, 20)]
+        statuses = [page.status_code for page in pages]
+        assert statuses == [200, 200, 500]
+        assert session.get(f"{server.url}/tickets/1/").status_code == 500  # every request, until lifted
+        server.control(fail_after=None)
+        assert session.get(f"{server.url}/tickets/1/").status_code == 200
+        stats = server.stats()
+        assert stats["requests"] == 5 and stats["failed"] == 2
+        log = server.log()
+        assert [(r.endpoint, r.query.get("offset"), r.served) for r in log] == [
+            ("tickets:list", "0", True),
+            ("tickets:list", "10", True),
+            ("tickets:list", "20", False),
+            ("tickets:get", None, False),
+            ("tickets:get", None, True),
+        ]
+        assert len({r.client for r in log}) == 1  # one keep-alive connection
+
+
 # --- Counting the columns an UPDATE writes ---------------------------------------------------------------------
 
 
@@ -108,12 +164,12 @@ def test_written_columns(sql: str, expected: tuple[str | None, list[str]]) -> No
 # --- A tiny run of the whole benchmark ------------------------------------------------------------------------
 
 
-def _database_args(tmp_path: Path) -> tuple[list[str], str | None]:
+def _database_args(tmp_path: Path, suffix: str = "bench_smoke") -> tuple[list[str], str | None]:
     url = os.environ.get("DATABASE_URL")
     if not url or not url.startswith("postgres"):
         return ["--database", "sqlite", "--sqlite-path", str(tmp_path / "bench.sqlite3")], None
     parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'pyck'}_bench_smoke_py{sys.version_info.major}{sys.version_info.minor}"
+    name = f"{parts.path.lstrip('/') or 'pyck'}_{suffix}_py{sys.version_info.major}{sys.version_info.minor}"
     return ["--database", "postgres"], urlunsplit(parts._replace(path=f"/{name}"))
 
 
@@ -170,3 +226,47 @@ def test_benchmark_runs_end_to_end(
     assert "| 500 | handwritten (projected) | cold |" in markdown
     assert "Targets (issue 3):" in markdown
     assert "Targets (issue 3):" in capsys.readouterr().out
+
+
+def test_incremental_benchmark_runs_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, database_url = _database_args(tmp_path, "bench_incremental_smoke")
+    if database_url:
+        monkeypatch.setenv("DATABASE_URL", database_url)
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("## Earlier sections\n\nkept\n")
+    # 2,000 tickets (20 pages of 100), 300 changed: the incremental listing is the boundary ticket + 300 = 4 pages.
+    bench_incremental_main(
+        ["--records", "2000", "--changed", "300", *args]
+        + ["--output", str(results_md), "--json", str(tmp_path / "out.json")]
+    )
+    figures = json.loads((tmp_path / "out.json").read_text())
+    cold, full, incremental = figures["cold"], figures["runs"]["full"], figures["runs"]["incremental"]
+
+    assert figures["pages"] == {"full": 20, "incremental": 4}
+    assert (cold["mode"], cold["http_requests"], cold["counts"]["created"]) == ("full", 20, 2000)
+    assert (full["mode"], full["http_requests"], full["http_failed"]) == ("full", 20, 0)
+    assert (incremental["mode"], incremental["http_requests"]) == ("incremental", 4)
+    # Both runs see the same change from the same database: the same 300 updates, the rest unchanged.
+    assert full["counts"] == {"created": 0, "updated": 300, "unchanged": 1700, "deleted": 0, "failed": 0}
+    assert incremental["counts"] == {"created": 0, "updated": 300, "unchanged": 1, "deleted": 0, "failed": 0}
+    assert full["data_columns"] == incremental["data_columns"] > 0
+    # Beyond the same data updates, the full run stamps every row it reads, the incremental one the 301 it reads.
+    assert full["row_writes"] - incremental["row_writes"] == 2000 - 301
+
+    for mode, clean_requests in (("full", 20), ("incremental", 4)):
+        resume = figures["resume"][mode]
+        interrupted, resumed = resume["interrupted"], resume["resumed"]
+        assert interrupted["status"] == "failed" and interrupted["http_failed"] == 1
+        assert interrupted["http_requests"] == clean_requests // 2 + 1
+        assert resumed["resumed"] and resumed["status"] == "succeeded" and resumed["mode"] == mode
+        # The clean run's pages, plus the failed request and the checkpoint's page read again.
+        assert interrupted["http_requests"] + resumed["http_requests"] == clean_requests + 2
+        assert resume["checkpoint"]["position"] == {"page": (clean_requests // 2 - 1) * 100, "index": 100}
+
+    markdown = results_md.read_text()
+    assert markdown.startswith("## Earlier sections\n\nkept\n")
+    assert "| incremental sync after the same 300 changed | incremental |" in markdown
+    assert "| full | 20 | 11 (1) | offset 900, item 100 | 11 | 22 | +2 |" in markdown
+    assert "5.0× fewer HTTP requests" in capsys.readouterr().out

@@ -7,13 +7,23 @@ call :func:`point_at` before syncing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from benchmarks.server import DEFAULT_PAGE_SIZE
-from pyck.core.datasources import PageNumberPaginator, RestDatasource
+from pyck.core.datasources import OffsetPaginator, PageNumberPaginator, RestDatasource
 
-__all__ = ["MemberResource", "PartyResource", "RegionResource", "members", "parties", "point_at", "regions"]
+__all__ = [
+    "MemberResource",
+    "PartyResource",
+    "RegionResource",
+    "TicketResource",
+    "members",
+    "parties",
+    "point_at",
+    "regions",
+    "tickets",
+]
 
 
 @dataclass
@@ -49,6 +59,18 @@ class MemberResource:
     party: int
 
 
+@dataclass
+class TicketResource:
+    """A helpdesk ticket as the API returns it; ``updated_at`` is the incremental cursor."""
+
+    id: int
+    subject: str
+    status: str
+    priority: int
+    assignee: str | None
+    updated_at: datetime
+
+
 def _paginator() -> PageNumberPaginator:
     return PageNumberPaginator(
         page_size=DEFAULT_PAGE_SIZE, page_size_param="page_size", items_path="items", total_pages_path="total_pages"
@@ -64,9 +86,15 @@ parties: RestDatasource[PartyResource] = RestDatasource(
 members: RestDatasource[MemberResource] = RestDatasource(
     path="/members", resource_type=MemberResource, paginator=_paginator()
 )
+# Offset paging over a listing sorted by (updated_at, id), as helpdesk APIs do; ?updated_since= narrows it.
+tickets: RestDatasource[TicketResource] = RestDatasource(
+    path="/tickets",
+    resource_type=TicketResource,
+    paginator=OffsetPaginator(limit=DEFAULT_PAGE_SIZE, items_path="items", total_path="total"),
+)
 
 
 def point_at(base_url: str) -> None:
-    """Send the three datasources to the benchmark server at ``base_url`` (``http://127.0.0.1:PORT``)."""
-    for datasource in (regions, parties, members):
+    """Send the datasources to the benchmark server at ``base_url`` (``http://127.0.0.1:PORT``)."""
+    for datasource in (regions, parties, members, tickets):
         datasource.base_url = base_url

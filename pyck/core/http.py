@@ -136,7 +136,9 @@ def _redact_pair(pair: str, secret_params: Collection[str]) -> str:
     return pair
 
 
-_PAIR = re.compile(r"(?P<name>[\w.%~-]+)=(?P<value>[^&\s'\"#<>]*)")
+# The lookbehind starts a match only where a name starts: without it, a long run of name characters with no "="
+# is rescanned from each of its positions, which takes time quadratic in its length.
+_PAIR = re.compile(r"(?<![\w.%~-])(?P<name>[\w.%~-]+)=(?P<value>[^&\s'\"#<>]*)")
 
 
 def redact_text(text: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> str:

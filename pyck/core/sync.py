@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -304,7 +305,7 @@ def _failer(result: SyncResult, max_errors: int, label: str, datasource: Any) ->
     def fail(record_id: Any, reason: str) -> None:
         result.failed += 1
         if len(result.errors) < max_errors:
-            result.errors.append(RecordError(record_id, f"{reason} (model {label}, datasource {datasource}, record id {record_id!r})"))
+            result.errors.append(RecordError(record_id, f"{reason} (model {label}, datasource {datasource}, record id {_quote(record_id)})"))
 
     return fail
 
@@ -430,17 +431,30 @@ def _sync(
         record_error.message = http.redact_secrets(record_error.message, datasource)
     result.finished = timezone.now()
     result.duration = time.perf_counter() - clock
-    SyncRun.objects.filter(pk=sync_run.pk).update(
-        finished=result.finished,
-        status=result.status,
-        created=result.created,
-        updated=result.updated,
-        unchanged=result.unchanged,
-        deleted=result.deleted,
-        failed=result.failed,
-        errors=[{"record_id": _jsonable(e.record_id), "message": e.message} for e in result.errors],
-        duration=result.duration,
-    )
+    outcome = {
+        "finished": result.finished,
+        "status": result.status,
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "deleted": result.deleted,
+        "failed": result.failed,
+        "errors": [{"record_id": _jsonable(e.record_id), "message": _storable(e.message)} for e in result.errors],
+        "duration": result.duration,
+    }
+    try:
+        try:
+            SyncRun.objects.filter(pk=sync_run.pk).update(**outcome)
+        except DatabaseError:
+            if connection.in_atomic_block:
+                raise
+            # The run's connection may have died under it (a restarted server, a killed backend): once more, on a
+            # new connection.
+            connection.close()
+            SyncRun.objects.filter(pk=sync_run.pk).update(**outcome)
+    except DatabaseError as error:
+        logger.error("%s: could not record the outcome of this sync (%s): %s", label, error, result)
+        unexpected = unexpected or error
     sync_finished.send(sender=model, result=result)
     if unexpected is not None:
         raise unexpected
@@ -811,4 +825,28 @@ def _related_models(model: type[Any], seen: set[type[Any]] | None = None) -> set
 
 
 def _jsonable(value: Any) -> Any:
-    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+    """``value`` as JSON that every database stores: other types as text, and ids that JSON cannot hold (NaN,
+    infinities) or that PostgreSQL's jsonb refuses (text with NUL characters or lone surrogates) as their repr."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    text = value if isinstance(value, str) else str(value)
+    return text if _storable(text) is text else repr(text)
+
+
+def _storable(text: str) -> str:
+    """``text``, with NUL characters and lone surrogates escaped (PostgreSQL refuses them in text and JSON)."""
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _quote(value: Any, limit: int = 100) -> str:
+    """``repr(value)``, shortened: a remote id may be any length, and error messages are stored and searched."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 25]}...({len(text)} characters)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import decimal
 import typing
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models
+from django.db import connections, models, router
 from django.utils import timezone
 
 from ..exceptions import ConfigurationError
@@ -58,13 +59,31 @@ class _Plan:
         return [m for m in self.mappings if m.kind in kinds]
 
     def key(self, raw_id: Any) -> Any:
-        """Convert a remote id to the external_id column's Python type, so ``"5"`` and ``5`` match."""
+        """Convert a remote id to the external_id column's Python type, so ``"5"`` and ``5`` match.
+
+        Ids are strings, integers or UUIDs (a whole float such as ``5.0`` passes for an integer). A boolean, a
+        float with a fraction, a UUID for an integer column, or an id the column cannot store (too long, out of
+        range, a NUL character, text that is not valid Unicode) is refused rather than matched to another record.
+        """
         if raw_id is None:
             raise _RecordFailure("the record has no id")
+        field = self.external_id
+        if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int, float, decimal.Decimal, uuid.UUID)):
+            raise _RecordFailure(f"its id {_show(raw_id)} is a {type(raw_id).__name__}, not a string, integer or UUID")
+        if isinstance(raw_id, uuid.UUID) and isinstance(field, models.IntegerField):
+            raise _RecordFailure(f"its id {_show(raw_id)} is a UUID, so it does not fit the integer field {field.name}")
         try:
-            return self.external_id.to_python(raw_id)
+            key = field.to_python(raw_id)
         except ValidationError as error:
-            raise _RecordFailure(f"its id {raw_id!r} does not fit {self.external_id.name}: {'; '.join(error.messages)}") from None
+            raise _RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}: {_messages(error)}") from None
+        except (ArithmeticError, TypeError, ValueError):  # int(float("inf")) and the like: Django lets them out
+            raise _RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}") from None
+        if isinstance(raw_id, (float, decimal.Decimal)) and isinstance(key, int) and key != raw_id:
+            raise _RecordFailure(f"its id {_show(raw_id)} is not a whole number, so it does not fit {field.name}")
+        problem = _unstorable(field, key)
+        if problem:
+            raise _RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}: {problem}")
+        return key
 
 
 def resource_attributes(resource_type: Any, sample: Any = None) -> set[str] | None:
@@ -218,11 +237,13 @@ def is_reference_id(value: Any) -> bool:
 def convert(field: models.Field[Any, Any], value: Any) -> Any:
     """Convert a resource value for ``field`` exactly as it would come back from the database.
 
-    ``None`` becomes ``None`` in a nullable field, else the field's default (``""`` for text fields);
-    naive datetimes become aware in the current time zone when ``USE_TZ`` is on.
+    ``None`` (or a value the field reads as none, such as ``""`` for a number) becomes ``None`` in a nullable
+    field, else the field's default (``""`` for text fields); naive datetimes become aware in the current time
+    zone when ``USE_TZ`` is on; decimals are rounded to the field's decimal places as the database rounds them.
 
     Raises:
-        _RecordFailure: the field rejects the value, or it is required and the value is ``None``.
+        _RecordFailure: the field rejects the value, the database could not store it (see :func:`_unstorable`),
+            or it is required and the value is ``None``.
     """
     if value is None:
         if field.null:
@@ -238,17 +259,90 @@ def convert(field: models.Field[Any, Any], value: Any) -> Any:
         elif not isinstance(value, datetime.datetime):
             value = _to_python(field, value)
         if value is not None and settings.USE_TZ and timezone.is_naive(value):
-            value = timezone.make_aware(value, timezone.get_current_timezone())
-        return value
-    return _to_python(field, value)
+            try:
+                value = timezone.make_aware(value, timezone.get_current_timezone())
+            except (OverflowError, ValueError):
+                raise _RecordFailure(f"field {field.name!r} rejects the value {_show(value)}: out of range") from None
+    else:
+        value = _to_python(field, value)
+    if value is None:  # "" for a number or a date: no value
+        return convert(field, None)
+    problem = _unstorable(field, value)
+    if problem:
+        raise _RecordFailure(f"field {field.name!r} {problem}")
+    if isinstance(field, models.DecimalField) and isinstance(value, decimal.Decimal):
+        value = _round_as_stored(field, value)
+    return value
 
 
 def _to_python(field: models.Field[Any, Any], value: Any) -> Any:
     try:
-        value = field.to_python(value)
+        return field.to_python(value)
     except ValidationError as error:
-        raise _RecordFailure(f"field {field.name!r} rejects the value {value!r}: {'; '.join(error.messages)}") from None
-    # Checked here because SQLite ignores max_length while PostgreSQL fails the whole batch on it.
-    if isinstance(value, str) and field.max_length is not None and len(value) > field.max_length:
-        raise _RecordFailure(f"field {field.name!r} holds at most {field.max_length} characters; the value has {len(value)}")
-    return value
+        raise _RecordFailure(f"field {field.name!r} rejects the value {_show(value)}: {_messages(error)}") from None
+    except (ArithmeticError, TypeError, ValueError):  # int(float("inf")), parse_datetime(12): Django lets them out
+        raise _RecordFailure(f"field {field.name!r} rejects the value {_show(value)}: out of range") from None
+
+
+# Every check below stands for a value the database would refuse, or that SQLite would store but PostgreSQL would
+# refuse, failing the whole batch (redone row by row) or, for a few, crashing the sync outside any database error
+# (OverflowError, UnicodeEncodeError, decimal.InvalidOperation). Refusing them here names the record and the field,
+# costs nothing, and behaves the same on every database.
+
+
+def _unstorable(field: models.Field[Any, Any], value: Any) -> str | None:
+    """Say why the database cannot store ``value`` (already converted by ``field``) as it is, or return ``None``."""
+    if isinstance(value, str):
+        if field.max_length is not None and len(value) > field.max_length:
+            return f"holds at most {field.max_length} characters; the value has {len(value)}"
+        if "\x00" in value:
+            return f"cannot store the NUL character in {_show(value)} (PostgreSQL refuses it in text)"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return f"cannot store {_show(value)}: it is not valid Unicode (a lone surrogate at position {error.start})"
+    elif isinstance(value, int) and not isinstance(value, bool) and isinstance(field, models.IntegerField):
+        try:
+            low, high = _connection(field).ops.integer_field_range(field.get_internal_type())
+        except KeyError:  # a custom integer field type the backend does not know: let the database judge
+            return None
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"holds integers from {low} to {high}; the value {_show(value)} is out of range"
+    elif isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        try:
+            value.astimezone(datetime.timezone.utc)
+        except OverflowError:
+            return f"cannot store {value.isoformat()}: it is out of range once converted to UTC"
+    elif isinstance(value, decimal.Decimal) and isinstance(field, models.DecimalField):
+        try:
+            _round_as_stored(field, value)
+        except decimal.InvalidOperation:
+            return f"holds at most {field.max_digits} digits, {field.decimal_places} of them decimals; the value {_show(value)} does not fit"
+    return None
+
+
+def _round_as_stored(field: models.DecimalField, value: decimal.Decimal) -> decimal.Decimal:  # type: ignore[type-arg]
+    """Round ``value`` to the field's decimal places as the database does, so an unchanged record compares equal.
+
+    PostgreSQL rounds halves away from zero; SQLite stores a float, which Django reads back rounding halves to
+    even. Raises ``decimal.InvalidOperation`` when the value has more digits than ``max_digits``.
+    """
+    rounding = decimal.ROUND_HALF_UP if _connection(field).vendor == "postgresql" else decimal.ROUND_HALF_EVEN
+    context = decimal.Context(prec=field.max_digits, rounding=rounding, traps=[decimal.InvalidOperation])
+    return value.quantize(decimal.Decimal(1).scaleb(-field.decimal_places), context=context)
+
+
+def _connection(field: models.Field[Any, Any]) -> Any:
+    return connections[router.db_for_write(field.model)]
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, shortened: a record's values may be megabytes long, and error messages are stored."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 15]}...({len(text)} characters)"
+
+
+def _messages(error: ValidationError, limit: int = 200) -> str:
+    """The messages of a ``ValidationError``, which quote the value: unprintable characters escaped, shortened."""
+    texts = [repr(message)[1:-1] for message in error.messages]
+    return "; ".join(t if len(t) <= limit else f"{t[: limit - 15]}...({len(t)} characters)" for t in texts)

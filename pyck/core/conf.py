@@ -57,6 +57,13 @@ DEFAULTS: dict[str, Any] = {
     # missing from the listing, nothing is deleted and the result says why. SyncConfig.max_delete_fraction
     # overrides it per model.
     "SYNC_MAX_DELETE_FRACTION": 0.5,
+    # How many pages of a listing a sync fetches and parses in a background thread ahead of the batch it is
+    # writing (0: none, everything in one thread). Memory grows by about this many pages.
+    "SYNC_PREFETCH_PAGES": 2,
+    # How many pages of a listing may be requested at once, once its first page says how long it is
+    # (OffsetPaginator with total_path, PageNumberPaginator with total_pages_path; their concurrency argument
+    # overrides it). 1: one page at a time. Syncs and list() alike.
+    "SYNC_CONCURRENT_PAGES": 2,
     # --- Cron clock (run_cron_tasks) ---
     # Seconds between two looks at the schedule; a due task starts at most this late.
     "CRON_TICK": 30.0,

@@ -48,6 +48,7 @@ from .exceptions import (
     ResponseError,
     TransportError,
 )
+from .page_ranges import clip_pages, take_range
 from .pagination import NoPaginator, Page, Paginator
 from .records import deserializer_for, to_camel_case
 
@@ -192,6 +193,7 @@ class RestDatasource(Datasource[ResourceT]):
                     retry_methods=methods,
                     max_response_time=max_time,
                     before_attempt=budget.bind(self) if budget is not None else None,
+                    pool_maxsize=_pool_size(self),
                 )
                 self._session_config = config
                 if self.verify is False:
@@ -307,17 +309,31 @@ class RestDatasource(Datasource[ResourceT]):
         ``query`` adds to (and overrides) :attr:`list_query`. Positions come from the paginator (see
         :meth:`~pyck.core.pagination.Paginator.walk`): the sync engine stores them as checkpoints to resume an
         interrupted run. Errors are wrapped as in :meth:`paginate`.
+
+        The reserved argument ``PAGE_RANGE`` (``"pyck:page_range"``: ``[first, stop]``, set by
+        :class:`~pyck.core.page_ranges.PageRanges` partitions) is not sent: the walk starts at position
+        ``first`` (unless ``start`` is given) and ends before position ``stop``.
         """
         paginator = self.paginator or NoPaginator()
-        query = {**self.list_query, **query}
-        current = {"url": self.url}
+        query, start, stop = take_range({**self.list_query, **query}, start)
+        # The page being read, per thread: a paginator with several pages in flight calls fetch() from worker
+        # threads, then names each page as it reads it through fetch.taken (see pagination._taken), so that
+        # errors, and list()'s records, name that page rather than the last one requested.
+        current = threading.local()
 
         def fetch(url: str, params: Mapping[str, Any]) -> Page:
-            current["url"] = _with_query(url, params)
+            current.url = _with_query(url, params)
             return self._fetch_page(url, params)
 
+        def taken(page: Page) -> None:
+            current.url = page.url
+            self._last_page.url = self.redact(page.url)
+
+        fetch.taken = taken  # type: ignore[attr-defined]
+        fetch.stop = stop  # type: ignore[attr-defined]  # no page at or after it is requested ahead
+
         try:
-            yield from paginator.walk(fetch, self.url, query, start=start)
+            yield from clip_pages(paginator, paginator.walk(fetch, self.url, query, start=start), stop)
         except NotFoundError as error:
             raise ResponseError(
                 "The list endpoint answered 404 Not Found; check base_url and path",
@@ -328,7 +344,7 @@ class RestDatasource(Datasource[ResourceT]):
         except DatasourceError as error:
             # A paginator may quote the URLs the API gave it; blank out this datasource's own secret params too.
             error.reason = http.redact_text(error.reason, self.secret_params)
-            raise error.with_context(datasource=self, url=self.redact(current["url"]))  # noqa: B904
+            raise error.with_context(datasource=self, url=self.redact(getattr(current, "url", self.url)))  # noqa: B904
 
     @property
     def resumable(self) -> bool:
@@ -560,6 +576,18 @@ def _remember_secrets(datasource: RestDatasource[Any], secrets: Collection[str])
         kept = [*secrets, *older[: max(0, _MAX_REMEMBERED_SECRETS - len(secrets))]]
         # Longest first, so that a secret containing another is blanked out whole.
         datasource._sent_secrets = tuple(sorted(kept, key=len, reverse=True))
+
+
+def _pool_size(datasource: RestDatasource[Any]) -> int:
+    # The session is shared by the threads of a paginator with pages in flight at once (requests' Session is
+    # safe for that: each request gets its own connection from urllib3's thread-safe pool); keep a connection
+    # open for each of them, and for the caller's own requests.
+    concurrency = getattr(datasource.paginator, "concurrency", None)
+    if concurrency is None:
+        concurrency = pyck_settings.SYNC_CONCURRENT_PAGES
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        return 10
+    return max(10, concurrency + 1)
 
 
 def _max_response_time(datasource: RestDatasource[Any]) -> float:

@@ -58,7 +58,9 @@ from django.utils import timezone
 
 from . import http
 from ._sync import state as states
+from ._sync.pipeline import prefetch
 from ._sync.upsert import _Outcome, _RunContext, upsert
+from .conf import pyck_settings
 from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, SyncError
 from .options import Incremental, OnDelete, _check_fraction
 from .pagination import _truncation_notes
@@ -240,9 +242,10 @@ def _sync_partitions(
     if partition is not None:
         if not isinstance(partition, str) or not partition:
             raise ConfigurationError(f"sync_model(partition=...): expected a non-empty partition name, got {partition!r}.")
-        declared = config.get_partitions()
-        if partition in declared and "filter" not in options:
-            options["filter"] = {**config.filter, **declared[partition]}
+        if "filter" not in options:  # a partitioned run's worker passes the stored filter: no lookup
+            declared = config.get_partitions()
+            if partition in declared:
+                options["filter"] = {**config.filter, **declared[partition]}
         return _sync(model, context, progress, options, partition=partition, may_delete=False)
     partitions = config.get_partitions()
     if not partitions:
@@ -694,6 +697,10 @@ def _listing(datasource: Any, query: dict[str, Any], run: _Run) -> Iterator[tupl
     ``position`` is the checkpoint after that record (``None`` when the listing cannot resume): the page's
     position and how many of its items have been read. The listing starts at ``run.start`` when resuming.
 
+    A resumable ``RestDatasource``'s pages are fetched and parsed in a background thread, up to the
+    ``SYNC_PREFETCH_PAGES`` setting ahead of the record being yielded (see :mod:`pyck.core._sync.pipeline`);
+    records are deserialised here, in the caller's thread.
+
     A record that fails deserialisation is skipped only when the datasource lets us go on after it: a plain
     :class:`~pyck.core.rest.RestDatasource` (whose items we deserialise one by one here) or a ``list()``
     returning an iterator that survives the error. A generator that raised is finished, so then the error
@@ -710,7 +717,13 @@ def _listing(datasource: Any, query: dict[str, Any], run: _Run) -> Iterator[tupl
         resumable = datasource.resumable
         if resumable:
             start_page, skip = (run.start["page"], run.start["index"]) if run.start else (None, 0)
-            pages = datasource.walk(start_page, **query)
+            depth = pyck_settings.SYNC_PREFETCH_PAGES
+            if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+                raise ConfigurationError(
+                    f"The SYNC_PREFETCH_PAGES setting must be a whole number, 0 or more (0: off), got {depth!r}."
+                )
+            # The next pages are fetched and parsed in another thread while this one writes the current batch.
+            pages = prefetch(datasource.walk(start_page, **query), depth, name=f"pyck-prefetch {run.label}")
         else:
             start_page, skip, pages = None, 0, ((None, [item]) for item in datasource.paginate(**query))
         for page_position, items in pages:

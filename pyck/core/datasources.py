@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .budget import RequestBudget
     from .models import SyncedModel, SyncRun
     from .options import Incremental, OnDelete, SyncConfig
+    from .page_ranges import PageRanges
     from .pagination import (
         CursorPaginator,
         LinkHeaderPaginator,
@@ -58,6 +59,7 @@ __all__ = [
     "OffsetPaginator",
     "OnDelete",
     "PageNumberPaginator",
+    "PageRanges",
     "Paginator",
     "PyckError",
     "RateLimitError",
@@ -83,6 +85,7 @@ _LAZY = {
     "CursorPaginator": ".pagination",
     "NextUrlPaginator": ".pagination",
     "LinkHeaderPaginator": ".pagination",
+    "PageRanges": ".page_ranges",
     "SyncConfig": ".options",
     "OnDelete": ".options",
     "Incremental": ".options",

@@ -219,6 +219,14 @@ class SyncConfig:
             raise ConfigurationError(f"SyncConfig(incremental=...): expected an Incremental(...) or None, got {self.incremental!r}.")
         if self.partitions is not None and not callable(self.partitions):
             _check_partitions(self.partitions, "SyncConfig(partitions=...)")
+        from .page_ranges import PageRanges  # imports no Django models
+
+        if isinstance(self.partitions, PageRanges) and self.incremental is not None:
+            raise ConfigurationError(
+                "SyncConfig(partitions=PageRanges(...), incremental=...): page ranges are positions in one full "
+                "listing; each partition's incremental run would read a different listing, so records could be "
+                "missed. Partition by the datasource's own criteria (date or id ranges) for incremental syncs."
+            )
 
     def get_partitions(self) -> dict[str, dict[str, Any]]:
         """Return the partitions (name -> ``list()`` arguments), calling :attr:`partitions` if it is callable;

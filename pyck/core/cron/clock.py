@@ -415,13 +415,17 @@ class Clock:
         return outcome
 
     def run_due(self) -> list[Outcome]:
-        """One tick: run (or enqueue) every task that is due and whose lease is free, in order.
+        """One tick: run (or enqueue) every task that is due and whose lease is free, in order. In enqueue mode,
+        first enqueue again the partitions of partitioned runs whose worker died (see
+        :func:`~pyck.core.partitioned.resume_partitioned_runs`).
 
         Returns the outcome of each task this process took (skipped ones included).
         """
         from ..models import CronTask
 
         self._ensure_rows()
+        if self.enqueue:
+            self._resume_partitioned_runs()
         now = self.now()
         due = set(
             CronTask.objects.filter(name__in=[job.name for job in self.jobs], next_due__lte=now)
@@ -435,6 +439,16 @@ class Clock:
             if job.name in due:
                 outcomes.append(self._run_job(job, due_only=True, enqueue=self.enqueue))
         return outcomes
+
+    def _resume_partitioned_runs(self) -> None:
+        # Partitions whose worker died, and runs nobody finished: see pyck.core.partitioned.
+        from ..partitioned import resume_partitioned_runs
+
+        try:
+            for line in resume_partitioned_runs(self.now()):
+                self.reporter.note(f"{'partitions':<11} {line}")
+        except Exception:
+            logger.exception("Looking after partitioned runs failed; trying again at the next tick.")
 
     def run_all(self) -> list[Outcome]:
         """Run every task now, whether due or not (``--once``), still under its lease; always inline.
@@ -487,10 +501,18 @@ def run_enqueued(name: str, token: str, sync_mode: str | None = None) -> str:
     ``sync_mode`` is the enqueueing clock's (see :class:`Clock`). Returns the run's summary. When the lease is
     no longer ``token``'s (it expired and another clock took the task), does nothing and says so. Raises the
     task's exception (after recording it) when it fails, so the Tasks backend marks its result failed too.
+
+    The sync task of a model whose partitions can run in parallel
+    (:func:`~pyck.core.partitioned.can_run_in_parallel`) starts a partitioned run instead: one Django Task per
+    partition, on any workers.
     """
     sync_mode = _check_sync_mode(sync_mode)
     autodiscover()
     job = get_cron_job(name)
+    if job.is_sync:
+        from ..partitioned import parallel_job
+
+        job = parallel_job(job)  # a model whose partitions can run on many workers: start a partitioned run
     owner = leases.new_owner_id("worker")
     started = timezone.now()
     if not leases.hand_over(name, token, owner, now=started, lease=_lease_duration()):

@@ -8,6 +8,10 @@ The worker takes the lease over from the token, renews it while the task runs, r
 releases it. A copy that no worker picks up before the lease expires is enqueued again by a clock later; the
 stale copy, if it ever runs, sees that its token no longer holds the lease and does nothing.
 
+The same backend and queue carry the tasks of partitioned runs (see :mod:`pyck.core.partitioned`):
+:data:`sync_partition` syncs one partition of a run, :data:`finish_partitioned_run` finishes a run whose last
+worker died before finishing it.
+
 This module needs a configured Tasks framework at import time; the clock imports it only in enqueue mode.
 """
 
@@ -19,7 +23,14 @@ from typing import Any
 from ..conf import pyck_settings
 from ..exceptions import ConfigurationError
 
-__all__ = ["enqueue_cron_task", "run_cron_task"]
+__all__ = [
+    "enqueue_cron_task",
+    "enqueue_finish",
+    "enqueue_partition",
+    "finish_partitioned_run",
+    "run_cron_task",
+    "sync_partition",
+]
 
 if find_spec("django.tasks") is not None:
     from django.tasks import task
@@ -58,3 +69,37 @@ def enqueue_cron_task(name: str, token: str, sync_mode: str | None = None) -> An
     )
     # Without a mode, the arguments stay (name, token), as before sync modes existed.
     return configured.enqueue(name, token) if sync_mode is None else configured.enqueue(name, token, sync_mode=sync_mode)
+
+
+@task(backend=pyck_settings.CRON_TASKS_BACKEND, queue_name=pyck_settings.CRON_TASKS_QUEUE)
+def sync_partition(run_id: int, name: str, attempt: int) -> str:
+    """Sync partition ``name`` of the partitioned run ``run_id``, as attempt number ``attempt`` (see
+    :func:`pyck.core.partitioned.run_partition`). Returns the partition's summary."""
+    from ..partitioned import run_partition
+
+    return run_partition(run_id, name, attempt)
+
+
+@task(backend=pyck_settings.CRON_TASKS_BACKEND, queue_name=pyck_settings.CRON_TASKS_QUEUE)
+def finish_partitioned_run(run_id: int, token: str) -> str:
+    """Finish the partitioned run ``run_id`` that the clock handed over under ``token`` (see
+    :func:`pyck.core.partitioned.finish_partitioned_run`). Returns the run's summary."""
+    from .. import partitioned
+
+    return partitioned.finish_partitioned_run(run_id, token)
+
+
+def enqueue_partition(run_id: int, name: str, attempt: int) -> Any:
+    """Enqueue :data:`sync_partition` on the ``CRON_TASKS_BACKEND`` backend and ``CRON_TASKS_QUEUE`` queue."""
+    configured = sync_partition.using(
+        backend=pyck_settings.CRON_TASKS_BACKEND, queue_name=pyck_settings.CRON_TASKS_QUEUE
+    )
+    return configured.enqueue(run_id, name, attempt)
+
+
+def enqueue_finish(run_id: int, token: str) -> Any:
+    """Enqueue :data:`finish_partitioned_run` on the ``CRON_TASKS_BACKEND`` backend and ``CRON_TASKS_QUEUE`` queue."""
+    configured = finish_partitioned_run.using(
+        backend=pyck_settings.CRON_TASKS_BACKEND, queue_name=pyck_settings.CRON_TASKS_QUEUE
+    )
+    return configured.enqueue(run_id, token)

@@ -2,7 +2,9 @@
 
 :func:`upsert` is called with the records of one listing batch, and recursively with the embedded or fetched
 records they reference. Each call costs a bounded number of queries whatever the batch size: one to load the
-existing rows, one insert, one update per changed field, one ``last_sync_time`` stamp, and a few per relation.
+existing rows, one insert, one update of the changed rows (every changed column and their ``last_sync_time``),
+one ``last_sync_time`` stamp of the unchanged rows, and a few per relation; :mod:`.bulk` picks the fastest way
+each database offers to send them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.db import models
 from django.db.models import Q
 
 from ..exceptions import DatasourceError, NotFoundError, SyncError
+from . import bulk
 from .plan import MISSING, _Mapping, _Plan, _RecordFailure, convert, get_plan, is_reference_id, read
 
 logger = logging.getLogger("pyck.sync")
@@ -131,6 +134,7 @@ def upsert(
     datasource = model.sync_config.datasource  # type: ignore[attr-defined]
 
     rows: dict[Any, _Row] = {}
+    values_read = [(m.source, m.attname, m.field) for m in plan.of_kind("value")]
     for resource, extra in items:
         raw_id = None
         try:
@@ -144,10 +148,10 @@ def upsert(
             continue
         row = _Row(resource=resource, raw_id=raw_id, key=key, extra=extra)
         try:
-            for mapping in plan.of_kind("value"):
-                value = read(resource, mapping.source)
+            for source, attname, model_field in values_read:
+                value = read(resource, source)
                 if value is not MISSING:
-                    row.values[mapping.attname] = convert(mapping.field, value)
+                    row.values[attname] = convert(model_field, value)
         except _RecordFailure as error:
             outcome.failures.append((raw_id, str(error)))
             continue
@@ -357,30 +361,28 @@ def _drop_failed(ctx: _RunContext, plan: _Plan, rows: dict[Any, _Row]) -> None:
 def _write_rows(plan: _Plan, rows: list[_Row], outcome: _Outcome, *, stamp: datetime.datetime) -> None:
     model = plan.model
     ext = plan.external_id.attname
+    pk_name = model._meta.pk.attname
     new = []
-    changed_by_field: dict[str, list[models.Model]] = {}
-    seen: list[uuid.UUID] = []
+    changed: list[tuple[uuid.UUID, dict[str, Any]]] = []
+    unchanged: list[uuid.UUID] = []
     for row in rows:
         if row.existing is None:
             # extra: the parent of a child embedded in an inverse relation, needed now if its FK is required.
-            new.append(model(pk=row.pk, **{ext: row.key, "last_sync_time": stamp, **row.values, **row.extra}))
+            new.append({pk_name: row.pk, ext: row.key, "last_sync_time": stamp, **row.values, **row.extra})
             outcome.created += 1
             continue
-        seen.append(row.pk)  # type: ignore[arg-type]
-        changed = {name: value for name, value in row.values.items() if row.existing.get(name) != value}
-        if not changed:
+        existing = row.existing
+        values = {name: value for name, value in row.values.items() if existing.get(name) != value}
+        if values:
+            outcome.updated += 1
+            changed.append((row.pk, values))  # type: ignore[arg-type]
+        else:
             outcome.unchanged += 1
-            continue
-        outcome.updated += 1
-        instance = model(pk=row.pk, **changed)
-        for name in changed:
-            changed_by_field.setdefault(name, []).append(instance)
-    if new:
-        model._base_manager.bulk_create(new)
-    for attname, instances in changed_by_field.items():
-        model._base_manager.bulk_update(instances, [model._meta.get_field(attname).name])
-    if seen:
-        model._base_manager.filter(pk__in=seen).update(last_sync_time=stamp)
+            unchanged.append(row.pk)  # type: ignore[arg-type]
+    bulk.insert(model, new)
+    bulk.update(model, changed, stamp=("last_sync_time", stamp))
+    if unchanged:
+        model._base_manager.filter(pk__in=unchanged).update(last_sync_time=stamp)
 
 
 def _write_m2m(mapping: _Mapping, rows: list[_Row]) -> None:
@@ -419,5 +421,4 @@ def _write_reverse(mapping: _Mapping, rows: list[_Row]) -> None:
                 changes[child_pk] = desired[child_pk]
         elif fk.null:
             changes[child_pk] = None  # no longer listed by its parent
-    if changes:
-        child._base_manager.bulk_update([child(pk=pk, **{fk.attname: parent}) for pk, parent in changes.items()], [fk.name])
+    bulk.update(child, [(pk, {fk.attname: parent}) for pk, parent in changes.items()])

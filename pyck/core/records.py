@@ -468,6 +468,13 @@ def _convert_date(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str):
+        if len(value) == 10 and value[4] == "-" == value[7] and value.isascii():
+            # "YYYY-MM-DD", by far the commonest form: the C parser, ~15 times faster than isoparse and the same
+            # result; anything it refuses goes on to isoparse, whose error is the one reported.
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
         try:
             parsed = isoparse(value)
         except (ValueError, OverflowError):

@@ -2,13 +2,17 @@
 
 Run from the repository root::
 
-    python -m benchmarks.bench_deserialise [--records 100000] [--repeat 3]
+    python -m benchmarks.bench_deserialise [--records 100000] [--repeat 3] [--shape member|sync]
 
 It deserialises the same parsed-JSON records (a member with ten fields: a nested party, a datetime, an
 optional, a list of nested roles…) with :func:`pyck.core.records.deserializer_for`, and with the call a user
 would write by hand (``Member(id=d["id"], ..., party=Party(**d["party"]))``, ``isoparse`` for the datetime,
 no type checks), and prints records per CPU second for both (best of ``--repeat`` runs) and their ratio. The
 two take turns within each round.
+
+``--shape sync`` deserialises the sync benchmark's member instead (:mod:`benchmarks.server`: eight flat fields, a
+``date``, a ``Decimal`` sent as a string, an optional string, the party's id), the record on the hot path of
+``bench_sync``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +31,7 @@ from dateutil.parser import isoparse
 
 from pyck.core.records import deserializer_for
 
-__all__ = ["Member", "Party", "Role", "handwritten", "main", "make_records"]
+__all__ = ["Member", "Party", "Role", "SyncMember", "handwritten", "handwritten_sync", "main", "make_records"]
 
 
 @dataclass
@@ -61,6 +65,29 @@ class Member:
     nickname: str | None
     party: Party
     roles: list[Role]
+
+
+@dataclass
+class SyncMember:
+    """The sync benchmark's member (``benchmarks.benchapp.datasources.MemberResource``)."""
+
+    id: int
+    name: str
+    membership_number: int
+    joined_on: date
+    active: bool
+    dues: Decimal
+    nickname: str | None
+    party: int
+
+
+def handwritten_sync(d: dict[str, Any]) -> SyncMember:
+    """The hand-written call for :class:`SyncMember`."""
+    return SyncMember(
+        id=d["id"], name=d["name"], membership_number=d["membership_number"],
+        joined_on=date.fromisoformat(d["joined_on"]), active=d["active"], dues=Decimal(d["dues"]),
+        nickname=d.get("nickname"), party=d["party"],
+    )
 
 
 def make_records(count: int) -> list[dict[str, Any]]:
@@ -124,13 +151,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shape", choices=["member", "sync"], default="member", help="which record (see above)")
     options = parser.parse_args(argv)
 
-    records = make_records(options.records)
-    deserialize = deserializer_for(Member)
-    assert deserialize(records[1]) == handwritten(records[1]), "the two ways must build the same record"
+    if options.shape == "sync":
+        import json
 
-    rates = _best_rates({"pyck": deserialize, "handwritten": handwritten}, records, options.repeat)
+        from benchmarks.server import BenchData
+
+        data = BenchData(options.records)
+        records = json.loads(json.dumps([data.member(i) for i in range(1, options.records + 1)]))
+        deserialize, by_hand = deserializer_for(SyncMember), handwritten_sync
+    else:
+        records = make_records(options.records)
+        deserialize, by_hand = deserializer_for(Member), handwritten
+    assert deserialize(records[1]) == by_hand(records[1]), "the two ways must build the same record"
+
+    rates = _best_rates({"pyck": deserialize, "handwritten": by_hand}, records, options.repeat)
     pyck_rate, hand_rate = rates["pyck"], rates["handwritten"]
     print(f"Python {platform.python_version()} on {platform.machine()}, {options.records} records, "
           f"best of {options.repeat}")

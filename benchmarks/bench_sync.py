@@ -6,6 +6,12 @@ Usage::
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pyck_bench \\
         python -m benchmarks.bench_sync --records 10000 100000 --database postgres --output benchmarks/RESULTS.md
 
+Issue 9's scale run (the loop measured at 50,000, projected at 1,000,000 from that rate)::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pyck_bench \
+        python -m benchmarks.bench_sync --records 50000 1000000 --database postgres
+    python -m benchmarks.bench_sync --records 5000 --database sqlite --repeat 3
+
 For every N it starts :class:`benchmarks.server.BenchServer` (N members, N/100 parties, N/1000 regions) and, for
 each implementation, runs a *cold* sync into a fresh database and then an *unchanged re-sync*. Every run is a
 fresh subprocess, so its peak memory (``ru_maxrss``) is its own; the database is prepared (created, migrated)
@@ -620,6 +626,7 @@ def _targets(runs: Sequence[Measurement]) -> list[str]:
                 f"- N={n:,}: pyck re-sync wrote {resync.data_columns:,} data columns (target 0): "
                 f"{mark(resync.data_columns == 0)}"
             )
+    lines += _scale_targets(runs, find, mark)
     small, large = find("pyck", "cold", 10_000), find("pyck", "cold", 100_000)
     if small and large and small.peak_rss_kb and large.peak_rss_kb:
         ratio = large.peak_rss_kb / small.peak_rss_kb
@@ -627,6 +634,35 @@ def _targets(runs: Sequence[Measurement]) -> list[str]:
             f"- pyck cold peak memory at 100,000 is {ratio:.2f}× that at 10,000 (target < 1.5×): {mark(ratio < 1.5)}"
         )
     return lines
+
+
+def _scale_targets(runs: Sequence[Measurement], find: Callable[..., Measurement | None], mark: Callable[[bool], str]) -> list[str]:
+    """The targets of issue 9: 1,000,000 members cold in under 2 minutes and 300 MB, a re-sync writing nothing, and
+    40x the loop's records/s at 5,000 (the loop measured in the same run; at 1,000,000, projected from its rate
+    at a smaller N of the same run, 50,000 in the recorded command)."""
+    lines = []
+    for n in sorted({m.records for m in runs}):
+        cold, resync, loop = find("pyck", "cold", n), find("pyck", "resync", n), find("handwritten", "cold", n)
+        if n >= 1_000_000 and cold:
+            lines.append(f"- N={n:,}: pyck cold {cold.seconds:,.1f} s (target < 120 s, issue 9): {mark(cold.seconds < 120)}")
+            if cold.peak_rss_kb:
+                peak = cold.peak_rss_kb / 1024
+                lines.append(f"- N={n:,}: pyck cold peak RSS {peak:,.0f} MB (target < 300 MB, issue 9): {mark(peak < 300)}")
+            if resync:
+                lines.append(
+                    f"- N={n:,}: pyck unchanged re-sync {resync.seconds:,.1f} s, {resync.data_columns:,} data columns "
+                    f"written, `last_sync_time` stamped on {resync.counts.get('unchanged', 0):,} rows (issue 9: writing nothing)"
+                )
+        if cold and loop and (n == 5_000 or n >= 1_000_000):
+            ratio = cold.rate / loop.rate
+            basis = f" (loop projected from {_measured_n(runs, loop):,})" if loop.projected else " (same run)"
+            lines.append(f"- N={n:,}: cold sync {ratio:.1f}× the loop's records/s{basis} (target ≥ 40×, issue 9): {mark(ratio >= 40)}")
+    return lines
+
+
+def _measured_n(runs: Sequence[Measurement], projected: Measurement) -> int:
+    measured = [m.records for m in runs if m.impl == projected.impl and m.phase == projected.phase and not m.projected]
+    return max((n for n in measured if n < projected.records), default=0)
 
 
 def main(argv: list[str] | None = None) -> int:

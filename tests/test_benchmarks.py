@@ -153,6 +153,11 @@ def test_injected_failures_and_the_request_log() -> None:
             'DO UPDATE SET "name" = EXCLUDED."name", "code" = EXCLUDED."code"',
             ("t", ["name", "code"]),
         ),
+        (
+            'UPDATE "t" SET "name" = v.v0, "code" = CASE WHEN v.f1 THEN v.v1 ELSE "t"."code" END, "last_sync_time" = %s '
+            'FROM (VALUES (%s::uuid, %s::varchar, %s::varchar, %s::boolean)) AS v(k, v0, v1, f1) WHERE "t"."id" = v.k',
+            ("t", ["name", "code", "last_sync_time"]),
+        ),
         ('INSERT INTO "t" ("id", "name") VALUES (%s, %s)', (None, [])),
         ('SELECT "t"."id" FROM "t" WHERE "t"."name" = \'UPDATE x SET y = 1\'', (None, [])),
     ],

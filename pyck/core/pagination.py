@@ -318,6 +318,29 @@ class _CountedPaginator(Paginator):
             raise ConfigurationError(f"{where} must be a whole number of at least 1 (1: one page at a time), got {value!r}")
         return value
 
+    def _walk_counted(
+        self,
+        fetch: Fetch,
+        url: str,
+        params: Callable[[int], dict[str, Any]],
+        position: int,
+        follow: Callable[[int, Page, list[Any]], tuple[int, int, int] | None],
+    ) -> Iterator[tuple[int, list[Any]]]:
+        """Read pages from ``position`` one at a time until the listing tells enough about what is left to
+        request several at once (see :meth:`_pages_ahead`)."""
+        concurrency = self.get_concurrency()
+        while True:
+            page = fetch(url, params(position))
+            items = self.get_items(page)
+            yield position, items
+            after = follow(position, page, items)
+            if after is None:
+                return
+            if concurrency > 1 and _several_left(*after):
+                yield from self._pages_ahead(fetch, url, params, *after, follow)
+                return
+            position = after[0]
+
     def _pages_ahead(
         self,
         fetch: Fetch,
@@ -419,19 +442,7 @@ class PageNumberPaginator(_CountedPaginator):
             # Without a total (any more), only the next page is known to be worth asking for.
             return number + 1, 1, self.start + total_pages if total_pages is not None else number + 2
 
-        concurrency = self.get_concurrency()
-        number = self.start if start is None else int(start)
-        while True:
-            page = fetch(url, params(number))
-            items = self.get_items(page)
-            yield number, items
-            after = follow(number, page, items)
-            if after is None:
-                return
-            if concurrency > 1 and _several_left(*after):
-                yield from self._pages_ahead(fetch, url, params, *after, follow)
-                return
-            number = after[0]
+        yield from self._walk_counted(fetch, url, params, self.start if start is None else int(start), follow)
 
 
 class OffsetPaginator(_CountedPaginator):
@@ -492,19 +503,7 @@ class OffsetPaginator(_CountedPaginator):
             # Pages as long as this one from here on, up to the total; without one, only the next page.
             return after, len(items), total if total is not None else after + 1
 
-        concurrency = self.get_concurrency()
-        offset = self.offset if start is None else int(start)
-        while True:
-            page = fetch(url, params(offset))
-            items = self.get_items(page)
-            yield offset, items
-            after = follow(offset, page, items)
-            if after is None:
-                return
-            if concurrency > 1 and _several_left(*after):
-                yield from self._pages_ahead(fetch, url, params, *after, follow)
-                return
-            offset = after[0]
+        yield from self._walk_counted(fetch, url, params, self.offset if start is None else int(start), follow)
 
 
 class CursorPaginator(Paginator):

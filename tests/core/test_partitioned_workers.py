@@ -10,7 +10,7 @@ third page of the second partition; the test kills the worker reading it once th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
@@ -43,20 +43,6 @@ def remote() -> dict[int, dict[str, Any]]:
         n: {"id": n, "name": f"item {n}", "parent": None if n % 5 == 0 else (37 * n) % RECORDS + 1}
         for n in range(1, RECORDS + 1)
     }
-
-
-@pytest.fixture
-def spawn() -> Iterator[Callable[..., Child]]:
-    children: list[Child] = []
-
-    def start(args: list[str], env: dict[str, str]) -> Child:
-        child = Child(args, env)
-        children.append(child)
-        return child
-
-    yield start
-    for child in children:
-        child.kill()
 
 
 def seed() -> None:

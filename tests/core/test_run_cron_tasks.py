@@ -141,21 +141,6 @@ def test_help_explains_the_deployments() -> None:
 # --- real processes ---
 
 
-@pytest.fixture
-def spawn() -> Iterator[Callable[..., Child]]:
-    """Start children with ``spawn(args, env)``; any still running at the end of the test is killed."""
-    children: list[Child] = []
-
-    def start(args: list[str], env: dict[str, str]) -> Child:
-        child = Child(args, env)
-        children.append(child)
-        return child
-
-    yield start
-    for child in children:
-        child.kill()
-
-
 def task_row(name: str = "record") -> CronTask | None:
     return CronTask.objects.filter(name=name).first()
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -12,10 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 
 from ._sync.plan import get_plan
 from ._sync.overview import describe_checkpoint, describe_mode, partition_states, when
 from ._sync.state import describe as describe_cursor
+from .cron import leases
+from .cron.clock import MAX_ERROR_CHARS, MAX_RESULT_CHARS, _lease_duration
+from .cron.registry import SYNC_PREFIX
 from .models import CronTask, SyncRun, SyncState
 from .sync import SyncResult
 
@@ -178,9 +183,25 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _sync_and_report(self, request: HttpRequest) -> None:
         label = self.model._meta.label
+        task = f"{SYNC_PREFIX}{label}"
+        owner = leases.new_owner_id("admin")
+        # Two syncs of one model must not overlap: when the clock schedules this model, hold its task's lease.
+        leased = CronTask.objects.filter(name=task).exists()
+        if leased and not leases.claim(task, owner, now=timezone.now(), lease=_lease_duration(), due_only=False):
+            self.message_user(
+                request,
+                f"A sync of {label} is running already (the cron clock, a worker or another \"Sync now\"): nothing "
+                "was started. Try again when it has finished; the sync run history shows it.",
+                messages.WARNING,
+            )
+            return
+        outcome: dict[str, Any] = {}
         try:
-            result = self.model.sync()
+            with leases.Heartbeat(task, owner, _lease_duration()) if leased else contextlib.nullcontext():
+                result = self.model.sync()
+            outcome = {"last_status": "succeeded" if result.ok else "failed", "last_result": str(result)[:MAX_RESULT_CHARS]}
         except Exception as error:
+            outcome = {"last_status": "failed", "last_error": repr(error)[:MAX_ERROR_CHARS]}
             # The engine has recorded the failed SyncRun; keep the admin page up and let error monitoring know.
             logger.exception("Sync now: the sync of %s crashed", label)
             self.message_user(
@@ -190,6 +211,9 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 messages.ERROR,
             )
             return
+        finally:
+            if leased:
+                leases.release(task, owner, last_finished=timezone.now(), **outcome)
         level = _SYNC_MESSAGE_LEVELS.get(result.status, messages.WARNING)
         self.message_user(request, self.get_sync_message(result), level)
 

@@ -37,8 +37,9 @@ How a sync works:
   (``RestDatasource.resumable``). With ``SyncConfig.incremental``, runs after the first ask only for records
   from the cursor on; the cursor moves in the transaction of the last batch of a complete listing in which no
   record failed. Incremental runs and single partitions never delete.
-* Two syncs of the same model must not run at once (the cron clock's lease sees to it): without a unique
-  constraint on ``external_id``, both could insert the same new record.
+* Two syncs of the same model must not run at once (the cron clock's lease sees to it, and the admin's "Sync
+  now" takes the same lease): without a unique constraint on ``external_id``, both could insert the same new
+  record.
 """
 
 from __future__ import annotations

@@ -268,3 +268,42 @@ def test_sync_now_needs_the_change_permission(client, article, remote):
     assert client.post(reverse("synced:testapp_article_sync")).status_code == 403
     assert Article.objects.get().title == "Old title"
     assert not SyncRun.objects.exists()
+
+
+# --- Sync now and the cron clock ------------------------------------------------------------------------------
+
+
+def test_sync_now_refuses_while_the_clock_holds_the_models_lease(admin_client, article, remote):
+    from pyck.core.models import CronTask
+
+    remote.data = [_article(1, "New title")]
+    CronTask.objects.create(
+        name="sync:testapp.Article", interval=timezone.timedelta(hours=1), next_due=timezone.now(),
+        lease_owner="clock@elsewhere:1:abc", lease_expires=timezone.now() + timezone.timedelta(minutes=5),
+    )
+
+    _, sent = _run_action(admin_client, article.pk)
+
+    assert "running already" in str(sent[0]) and sent[0].level == messages.WARNING
+    assert not SyncRun.objects.exists() and Article.objects.get().title == "Old title"
+    assert CronTask.objects.get().lease_owner == "clock@elsewhere:1:abc"  # not taken over
+
+
+def test_sync_now_holds_the_lease_while_it_syncs_and_records_the_outcome(admin_client, article, remote, monkeypatch):
+    from pyck.core.models import CronTask
+
+    task = CronTask.objects.create(name="sync:testapp.Article", interval=timezone.timedelta(hours=1), next_due=timezone.now())
+    seen: list[str] = []
+
+    def listing(**filter: Any) -> Any:
+        seen.append(CronTask.objects.get(pk=task.pk).lease_owner)  # while the sync runs
+        return iter([_article(1, "New title")])
+
+    monkeypatch.setattr(remote, "list", listing)
+
+    _run_action(admin_client, article.pk)
+
+    assert seen[0].startswith("admin@")
+    task.refresh_from_db()
+    assert (task.lease_owner, task.lease_expires, task.last_status) == ("", None, "succeeded")
+    assert Article.objects.get().title == "New title"

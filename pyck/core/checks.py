@@ -45,14 +45,17 @@ def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     pyck.E016  ``Incremental.field`` is not an attribute of the resource type
     ========== ==================================================================================
     """
-    from .registry import synced_models
-
     errors: list[checks.CheckMessage] = []
-    for model in synced_models():
-        if app_configs is not None and model._meta.app_config not in app_configs:
-            continue
+    for model in _checked_models(app_configs):
         errors.extend(_check_model(model))
     return errors
+
+
+def _checked_models(app_configs: Any) -> list[Any]:
+    """The registered synced models, limited to ``app_configs`` when ``manage.py check`` names apps."""
+    from .registry import synced_models
+
+    return [m for m in synced_models() if app_configs is None or m._meta.app_config in app_configs]
 
 
 def _check_model(model: Any) -> list[checks.CheckMessage]:
@@ -199,12 +202,8 @@ def check_request_budgets(app_configs: Any = None, **kwargs: Any) -> list[checks
     """
     from django.core.cache import InvalidCacheBackendError, caches
 
-    from .registry import synced_models
-
     messages: list[checks.CheckMessage] = []
-    for model in synced_models():
-        if app_configs is not None and model._meta.app_config not in app_configs:
-            continue
+    for model in _checked_models(app_configs):
         datasource = getattr(model.sync_config, "datasource", None)
         budget = getattr(datasource, "request_budget", None)
         if budget is None or not hasattr(budget, "cache"):

@@ -356,6 +356,16 @@ def _sync(
     unexpected: BaseException | None = None
     batch: list[Any] = []
     truncations: list[str] = []
+
+    def checkpoint(outcome: _Outcome) -> None:
+        run.checkpoint(outcome, result.failed)
+
+    def written(count: int) -> None:
+        nonlocal batches, records
+        batches, records = batches + 1, records + count
+        if progress:
+            progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
+
     try:
         with _truncation_notes() as truncations:
             for resource, position in _listing(datasource, run.query(filter_), run):
@@ -368,19 +378,15 @@ def _sync(
                 run.see(resource)
                 batch.append(resource)
                 if len(batch) >= batch_size:
-                    _apply(result, _write_batch(context, model, batch, lambda outcome: run.checkpoint(outcome, result.failed)), fail)
-                    batches, records = batches + 1, records + len(batch)
+                    _apply(result, _write_batch(context, model, batch, checkpoint), fail)
+                    written(len(batch))
                     batch = []
-                    if progress:
-                        progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
         complete = not truncations
         finish = run.finisher(complete=complete)
         _apply(result, _write_batch(context, model, batch, lambda outcome: finish(outcome, result.failed)), fail)
         if batch:
-            batches, records = batches + 1, records + len(batch)
+            written(len(batch))
             batch = []
-            if progress:
-                progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
         result.status = "partial" if result.failed else "succeeded"
         if run.failed_before:
             result.status = "partial"
@@ -400,7 +406,7 @@ def _sync(
     except (DatasourceError, SyncError) as error:
         try:
             if batch:  # records received before the listing failed are good: keep them
-                _apply(result, _write_batch(context, model, batch, lambda outcome: run.checkpoint(outcome, result.failed)), fail)
+                _apply(result, _write_batch(context, model, batch, checkpoint), fail)
         except BaseException as crash:
             unexpected = crash
         if isinstance(error, DatasourceError):
@@ -516,7 +522,6 @@ class _Run:
         self.failed_before: int = resume.get("failed", 0)
         self.start: Any = resume.get("position")
         self.position: Any = None
-        self.failed_now = 0
 
     def _pick_mode(self, requested: str, state: Any) -> str:
         if requested != "auto":

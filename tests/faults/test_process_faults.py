@@ -71,13 +71,6 @@ class Listing:
 
 
 @pytest.fixture
-def server() -> Iterator[FaultServer]:
-    fault_server = FaultServer()
-    yield fault_server
-    fault_server.close()
-
-
-@pytest.fixture
 def locker() -> Iterator[psycopg.Connection[Any]]:
     """Another connection to the test database, in a transaction: it holds row locks until it rolls back."""
     settings = connection.settings_dict

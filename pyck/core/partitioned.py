@@ -266,7 +266,7 @@ def _sync_partition(run: PartitionedRun, part: PartitionRun) -> dict[str, Any]:
         "updated": result.updated,
         "unchanged": result.unchanged,
         "failed": result.failed,
-        "errors": [{"record_id": _jsonable(e.record_id), "message": e.message} for e in result.errors],
+        "errors": _stored_errors(result.errors),
     }
 
 
@@ -308,7 +308,7 @@ def _finish(run_id: int, owner: str) -> str:
         _second_pass(run, owner)
         parts = list(run.partitions.order_by("order"))
         status, result, max_errors = _conclude(run, parts)
-    errors = [{"record_id": _jsonable(e.record_id), "message": e.message} for e in result.errors]
+    errors = _stored_errors(result.errors)
     errors += [
         {"record_id": error.get("record_id"), "message": f"[{part.name}] {error.get('message')}"}
         for part in parts
@@ -531,8 +531,10 @@ def _record_error(record_id: Any, message: str) -> Any:
     return RecordError(record_id, message)
 
 
-def _jsonable(value: Any) -> Any:
-    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+def _stored_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    from .sync import _jsonable, _storable
+
+    return [{"record_id": _jsonable(e.record_id), "message": _storable(e.message)} for e in errors]
 
 
 def _encode_args(args: dict[str, Any], model: type[Any], name: str) -> list[list[Any]]:

@@ -224,6 +224,21 @@ def test_a_partial_partition_means_nothing_is_deleted(
     assert 99 in local_ids()
 
 
+def test_a_record_id_json_cannot_hold_is_stored_with_the_partitions_errors(
+    source: FlakySource, queue: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL's jsonb refuses NUL characters: stored as they came, the partition's outcome could not be written.
+    monkeypatch.setattr(Article.sync_config, "partitions", {**PARTITIONS, "odd": {"words": -1}})
+    source.data += [ArticleResource(id="a\x00b", headline="ok", words=-1)]
+    run, _ = enqueue_partitioned_sync(Article)
+    for name in [*PARTITIONS, "odd"]:
+        run_partition(run.pk, name, 1)
+    odd = part(run.pk, "odd")
+    assert (odd.status, odd.failed) == ("partial", 1)
+    assert odd.errors[0]["record_id"] == repr("a\x00b")
+    assert run_of(run.pk).status == "partial"
+
+
 def test_a_partition_partial_while_others_ran_is_synced_again_once_all_have_landed(
     source: FlakySource, queue: list[Any]
 ) -> None:

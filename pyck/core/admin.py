@@ -19,7 +19,7 @@ from ._sync.plan import get_plan
 from ._sync.overview import describe_checkpoint, describe_mode, partition_states, when
 from ._sync.state import describe as describe_cursor
 from .cron import leases
-from .cron.clock import MAX_ERROR_CHARS, MAX_RESULT_CHARS, _lease_duration
+from .cron.clock import MAX_ERROR_CHARS, MAX_RESULT_CHARS
 from .cron.registry import SYNC_PREFIX
 from .models import CronTask, SyncRun, SyncState
 from .sync import SyncResult
@@ -187,7 +187,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         owner = leases.new_owner_id("admin")
         # Two syncs of one model must not overlap: when the clock schedules this model, hold its task's lease.
         leased = CronTask.objects.filter(name=task).exists()
-        if leased and not leases.claim(task, owner, now=timezone.now(), lease=_lease_duration(), due_only=False):
+        if leased and not leases.claim(task, owner, now=timezone.now(), lease=leases.lease_duration(), due_only=False):
             self.message_user(
                 request,
                 f"A sync of {label} is running already (the cron clock, a worker or another \"Sync now\"): nothing "
@@ -197,7 +197,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return
         outcome: dict[str, Any] = {}
         try:
-            with leases.Heartbeat(task, owner, _lease_duration()) if leased else contextlib.nullcontext():
+            with leases.Heartbeat(task, owner, leases.lease_duration()) if leased else contextlib.nullcontext():
                 result = self.model.sync()
             outcome = {"last_status": "succeeded" if result.ok else "failed", "last_result": str(result)[:MAX_RESULT_CHARS]}
         except Exception as error:

@@ -37,18 +37,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, connections, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from . import registry
 from ._sync import state as states
-from .conf import pyck_settings
+from .cron.leases import LeaseRenewer, lease_duration, new_owner_id
 from .exceptions import ConfigurationError
 from .models.partitioned import PartitionedRun, PartitionRun
 from .options import OnDelete
@@ -163,7 +162,7 @@ def enqueue_partitioned_sync(
             f"enqueue_partitioned_sync({model.__name__}): SyncConfig.partitions gave no partitions."
         )
     now = timezone.now()
-    lease = _lease()
+    lease = lease_duration()
     encoded = {name: _encode_args({**config.filter, **extra}, model, name) for name, extra in partitions.items()}
     try:
         with transaction.atomic():
@@ -204,8 +203,8 @@ def run_partition(run_id: int, name: str, attempt: int) -> str:
     failed listing is enqueued again while attempts remain; the worker that ends the last partition then
     finishes the run (:func:`finish_partitioned_run`).
     """
-    owner = _owner("partition")
-    lease = _lease()
+    owner = new_owner_id("partition")
+    lease = lease_duration()
     now = timezone.now()
     claimed = PartitionRun.objects.filter(
         run_id=run_id, name=name, status=_PART.PENDING, attempts=attempt - 1, run__status=_RUN.RUNNING
@@ -215,7 +214,7 @@ def run_partition(run_id: int, name: str, attempt: int) -> str:
         return f"skipped: partition {name} of run #{run_id}, attempt {attempt}, is not pending"
     part = PartitionRun.objects.select_related("run").get(run_id=run_id, name=name)
     renew = PartitionRun.objects.filter(pk=part.pk, owner=owner)
-    with _Heartbeat(lambda at: renew.update(lease_expires=at + lease), lease, f"partition {name} of run #{run_id}"):
+    with LeaseRenewer(lambda at: renew.update(lease_expires=at + lease), lease, f"partition {name} of run #{run_id}"):
         outcome = _sync_partition(part.run, part)
     status = outcome.pop("status")
     retry = status == _PART.FAILED and attempt < part.run.max_attempts
@@ -273,14 +272,14 @@ def _sync_partition(run: PartitionedRun, part: PartitionRun) -> dict[str, Any]:
 def finish_partitioned_run(run_id: int, token: str) -> str:
     """Finish run ``run_id`` whose partitions have all ended, when the clock enqueued it under ``token`` (its
     last worker died before finishing it): the body of that Django Task. Returns a one-line summary."""
-    owner = _owner("finisher")
+    owner = new_owner_id("finisher")
     if not _claim_finish(run_id, owner, token=token):
         return f"skipped: run #{run_id} is finished or being finished elsewhere"
     return _finish(run_id, owner)
 
 
 def _finish_if_last(run_id: int) -> str | None:
-    owner = _owner("finisher")
+    owner = new_owner_id("finisher")
     if not _claim_finish(run_id, owner):
         return None  # partitions still to run, or another worker is finishing the run
     return _finish(run_id, owner)
@@ -295,16 +294,16 @@ def _claim_finish(run_id: int, owner: str, *, token: str | None = None) -> bool:
     active = PartitionRun.objects.filter(run=OuterRef("pk"), status__in=_ACTIVE)
     runs = PartitionedRun.objects.filter(~Exists(active), pk=run_id, finished__isnull=True)
     runs = runs.filter(lease_owner=token) if token else runs.filter(Q(lease_owner="") | Q(lease_expires__lt=now))
-    return runs.update(status=_RUN.FINISHING, lease_owner=owner, lease_expires=now + _lease()) == 1
+    return runs.update(status=_RUN.FINISHING, lease_owner=owner, lease_expires=now + lease_duration()) == 1
 
 
 def _finish(run_id: int, owner: str) -> str:
     """Sync the partial partitions again, alone; then delete what is gone if every partition completed a full
     listing without errors, and record the run's outcome."""
-    lease = _lease()
+    lease = lease_duration()
     run = PartitionedRun.objects.get(pk=run_id)
     renew = PartitionedRun.objects.filter(pk=run_id, lease_owner=owner)
-    with _Heartbeat(lambda at: renew.update(lease_expires=at + lease), lease, f"finishing run #{run_id}"):
+    with LeaseRenewer(lambda at: renew.update(lease_expires=at + lease), lease, f"finishing run #{run_id}"):
         _second_pass(run, owner)
         parts = list(run.partitions.order_by("order"))
         status, result, max_errors = _conclude(run, parts)
@@ -403,7 +402,7 @@ def resume_partitioned_runs(now: datetime | None = None) -> list[str]:
     if not PartitionedRun.objects.filter(finished__isnull=True).exists():
         return []  # the usual case at a tick: one query
     now = now or timezone.now()
-    lease = _lease()
+    lease = lease_duration()
     done: list[str] = []
     stalled = PartitionRun.objects.filter(status=_PART.RUNNING, lease_expires__lt=now, run__finished__isnull=True)
     for part in stalled.select_related("run"):
@@ -436,7 +435,7 @@ def resume_partitioned_runs(now: datetime | None = None) -> list[str]:
     active = PartitionRun.objects.filter(run=OuterRef("pk"), status__in=_ACTIVE)
     free = Q(lease_owner="") | Q(lease_expires__lt=now)
     for run in PartitionedRun.objects.filter(~Exists(active), free, finished__isnull=True):
-        token = _owner("enqueued")
+        token = new_owner_id("enqueued")
         if PartitionedRun.objects.filter(free, pk=run.pk, finished__isnull=True, lease_owner=run.lease_owner).update(
             lease_owner=token, lease_expires=now + lease
         ):
@@ -495,17 +494,6 @@ class _Started:
 # --- Helpers ------------------------------------------------------------------------------------------------
 
 
-def _lease() -> timedelta:
-    value = pyck_settings.CRON_LEASE_DURATION
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
-
-
-def _owner(kind: str) -> str:
-    from .cron.leases import new_owner_id
-
-    return new_owner_id(kind)
-
-
 def _enqueue_partition(run_id: int, name: str, attempt: int) -> None:
     from .cron.tasks import enqueue_partition
 
@@ -560,38 +548,3 @@ def _encode_args(args: dict[str, Any], model: type[Any], name: str) -> list[list
 
 def _decode_args(encoded: list[list[Any]]) -> dict[str, Any]:
     return {key: tagged["json"] if "json" in tagged else states.decode_value(tagged) for key, tagged in encoded}
-
-
-class _Heartbeat:
-    """Renews a lease from a background thread while the work inside runs; ``renew(now)`` returns the number of
-    rows it updated (0: the lease was taken over). The thread uses its own database connection."""
-
-    def __init__(self, renew: Callable[[datetime], int], lease: timedelta, what: str) -> None:
-        self.renew = renew
-        self.period = max(lease.total_seconds() / 3, 0.05)
-        self.what = what
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"pyck-heartbeat:{what}", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=max(self.period * 3, 1.0))
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(self.period):
-                try:
-                    kept = self.renew(timezone.now())
-                except Exception:
-                    logger.exception("Could not renew the lease of %s; retrying", self.what)
-                    connections.close_all()
-                    continue
-                if not kept:
-                    logger.error("The lease of %s was taken over while it ran", self.what)
-                    return
-        finally:
-            connections.close_all()

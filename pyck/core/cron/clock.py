@@ -140,11 +140,6 @@ class Reporter:
             flush()
 
 
-def _lease_duration() -> timedelta:
-    value = pyck_settings.CRON_LEASE_DURATION
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
-
-
 def _next_due(started: datetime, finished: datetime, interval: timedelta) -> datetime:
     # Keep the cadence (start + interval) unless the run outlasted its interval; never "catch up" missed runs.
     due = started + interval
@@ -207,7 +202,7 @@ def _execute(
     ``sync_mode`` (``"full"``, ``"incremental"``; ``None``: the model's own choice) is passed to a sync task
     as ``sync_model(mode=...)``.
     """
-    lease = _lease_duration()
+    lease = leases.lease_duration()
     reporter.started(job)
     logger.info("Cron task %s started (lease %s).", job.name, owner)
     clock_start = time.monotonic()
@@ -364,7 +359,7 @@ class Clock:
 
     def _run_job(self, job: CronJob, *, due_only: bool, enqueue: bool) -> Outcome:
         now = self.now()
-        lease = _lease_duration()
+        lease = leases.lease_duration()
         if enqueue:
             return self._enqueue(job, now, lease)
         if not leases.claim(job.name, self.owner, now=now, lease=lease, due_only=due_only):
@@ -515,7 +510,7 @@ def run_enqueued(name: str, token: str, sync_mode: str | None = None) -> str:
         job = parallel_job(job)  # a model whose partitions can run on many workers: start a partitioned run
     owner = leases.new_owner_id("worker")
     started = timezone.now()
-    if not leases.hand_over(name, token, owner, now=started, lease=_lease_duration()):
+    if not leases.hand_over(name, token, owner, now=started, lease=leases.lease_duration()):
         logger.warning(
             "Cron task %s: enqueued copy %s is stale (its lease expired and was taken over); skipped.", name, token
         )

@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +28,28 @@ from django.db.models import Q
 if TYPE_CHECKING:
     from .registry import CronJob
 
-__all__ = ["Heartbeat", "claim", "ensure_rows", "free_lease", "hand_over", "new_owner_id", "release", "renew"]
+__all__ = [
+    "Heartbeat",
+    "LeaseRenewer",
+    "claim",
+    "ensure_rows",
+    "free_lease",
+    "hand_over",
+    "lease_duration",
+    "new_owner_id",
+    "release",
+    "renew",
+]
 
 logger = logging.getLogger("pyck.cron.leases")
+
+
+def lease_duration() -> timedelta:
+    """The ``CRON_LEASE_DURATION`` setting as a ``timedelta`` (it may be given in seconds)."""
+    from ..conf import pyck_settings
+
+    value = pyck_settings.CRON_LEASE_DURATION
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
 
 
 def new_owner_id(kind: str = "clock") -> str:
@@ -132,23 +151,25 @@ def release(name: str, owner: str, **fields: Any) -> bool:
     return updated == 1
 
 
-class Heartbeat:
-    """Renews a lease from a background thread while the task runs; use as a context manager.
+class LeaseRenewer:
+    """Renews a lease from a background thread while the work inside runs; use as a context manager.
 
-    Renewal happens every third of the lease, so two renewals can fail before another process may take the
-    task over. The thread uses its own database connection and closes it when it stops.
+    ``renew(now)`` pushes the lease's expiry to ``now + lease`` and returns whether it was still held (a row
+    count: 0 means another process took it over). Renewal happens every third of the lease, so two renewals
+    can fail before another process may take the work over. The thread uses its own database connection and
+    closes it when it stops.
     """
 
-    def __init__(self, name: str, owner: str, lease: timedelta) -> None:
-        self.name = name
-        self.owner = owner
+    def __init__(self, renew: Callable[[datetime], object], lease: timedelta, what: str) -> None:
+        self.renew = renew
         self.lease = lease
+        self.what = what
         #: Set when a renewal found the lease held by someone else.
         self.lost = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"pyck-cron-heartbeat:{name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"pyck-heartbeat:{what}", daemon=True)
 
-    def __enter__(self) -> Heartbeat:
+    def __enter__(self) -> LeaseRenewer:
         self._thread.start()
         return self
 
@@ -163,19 +184,29 @@ class Heartbeat:
         try:
             while not self._stop.wait(period):
                 try:
-                    kept = renew(self.name, self.owner, now=timezone.now(), lease=self.lease)
+                    kept = self.renew(timezone.now())
                 except Exception:
-                    logger.exception("Could not renew the lease of cron task %r; retrying.", self.name)
+                    logger.exception("Could not renew the lease of %s; retrying.", self.what)
                     connections.close_all()
                     continue
                 if not kept:
                     self.lost = True
                     logger.error(
-                        "Cron task %r: lease of %s was taken over by another process while the task ran; "
-                        "raise CRON_LEASE_DURATION if the database was unreachable for that long.",
-                        self.name,
-                        self.owner,
+                        "The lease of %s was taken over by another process while it ran; raise "
+                        "CRON_LEASE_DURATION if the database was unreachable for that long.",
+                        self.what,
                     )
                     return
         finally:
             connections.close_all()
+
+
+class Heartbeat(LeaseRenewer):
+    """Renews ``owner``'s lease on cron task ``name`` while the task runs (see :class:`LeaseRenewer`)."""
+
+    def __init__(self, name: str, owner: str, lease: timedelta) -> None:
+        self.name = name
+        self.owner = owner
+        super().__init__(
+            lambda now: renew(name, owner, now=now, lease=lease), lease, f"cron task {name!r} (owner {owner})"
+        )

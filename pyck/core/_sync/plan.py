@@ -267,11 +267,14 @@ def convert(field: models.Field[Any, Any], value: Any) -> Any:
         value = _to_python(field, value)
     if value is None:  # "" for a number or a date: no value
         return convert(field, None)
+    if isinstance(field, models.DecimalField) and isinstance(value, decimal.Decimal):
+        try:
+            return _round_as_stored(field, value)
+        except decimal.InvalidOperation:
+            pass  # too many digits: _unstorable() says so
     problem = _unstorable(field, value)
     if problem:
         raise _RecordFailure(f"field {field.name!r} {problem}")
-    if isinstance(field, models.DecimalField) and isinstance(value, decimal.Decimal):
-        value = _round_as_stored(field, value)
     return value
 
 

@@ -120,8 +120,8 @@ def update(
     path = vendor_path(model)
     opts = model._meta
     attnames = list(dict.fromkeys(name for _, values in changes for name in values))
-    fields = [opts.get_field(_field_name(model, name)) for name in attnames]
-    stamp_field = opts.get_field(_field_name(model, stamp[0])) if stamp else None
+    fields = [opts.get_field(name) for name in attnames]  # get_field() knows attnames ("author_id") too
+    stamp_field = opts.get_field(stamp[0]) if stamp else None
     casts = _casts(model, [opts.pk, *fields, *([stamp_field] if stamp_field else [])]) if path == "postgresql" else {}
     if path == "orm" or casts is None or any(f.primary_key or not f.concrete for f in fields):
         _orm_update(model, changes, fields, stamp)
@@ -250,13 +250,6 @@ def _insert_fields(model: type[models.Model]) -> list[Any] | None:
     if any(getattr(f, "db_default", NOT_PROVIDED) is not NOT_PROVIDED for f in fields):
         return None
     return fields
-
-
-def _field_name(model: type[models.Model], attname: str) -> str:
-    for field in model._meta.concrete_fields:
-        if field.attname == attname:
-            return field.name
-    return attname
 
 
 def _max_params(connection: Any) -> int:

@@ -201,5 +201,5 @@ def _show_seconds(seconds: float) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
             count = int(seconds // size)
-            return f"{count} {unit}{'s' if count > 1 else ''}" if count > 1 else unit
+            return f"{count} {unit}s" if count > 1 else unit
     return f"{seconds:g}s"

@@ -379,7 +379,7 @@ def _conclude(run: PartitionedRun, parts: list[PartitionRun]) -> tuple[Any, Any,
             return status, result, config.max_errors
         since = min(p.listing_started for p in parts if p.listing_started)
         fail = _failer(result, config.max_errors, run.model, config.datasource)
-        _delete_missing(_RunContext(), model, result, fail, since=since, **_delete_options(config, {}))
+        _delete_missing(_RunContext(), model, result, fail, since=since, seen=None, **_delete_options(config, {}))
         logger.info("%s: run #%d: %d rows deleted after every partition landed", run.model, run.pk, result.deleted)
         return (_RUN.PARTIAL if result.status != "succeeded" else status), result, config.max_errors
     except Exception as error:

@@ -7,7 +7,7 @@ How a sync works:
 
 * The listing is streamed and cut into batches of ``SyncConfig.batch_size`` records; each batch is written in
   its own transaction with a bounded number of queries (load existing rows, bulk insert, bulk update of the
-  changed fields only, one ``last_sync_time`` stamp, a few per relation).
+  changed fields only, a few per relation). Rows found unchanged are not written at all.
 * A record that cannot be written (a value the field rejects, an unresolvable required reference, a database
   constraint) is skipped, counted in ``failed`` and reported with its id; the batch is then redone row by row
   with savepoints so that only the culprits are lost.
@@ -18,22 +18,27 @@ How a sync works:
 * References are resolved against the related model's ``external_id`` column; ids not stored locally are
   fetched with the related model's datasource ``get()`` once per run; embedded resources are upserted through
   the related model's own field mapping.
-* Rows seen by a sync get ``last_sync_time`` set to the time their batch was written. With
-  ``OnDelete.DELETE``, after a listing that completed with no failed record and was not cut short by a
-  paginator's ``max_pages``, rows whose ``last_sync_time`` is older than the start of the run (or null) are
-  candidates for deletion. If they are more than ``SyncConfig.max_delete_fraction`` of the table, none is
-  deleted and the result says why. Otherwise each is confirmed with the datasource's ``get()`` (unless
-  ``SyncConfig.confirm_delete`` is off): rows whose record is gone (``NotFoundError``) are deleted, 500 per
-  statement; rows whose record still exists (a listing whose offset paging shifted skips records) are kept and
-  refreshed. Rows of the model fetched by reference *during* its own run are stamped too, so they are kept.
+* Rows a sync writes get ``last_sync_time`` set to the time their batch was written; rows it finds unchanged
+  are remembered in memory (about 44 bytes a row), so an unchanged re-sync writes nothing. A single partition
+  run (``partition=``), whose deletions another process decides, stamps its unchanged rows instead; so does a
+  listing that fails part way, for the run that resumes it. With ``OnDelete.DELETE``, after a listing that
+  completed with no failed record and was not cut short by a paginator's ``max_pages``, rows neither written
+  since the start of the listing nor found unchanged are candidates for deletion (a run resumed after its
+  predecessor was killed has lost what that one found unchanged: it deletes nothing and says so). If they are
+  more than ``SyncConfig.max_delete_fraction`` of the table, none is deleted and the result says why.
+  Otherwise each is confirmed with the datasource's ``get()`` (unless ``SyncConfig.confirm_delete`` is off):
+  rows whose record is gone (``NotFoundError``) are deleted, 500 per statement; rows whose record still exists
+  (a listing whose offset paging shifted skips records) are kept and refreshed. Rows of the model fetched by
+  reference *during* its own run count as listed, so they are kept.
 * The counts in a :class:`SyncResult` are about the records of the model's own listing. Rows written because
   another record referenced them (embedded or fetched) are not counted; a listed record whose row was created
   that way earlier in the same run counts as ``unchanged`` (or ``updated``).
 * A record that lacks an attribute altogether (a key absent from a dict, as in partial embedded copies)
   leaves that column alone; an attribute that is ``None`` writes ``None`` (or the field's default).
-* Each model (each partition of it) has a :class:`~pyck.core.models.SyncState` row. Every batch updates it in
-  its own transaction with a checkpoint (the page position and how many of its records were written), so a
-  run that dies is resumed from there by the next run when the listing can start part way through
+* Each model (each partition of it) has a :class:`~pyck.core.models.SyncState` row. Every batch that writes
+  updates it in its own transaction with a checkpoint (the page position and how many of its records were
+  written; batches that write nothing, every ``CHECKPOINT_INTERVAL`` seconds), so a run that dies is resumed
+  from there by the next run when the listing can start part way through
   (``RestDatasource.resumable``). With ``SyncConfig.incremental``, runs after the first ask only for records
   from the cursor on; the cursor moves in the transaction of the last batch of a complete listing in which no
   record failed. Incremental runs and single partitions never delete.
@@ -48,6 +53,7 @@ import inspect
 import logging
 import math
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,7 +66,7 @@ from django.utils import timezone
 from . import http
 from ._sync import state as states
 from ._sync.pipeline import prefetch
-from ._sync.upsert import _Outcome, _RunContext, upsert
+from ._sync.upsert import SeenRows, _Outcome, _RunContext, upsert
 from .conf import pyck_settings
 from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, SyncError
 from .options import Incremental, OnDelete, _check_fraction
@@ -162,6 +168,9 @@ _RUN_OPTIONS = frozenset(
 )
 _MODES = ("auto", "full", "incremental")
 
+#: Seconds between two checkpoints of a run whose batches write nothing (an unchanged re-sync).
+CHECKPOINT_INTERVAL = 10.0
+
 
 def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = None, **options: Any) -> SyncResult:
     """Sync ``model`` from its datasource now, record a ``SyncRun`` and return the result.
@@ -247,25 +256,37 @@ def _sync_partitions(
             declared = config.get_partitions()
             if partition in declared:
                 options["filter"] = {**config.filter, **declared[partition]}
-        return _sync(model, context, progress, options, partition=partition, may_delete=False)
+        # Deletions are decided elsewhere (by the last partition of a partitioned run): stamp what is unchanged.
+        return _sync(model, context, progress, options, partition=partition, may_delete=False, seen=None)
     partitions = config.get_partitions()
     if not partitions:
-        return _sync(model, context, progress, options, partition="", may_delete=True)
+        return _sync(model, context, progress, options, partition="", may_delete=True, seen=SeenRows())
     base_filter = options.pop("filter", config.filter)
+    seen = SeenRows()
     results = [
-        _sync(model, context, progress, {**options, "filter": {**base_filter, **extra}}, partition=name, may_delete=False)
+        _sync(model, context, progress, {**options, "filter": {**base_filter, **extra}}, partition=name, may_delete=False, seen=seen)
         for name, extra in partitions.items()
     ]
     combined = _combine(model._meta.label, results)
     on_delete = options.get("on_delete", config.on_delete)
     if on_delete is OnDelete.DELETE:
-        if all(r.status == "succeeded" and r.mode == "full" for r in results):
-            fail = _failer(combined, options.get("max_errors", config.max_errors), model._meta.label, config.datasource)
-            _delete_missing(context, model, combined, fail, since=min(r.listing_started for r in results), **_delete_options(config, options))
-            logger.info("%s: %d rows deleted after a full listing of its %d partitions", model._meta.label, combined.deleted, len(results))
-        else:
+        if not all(r.status == "succeeded" and r.mode == "full" for r in results):
             logger.info("%s: nothing deleted: not every partition completed a full listing without errors", model._meta.label)
+        elif seen.lost:
+            _note(combined, f"{model._meta.label}: nothing deleted: {seen.lost}")
+        else:
+            fail = _failer(combined, options.get("max_errors", config.max_errors), model._meta.label, config.datasource)
+            _delete_missing(
+                context, model, combined, fail, since=min(r.listing_started for r in results), seen=seen,
+                **_delete_options(config, options),
+            )
+            logger.info("%s: %d rows deleted after a full listing of its %d partitions", model._meta.label, combined.deleted, len(results))
     return combined
+
+
+def _note(result: SyncResult, note: str) -> None:
+    logger.info("%s", note)
+    result.notes.append(note)
 
 
 def _combine(label: str, results: list[SyncResult]) -> SyncResult:
@@ -322,7 +343,9 @@ def _sync(
     *,
     partition: str,
     may_delete: bool,
+    seen: SeenRows | None,
 ) -> SyncResult:
+    """Sync one model (one partition of it); ``seen`` collects the rows found unchanged (``None``: stamp them)."""
     from .models.runs import SyncRun
     from .signals import sync_finished, sync_started
 
@@ -347,6 +370,10 @@ def _sync(
     result = SyncResult(model=label, started=timezone.now(), partition=partition)
     run = _Run(model, partition, filter_, requested, incremental, result)
     result.mode, result.resumed = run.mode, run.resume is not None
+    tracked = run.mode == "full"  # only a full listing can tell what is gone
+    if tracked:
+        run.track(seen)
+        context.confirmations[model] = seen
     result.listing_started = run.listing_started
     sync_run = SyncRun.objects.create(model=label, started=result.started, partition=partition, mode=run.mode, resumed=result.resumed)
     sync_started.send(sender=model)
@@ -407,6 +434,8 @@ def _sync(
         try:
             if batch:  # records received before the listing failed are good: keep them
                 _apply(result, _write_batch(context, model, batch, checkpoint), fail)
+            if tracked and seen is not None and run.position is not None:
+                run.keep_confirmations(seen, result.failed)
         except BaseException as crash:
             unexpected = crash
         if isinstance(error, DatasourceError):
@@ -419,12 +448,16 @@ def _sync(
         result.status = "failed"
         result.errors.insert(0, RecordError(None, f"The sync of {label} crashed: {error!r}"))
         unexpected = error
+    finally:
+        context.confirmations.pop(model, None)
     result.cursor = run.cursor
 
     deletable = may_delete and run.mode == "full" and result.status == "succeeded"
-    if unexpected is None and deletable and on_delete is OnDelete.DELETE:
+    if unexpected is None and deletable and on_delete is OnDelete.DELETE and seen is not None and seen.lost:
+        _note(result, f"{label}: nothing deleted: {seen.lost}")
+    elif unexpected is None and deletable and on_delete is OnDelete.DELETE:
         try:
-            _delete_missing(context, model, result, fail, since=run.listing_started, **delete_options)
+            _delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, **delete_options)
         except BaseException as error:
             result.status = "failed"
             result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))
@@ -489,6 +522,7 @@ class _Run:
     ) -> None:
         from .models.state import SyncState
 
+        self.model = model
         self.label = model._meta.label
         self.incremental = incremental
         self.datasource = model.sync_config.datasource
@@ -522,6 +556,24 @@ class _Run:
         self.failed_before: int = resume.get("failed", 0)
         self.start: Any = resume.get("position")
         self.position: Any = None
+        #: True when this run resumed one that died with rows it had found unchanged unrecorded.
+        self.unconfirmed = False
+        #: Where the rows this run finds unchanged are noted (``None``: stamped), and how many were there before.
+        self.seen: SeenRows | None = None
+        self._seen_before = 0
+        self._checkpointed = time.monotonic()
+
+    def track(self, seen: SeenRows | None) -> None:
+        """Note that the rows this full listing finds unchanged go into ``seen`` (``None``: they are stamped);
+        mark ``seen`` incomplete if the run this one resumes died with some of them unrecorded."""
+        self.seen, self._seen_before = seen, len(seen.pks) if seen is not None else 0
+        if seen is not None and self.resume is not None and not self.resume.get("confirmed"):
+            self.unconfirmed = True
+            seen.lost = (
+                "this run went on from an interrupted run that died before recording which rows it had found "
+                "unchanged, so rows missing from the listing cannot be told apart from those; the next complete "
+                "full listing deletes them"
+            )
 
     def _pick_mode(self, requested: str, state: Any) -> str:
         if requested != "auto":
@@ -563,16 +615,39 @@ class _Run:
             "position": self.position,
             "high": states.encode_value(self.high),
             "failed": failed,
+            # Whether every row the listing found unchanged so far is stamped (see keep_confirmations).
+            "confirmed": not self.unconfirmed and (self.seen is None or len(self.seen.pks) == self._seen_before),
         }
 
     def checkpoint(self, outcome: _Outcome, failed_so_far: int) -> None:
-        """Record where the listing has got to; called inside the transaction of the batch just written."""
-        from .models.state import SyncState
+        """Record where the listing has got to; called inside the transaction of the batch just written.
 
+        A batch that wrote nothing records nothing either, unless ``CHECKPOINT_INTERVAL`` seconds passed since
+        the last checkpoint: an unchanged re-sync then writes almost nothing, and a run that dies re-reads at
+        most that much of the listing (reading again is harmless, the upsert makes it so).
+        """
         if self.position is None:
             return  # a listing that cannot resume: nothing worth recording
-        failed = self.failed_before + failed_so_far + len(outcome.failures)
-        SyncState.objects.filter(pk=self.state_pk).update(checkpoint=self._checkpoint_data(failed), checkpoint_updated=timezone.now())
+        if not outcome.wrote and time.monotonic() - self._checkpointed < CHECKPOINT_INTERVAL:
+            return
+        self._save_checkpoint(self._checkpoint_data(self.failed_before + failed_so_far + len(outcome.failures)))
+
+    def _save_checkpoint(self, data: dict[str, Any]) -> None:
+        from .models.state import SyncState
+
+        SyncState.objects.filter(pk=self.state_pk).update(checkpoint=data, checkpoint_updated=timezone.now())
+        self._checkpointed = time.monotonic()
+
+    def keep_confirmations(self, seen: SeenRows, failed_so_far: int) -> None:
+        """Stamp the rows found unchanged before a listing failed, with a checkpoint saying so: the run that
+        resumes this one can then still tell the rows the whole listing included, and delete the others."""
+        pks = [uuid.UUID(int=pk) for pk in seen.pks]
+        manager = self.model._base_manager
+        with transaction.atomic():
+            now = timezone.now()
+            for start in range(0, len(pks), 500):
+                manager.filter(pk__in=pks[start : start + 500]).update(last_sync_time=now)
+            self._save_checkpoint({**self._checkpoint_data(self.failed_before + failed_so_far), "confirmed": not self.unconfirmed})
 
     def finisher(self, *, complete: bool) -> Callable[[_Outcome, int], None]:
         """The callback ending the run in the last batch's transaction: clear the checkpoint, advance the cursor
@@ -587,7 +662,7 @@ class _Run:
                 new = self.high if self.cursor is None else states.later(self.cursor, self.high, field=self.incremental.field)
                 changes.update(cursor=states.encode_value(new), cursor_updated=now)
                 self.cursor = new
-            if complete and self.mode == "full":
+            if complete and self.mode == "full" and not self.unconfirmed:
                 changes["last_full_sync"] = now
             SyncState.objects.filter(pk=self.state_pk).update(**changes)
 
@@ -609,6 +684,7 @@ def _delete_missing(
     fail: Callable[[Any, str], None],
     *,
     since: datetime,
+    seen: SeenRows | None,
     max_fraction: float,
     confirm: bool,
     batch_size: int,
@@ -616,19 +692,26 @@ def _delete_missing(
 ) -> None:
     """Delete the rows a complete listing did not include, once each is confirmed gone (see ``SyncConfig``).
 
-    ``since`` is when the listing started (an interrupted run's start, when this run resumed it): rows not
-    stamped since then were not in it.
+    ``since`` is when the listing started (an interrupted run's start, when this run resumed it): rows neither
+    written since then nor in ``seen`` (the rows it found unchanged) were not in it.
     """
     label = model._meta.label
     config = model.sync_config
     datasource = config.datasource
     ext = model._meta.get_field(config.external_id).attname
     manager = model._base_manager
+    seen = seen or SeenRows()
     stale = Q(last_sync_time__lt=since) | Q(last_sync_time__isnull=True)
-    missing = manager.filter(stale).count()
+    total = manager.count()
+    rows: list[tuple[Any, Any]] = []
+    missing = 0
+    for pk, key in manager.filter(stale).order_by().values_list("pk", ext).iterator(chunk_size=10_000):
+        if pk not in seen:
+            missing += 1
+            if missing <= max_fraction * total:
+                rows.append((pk, key))
     if not missing:
         return
-    total = manager.count()
     if missing > max_fraction * total:
         result.status = "partial"
         message = (
@@ -642,7 +725,7 @@ def _delete_missing(
         result.errors.insert(0, RecordError(None, message))
         del result.errors[max(max_errors, 1):]
         return
-    rows = list(manager.filter(stale).order_by(ext).values_list("pk", ext))
+    rows.sort(key=lambda row: (row[1] is None, row[1]))
     gone: list[Any] = []
     live: list[Any] = []
     if not confirm:
@@ -670,17 +753,22 @@ def _delete_missing(
                 gone.append(pk)  # it exists, but the datasource's filter leaves it out of the listing
             else:
                 live.append(record)
-    for start in range(0, len(live), batch_size):
-        # Counted in ``kept``, not in created/updated/unchanged: the counts are about the listing.
-        for record_id, reason in _write_batch(context, model, live[start : start + batch_size], None).failures:
-            fail(record_id, reason)
+    context.confirmations[model] = seen
+    try:
+        for start in range(0, len(live), batch_size):
+            # Counted in ``kept``, not in created/updated/unchanged: the counts are about the listing.
+            for record_id, reason in _write_batch(context, model, live[start : start + batch_size], None).failures:
+                fail(record_id, reason)
+    finally:
+        context.confirmations.pop(model, None)
     result.kept += len(live)
     if live:
         logger.info("%s: %d rows missing from the listing still exist remotely: kept and refreshed", label, len(live))
         if result.failed and result.status == "succeeded":
             result.status = "partial"
+    # Seen or written since (fetched as a reference of a refreshed record): it exists after all.
+    gone = [pk for pk in gone if pk not in seen]
     for start in range(0, len(gone), 500):
-        # Still stale: a row written since (fetched as a reference of a refreshed record) exists after all.
         _, per_model = manager.filter(stale, pk__in=gone[start : start + 500]).delete()
         result.deleted += per_model.get(label, 0)
     if gone:
@@ -823,6 +911,7 @@ def _write_row_by_row(
             total.created += outcome.created
             total.updated += outcome.updated
             total.unchanged += outcome.unchanged
+            total.stamped += outcome.stamped
             total.failures.extend(outcome.failures)
         if on_write is not None:
             on_write(total)

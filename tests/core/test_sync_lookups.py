@@ -84,8 +84,8 @@ def test_rows_inserted_by_a_batch_that_rolled_back_are_forgotten(monkeypatch):
     real = upsert_module._write_rows
     failures = iter([True])
 
-    def flaky(plan, rows, outcome, *, stamp):
-        real(plan, rows, outcome, stamp=stamp)
+    def flaky(ctx, plan, rows, outcome, *, stamp):
+        real(ctx, plan, rows, outcome, stamp=stamp)
         if plan.model is MP and next(failures, False):
             raise DatabaseError("deadlock detected (simulated, after the insert)")
 

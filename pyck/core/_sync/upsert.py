@@ -3,8 +3,9 @@
 :func:`upsert` is called with the records of one listing batch, and recursively with the embedded or fetched
 records they reference. Each call costs a bounded number of queries whatever the batch size: one to load the
 existing rows, one insert, one update of the changed rows (every changed column and their ``last_sync_time``),
-one ``last_sync_time`` stamp of the unchanged rows, and a few per relation; :mod:`.bulk` picks the fastest way
-each database offers to send them.
+and a few per relation; :mod:`.bulk` picks the fastest way each database offers to send them. Rows found
+unchanged are not written: the run notes them in memory (:attr:`_RunContext.confirmations`), or, for a run
+whose deletions another process decides, stamps their ``last_sync_time``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class _RunContext:
         # query the first time the run needs it, so that each batch reads rows by primary key instead of
         # scanning the table for ``external_id IN (...)``.
         self._id_maps: dict[type[models.Model], dict[Any, uuid.UUID]] = {}
+        #: Models whose rows found unchanged must be remembered as seen (a model being synced, whose deletion
+        #: detection needs every row the listing included): in a :class:`SeenRows`, or, when the value is
+        #: ``None``, by stamping their ``last_sync_time`` (durable, for a run whose deletions another process
+        #: decides). Unchanged rows of other models are left alone.
+        self.confirmations: dict[type[models.Model], SeenRows | None] = {}
 
     def pks_by_external_id(
         self, model: type[models.Model], field: models.Field[Any, Any], keys: list[Any]
@@ -72,6 +78,20 @@ class _RunContext:
             self._id_maps.clear()
         else:
             self._id_maps.pop(model, None)
+
+
+class SeenRows:
+    """The rows of one model that a run found unchanged, and so did not write: kept in memory, 44 bytes or so
+    per row (``pk.int``), so that an unchanged re-sync writes nothing and deletion still knows what was listed."""
+
+    def __init__(self) -> None:
+        self.pks: set[int] = set()
+        #: Why some rows found unchanged are not in :attr:`pks` (a resumed run whose interrupted part died
+        #: with them): deletion must then wait for a listing that sees them all.
+        self.lost: str | None = None
+
+    def __contains__(self, pk: uuid.UUID) -> bool:
+        return pk.int in self.pks
 
 
 def is_indexed(model: type[models.Model], field: models.Field[Any, Any]) -> bool:
@@ -109,7 +129,14 @@ class _Outcome:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: Rows whose ``last_sync_time`` was stamped although nothing else changed (see ``_RunContext.confirmations``).
+    stamped: int = 0
     failures: list[tuple[Any, str]] = field(default_factory=list)
+
+    @property
+    def wrote(self) -> bool:
+        """True when the listing's own rows were written (created, changed or stamped), or some failed."""
+        return bool(self.created or self.updated or self.stamped or self.failures)
 
 
 def upsert(
@@ -170,7 +197,7 @@ def upsert(
 
     ok = [row for row in rows.values() if row.error is None]
     outcome.failures.extend((row.raw_id, row.error) for row in rows.values() if row.error is not None)
-    _write_rows(plan, ok, outcome, stamp=stamp)
+    _write_rows(ctx, plan, ok, outcome, stamp=stamp)
     ctx.learn(plan.model, {row.key: row.pk for row in ok if row.existing is None})  # type: ignore[misc]
     for mapping in plan.of_kind("m2m"):
         _write_m2m(mapping, ok)
@@ -358,7 +385,7 @@ def _drop_failed(ctx: _RunContext, plan: _Plan, rows: dict[Any, _Row]) -> None:
                     row.to_many[name] = [pk for pk in pks if pk not in failed]
 
 
-def _write_rows(plan: _Plan, rows: list[_Row], outcome: _Outcome, *, stamp: datetime.datetime) -> None:
+def _write_rows(ctx: _RunContext, plan: _Plan, rows: list[_Row], outcome: _Outcome, *, stamp: datetime.datetime) -> None:
     model = plan.model
     ext = plan.external_id.attname
     pk_name = model._meta.pk.attname
@@ -381,8 +408,12 @@ def _write_rows(plan: _Plan, rows: list[_Row], outcome: _Outcome, *, stamp: date
             unchanged.append(row.pk)  # type: ignore[arg-type]
     bulk.insert(model, new)
     bulk.update(model, changed, stamp=("last_sync_time", stamp))
-    if unchanged:
-        model._base_manager.filter(pk__in=unchanged).update(last_sync_time=stamp)
+    if unchanged and model in ctx.confirmations:
+        seen = ctx.confirmations[model]
+        if seen is not None:
+            seen.pks.update(pk.int for pk in unchanged)
+        else:
+            outcome.stamped += model._base_manager.filter(pk__in=unchanged).update(last_sync_time=stamp)
 
 
 def _write_m2m(mapping: _Mapping, rows: list[_Row]) -> None:

@@ -32,7 +32,9 @@ class SyncedModel(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    #: When a sync last saw this row's remote record (``None``: never synced, e.g. created by hand).
+    #: When a sync last wrote this row: created it or changed a column (``None``: never synced, e.g. created by
+    #: hand). An unchanged row is not rewritten, so this is not when it was last seen: for that, see the model's
+    #: ``SyncState.last_full_sync`` (a row still here after a complete full listing was in it).
     last_sync_time = models.DateTimeField(null=True, blank=True, editable=False)
 
     #: The sync options; required on every concrete subclass.

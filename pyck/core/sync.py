@@ -376,6 +376,8 @@ def _sync(
         context.confirmations[model] = seen
     result.listing_started = run.listing_started
     sync_run = SyncRun.objects.create(model=label, started=result.started, partition=partition, mode=run.mode, resumed=result.resumed)
+    if run.resumed_from is not None:
+        _close_dead_runs(label, partition, run.resumed_from, result.started)
     sync_started.send(sender=model)
     fail = _failer(result, max_errors, label, datasource)
 
@@ -504,6 +506,20 @@ def _sync(
     return result
 
 
+def _close_dead_runs(label: str, partition: str, checkpointed: datetime, now: datetime) -> None:
+    """Mark as failed the runs still "running" that started before the checkpoint being resumed was written:
+    their process died without recording an outcome (a killed worker, a lost machine)."""
+    from .models.runs import SyncRun
+
+    message = (
+        f"The process running this sync stopped without recording its outcome (killed?); the run started at "
+        f"{now:%Y-%m-%d %H:%M:%S} went on from its last checkpoint."
+    )
+    SyncRun.objects.filter(model=label, partition=partition, status=SyncRun.Status.RUNNING, started__lte=checkpointed).update(
+        status=SyncRun.Status.FAILED, finished=checkpointed, errors=[{"record_id": None, "message": message}]
+    )
+
+
 class _Run:
     """The state of one run of one model (partition): its mode, where it resumes, its cursor's high-water mark.
 
@@ -532,10 +548,13 @@ class _Run:
         self.filter_text = states.canonical(filter_)
         self.mode = self._pick_mode(requested, state)
         self.resume: dict[str, Any] | None = None
+        #: When the checkpoint this run goes on from was written.
+        self.resumed_from: datetime | None = None
         if state.checkpoint:
             why_not = self._why_not_resume(state.checkpoint, requested)
             if why_not is None:
                 self.resume = state.checkpoint
+                self.resumed_from = state.checkpoint_updated
                 self.mode = state.checkpoint["mode"]
             else:
                 when = f"{state.checkpoint_updated:%Y-%m-%d %H:%M:%S}" if state.checkpoint_updated else "an unknown time"

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 
 from pyck.core import sync as sync_module
 from pyck.core.datasources import OnDelete
-from pyck.core.models import SyncState
+from pyck.core.models import SyncRun, SyncState
 from pyck.core.sync import sync_model
 from pyck.geo.territories.uk import parliament as P
 from tests.testapp import resources as r
@@ -131,10 +131,15 @@ def test_a_run_resumed_after_its_predecessor_died_defers_deletion_to_the_next_fu
         sync_model(Ticket, mode="full")
     monkeypatch.setattr(sync_module, "upsert", real_upsert)
     assert _state().checkpoint["confirmed"] is False
+    # A KeyboardInterrupt still lets the run record its outcome; a SIGKILL would not: leave it "running".
+    SyncRun.objects.filter(model="testapp.Ticket", status="failed").update(status="running", errors=[], finished=None)
 
     resumed = sync_model(Ticket)
 
     assert resumed.resumed and resumed.ok and resumed.deleted == 0
+    dead = SyncRun.objects.filter(model="testapp.Ticket").order_by("started")[1]  # the killed run's record
+    assert dead.status == "failed" and "stopped without recording its outcome" in dead.errors[0]["message"]
+    assert not SyncRun.objects.filter(status="running").exists()
     assert any("nothing deleted" in note and "interrupted run" in note for note in resumed.notes)
     assert Ticket.objects.filter(external_id=30).exists()
     assert _state().last_full_sync == last_full

@@ -173,6 +173,9 @@ def test_a_run_killed_inside_a_batch_transaction_resumes_after_the_last_commit(a
     assert state.checkpoint is None and state.last_full_sync is not None
     assert state.cursor == {"datetime": api.tickets.latest().isoformat()}
     assert SyncRun.objects.filter(model="testapp.Ticket", resumed=True).count() == 1
+    # The killed run's record no longer says "running": the run that resumed it closed it.
+    killed = SyncRun.objects.get(model="testapp.Ticket", resumed=False)
+    assert killed.status == "failed" and "stopped without recording its outcome" in killed.errors[0]["message"]
 
 
 def test_an_incremental_run_killed_mid_listing_resumes_from_its_checkpoint(api, spawn):

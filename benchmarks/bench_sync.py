@@ -250,8 +250,12 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _pyck_sync(url: str) -> dict[str, Any]:
     from benchmarks.benchapp.models import Member, Party, Region
+    from pyck.core.datasources import OnDelete
     from pyck.core.sync import sync_models
 
+    if os.environ.get(_ON_DELETE_VARIABLE) == "delete":
+        for model in (Region, Party, Member):
+            model.sync_config.on_delete = OnDelete.DELETE
     results = sync_models([Region, Party, Member])
     counts: Counter[str] = Counter()
     statuses = []
@@ -260,6 +264,10 @@ def _pyck_sync(url: str) -> dict[str, Any]:
             counts[name] += getattr(result, name)
         statuses.append(str(getattr(result, "status", "")))
     return {**counts, "status": ", ".join(statuses)}
+
+
+#: Set by ``--on-delete delete`` for the child processes: pyck's models then detect deletions (the loop never does).
+_ON_DELETE_VARIABLE = "PYCK_BENCH_ON_DELETE"
 
 
 def _handwritten_sync(url: str) -> dict[str, Any]:
@@ -692,10 +700,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite-path", type=Path, default=OUT_DIR / "bench.sqlite3", help="SQLite file to use")
     parser.add_argument("--baseline-max-seconds", type=float, default=180.0, help="project the loop beyond this")
     parser.add_argument("--profile", action="store_true", help="also profile pyck's cold sync at the largest N")
+    parser.add_argument(
+        "--on-delete",
+        choices=["keep", "delete"],
+        default="keep",
+        help="pyck's models' SyncConfig.on_delete (delete: every full run also looks for rows gone remotely)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; the median is reported")
     parser.add_argument("--output", type=Path, help="append the Markdown to this file (e.g. benchmarks/RESULTS.md)")
     parser.add_argument("--json", type=Path, help="also write every measurement as JSON to this file")
     args = parser.parse_args(argv)
+    os.environ[_ON_DELETE_VARIABLE] = args.on_delete
     if any(n < 1 for n in args.records) or args.repeat < 1:
         parser.error("--records and --repeat must be positive")
     measurements = run_benchmark(

@@ -19,7 +19,7 @@ How a sync works:
   fetched with the related model's datasource ``get()`` once per run; embedded resources are upserted through
   the related model's own field mapping.
 * Rows a sync writes get ``last_sync_time`` set to the time their batch was written; rows it finds unchanged
-  are remembered in memory (about 44 bytes a row), so an unchanged re-sync writes nothing. A single partition
+  are remembered in memory (about 80 bytes a row), so an unchanged re-sync writes nothing. A single partition
   run (``partition=``), whose deletions another process decides, stamps its unchanged rows instead; so does a
   listing that fails part way, for the run that resumes it. With ``OnDelete.DELETE``, after a listing that
   completed with no failed record and was not cut short by a paginator's ``max_pages``, rows neither written

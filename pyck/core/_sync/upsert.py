@@ -81,8 +81,9 @@ class _RunContext:
 
 
 class SeenRows:
-    """The rows of one model that a run found unchanged, and so did not write: kept in memory, 44 bytes or so
-    per row (``pk.int``), so that an unchanged re-sync writes nothing and deletion still knows what was listed."""
+    """The rows of one model that a run found unchanged, and so did not write: kept in memory (``pk.int`` in a
+    set, about 80 bytes a row: 80 MB per million), so that an unchanged re-sync writes nothing and deletion
+    still knows what was listed."""
 
     def __init__(self) -> None:
         self.pks: set[int] = set()

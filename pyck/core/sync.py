@@ -586,7 +586,8 @@ class _Run:
         """Note that the rows this full listing finds unchanged go into ``seen`` (``None``: they are stamped);
         mark ``seen`` incomplete if the run this one resumes died with some of them unrecorded."""
         self.seen, self._seen_before = seen, len(seen.pks) if seen is not None else 0
-        if seen is not None and self.resume is not None and not self.resume.get("confirmed"):
+        # A checkpoint without "confirmed" was written by a pyck that stamped every row it found unchanged.
+        if seen is not None and self.resume is not None and not self.resume.get("confirmed", True):
             self.unconfirmed = True
             seen.lost = (
                 "this run went on from an interrupted run that died before recording which rows it had found "

@@ -21,10 +21,17 @@ from ._sync.state import describe as describe_cursor
 from .cron import leases
 from .cron.clock import MAX_ERROR_CHARS, MAX_RESULT_CHARS
 from .cron.registry import SYNC_PREFIX
-from .models import CronTask, SyncRun, SyncState
+from .models import CronTask, PartitionedRun, PartitionRun, SyncRun, SyncState
 from .sync import SyncResult
 
-__all__ = ["CronTaskAdmin", "ReadOnlyAdmin", "SyncRunAdmin", "SyncStateAdmin", "SyncedModelAdmin"]
+__all__ = [
+    "CronTaskAdmin",
+    "PartitionedRunAdmin",
+    "ReadOnlyAdmin",
+    "SyncRunAdmin",
+    "SyncStateAdmin",
+    "SyncedModelAdmin",
+]
 
 logger = logging.getLogger("pyck.admin")
 
@@ -64,6 +71,36 @@ class SyncRunAdmin(ReadOnlyAdmin):
     search_fields = ["model"]
     date_hierarchy = "started"
     ordering = ["-started"]
+
+
+class PartitionRunInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The partitions of a partitioned run, read-only, in their order."""
+
+    model = PartitionRun
+    fields = ["name", "status", "attempts", "mode", "resumed", "started", "finished", "created", "updated", "unchanged", "failed", "owner"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PartitionedRun)
+class PartitionedRunAdmin(ReadOnlyAdmin):
+    """Syncs of partitioned models spread over Django Tasks workers, each with its partitions, read-only: the
+    workers write them (see :func:`pyck.core.partitioned.enqueue_partitioned_sync`)."""
+
+    list_display = ["__str__", "model", "mode", "status", "started", "finished", "created", "updated", "unchanged", "deleted", "failed"]
+    list_filter = ["status", "model"]
+    search_fields = ["model"]
+    date_hierarchy = "started"
+    ordering = ["-started"]
+    inlines = [PartitionRunInline]
 
 
 @admin.register(CronTask)

@@ -372,9 +372,11 @@ class RestDatasource(Datasource[ResourceT]):
         Override when the items come in an envelope, so that errors name the record.
         """
         if isinstance(data, Mapping):
-            for key in (self.identifier, to_camel_case(self.identifier)):
-                if key in data:
-                    return data[key]
+            if self.identifier in data:
+                return data[self.identifier]
+            camel = to_camel_case(self.identifier)
+            if camel in data:
+                return data[camel]
         return None
 
     def get_item_url(self, id: Any) -> str:

@@ -6,8 +6,10 @@ columns of many rows, and optionally their ``last_sync_time``, in one ``UPDATE .
 ``(VALUES ...)`` (SQLite 3.33+, and PostgreSQL for a few rows) or from a temporary table filled by ``COPY``
 (PostgreSQL), where ``bulk_update`` sends one ``CASE WHEN`` statement per column.
 
-Every value goes through the field's ``get_db_prep_save`` (and, for new rows, ``pre_save``), as the ORM's own
-bulk methods do, so the rows stored are the same whichever path wrote them. A database error raises Django's
+Every value is prepared by the field's ``get_db_prep_save`` (and, for new rows, ``pre_save``), as the ORM's own
+bulk methods do, so the rows stored are the same whichever path wrote them; the call is only left out where
+Django's own code provably returns the value unchanged (text for a ``CharField``...), and made once for a value
+every new row shares (``last_sync_time``). A database error raises Django's
 ``DatabaseError`` (``IntegrityError``...) as the ORM would, inside the caller's transaction. Foreign keys stay
 checked at commit: PostgreSQL runs its deferred constraint triggers for ``COPY`` as for ``INSERT``.
 
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import NotSupportedError, connections, models, router
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.backends.utils import CursorDebugWrapper
 from django.db.models import NOT_PROVIDED, signals
 
@@ -69,12 +72,11 @@ def insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
         model._base_manager.bulk_create([model(**row) for row in rows])
         return
     connection = _connection(model)
+    values: list[Sequence[Any]]
     if _plain(model, fields):
         # Model(**row) then pre_save() would only read back the values given and the defaults: skip the instances.
-        preps = [(f.attname, f.get_db_prep_save, f.get_default) for f in fields]
-        values = [
-            [prep(row[name] if name in row else default(), connection) for name, prep, default in preps] for row in rows
-        ]
+        columns = [_prepared_column(field, _column(field, rows), connection) for field in fields]
+        values = list(zip(*columns))
     else:
         instances = [model(**row) for row in rows]
         values = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in instances]
@@ -87,6 +89,94 @@ def insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
         else:
             _copy(connection, cursor, f"COPY {table} ({columns}) FROM STDIN", values)
             _refresh_statistics(connection, cursor, model._meta.db_table, len(values))
+
+
+def _column(field: models.Field[Any, Any], rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """The values of ``field`` in ``rows``, its default where a row has none (as ``Model(**row)`` would give)."""
+    name = field.attname
+    if all(name in row for row in rows):
+        return [row[name] for row in rows]
+    default = field.get_default
+    return [row[name] if name in row else default() for row in rows]
+
+
+def _prepared_column(field: models.Field[Any, Any], values: list[Any], connection: Any) -> list[Any]:
+    """``field.get_db_prep_save`` of each of ``values``, calling it only where it can change the value.
+
+    One value shared by every row (the sync's ``last_sync_time``) is prepared once when the field is one of
+    Django's own, whose preparation depends on nothing but the value; values of a type the field provably
+    passes through unchanged (:func:`_unprepared_types`) are not prepared at all.
+    """
+    prep = field.get_db_prep_save
+    first = values[0]
+    if _djangos_own(field) and all(value is first for value in values):
+        return [prep(first, connection)] * len(values)
+    unprepared = _unprepared_types(field, connection)
+    if not unprepared:
+        return [prep(value, connection) for value in values]
+    return [value if type(value) in unprepared else prep(value, connection) for value in values]
+
+
+def _djangos_own(field: models.Field[Any, Any]) -> bool:
+    """True when ``field`` prepares values with Django's own methods (a custom one may encrypt with a random
+    nonce, say, and must see every value)."""
+    cls = type(field)
+    own = all(
+        getattr(cls, name).__module__.startswith("django.db.models.")
+        for name in ("get_db_prep_save", "get_db_prep_value", "get_prep_value")
+    )
+    target = getattr(field, "target_field", None) if field.is_relation else None
+    return own and (target is None or _djangos_own(target))  # a foreign key prepares as its target field does
+
+
+#: Per field class: ``(get_db_prep_value, get_prep_value, to_python)`` as Django defines them, and the types whose
+#: values those return unchanged (``to_python`` is ``None`` where ``get_prep_value`` does not call it).
+_PASS_THROUGH: list[tuple[type[models.Field[Any, Any]], tuple[Any, Any, Any], frozenset[type]]] = [
+    (
+        models.CharField,
+        (models.Field.get_db_prep_value, models.CharField.get_prep_value, models.CharField.to_python),
+        frozenset({str, type(None)}),
+    ),
+    (
+        models.TextField,
+        (models.Field.get_db_prep_value, models.TextField.get_prep_value, models.TextField.to_python),
+        frozenset({str, type(None)}),
+    ),
+    (
+        models.BooleanField,
+        (models.Field.get_db_prep_value, models.BooleanField.get_prep_value, models.BooleanField.to_python),
+        frozenset({bool, type(None)}),
+    ),
+    (
+        models.IntegerField,
+        (models.IntegerField.get_db_prep_value, models.IntegerField.get_prep_value, None),
+        frozenset({int, type(None)}),
+    ),
+]
+
+
+def _unprepared_types(field: models.Field[Any, Any], connection: Any) -> frozenset[type]:
+    """The types whose values ``field.get_db_prep_save(value, connection)`` returns unchanged, checked against
+    Django's own code: text (``str``) for a ``CharField`` or ``TextField``, ``bool`` for a ``BooleanField``,
+    ``int`` for an ``IntegerField`` on a backend that does not adapt integers, and ``None`` for each; nothing
+    for any other field, or a subclass overriding one of the methods the value goes through.
+    """
+    cls = type(field)
+    if cls.get_db_prep_save is not models.Field.get_db_prep_save:
+        return frozenset()
+    for base, (db_prep_value, prep_value, to_python), types in _PASS_THROUGH:
+        if not isinstance(field, base):
+            continue
+        if cls.get_db_prep_value is not db_prep_value or cls.get_prep_value is not prep_value:
+            return frozenset()
+        if to_python is not None and cls.to_python is not to_python:
+            return frozenset()
+        if base is models.IntegerField:
+            adapt = type(connection.ops).adapt_integerfield_value
+            if adapt is not BaseDatabaseOperations.adapt_integerfield_value:
+                return frozenset()
+        return types
+    return frozenset()
 
 
 def _plain(model: type[models.Model], fields: list[Any]) -> bool:
@@ -207,9 +297,13 @@ def _orm_update(
 
 def _value_getter(name: str, field: models.Field[Any, Any], connection: Any) -> Callable[[Any, dict[str, Any]], Any]:
     prep = field.get_db_prep_save
+    unprepared = _unprepared_types(field, connection)
 
     def get(pk: Any, values: dict[str, Any]) -> Any:
-        return prep(values[name], connection) if name in values else None
+        if name not in values:
+            return None
+        value = values[name]
+        return value if type(value) in unprepared else prep(value, connection)
 
     return get
 
@@ -264,7 +358,7 @@ def _max_params(connection: Any) -> int:
     return _PG_MAX_PARAMS
 
 
-def _copy(connection: Any, cursor: Any, sql: str, rows: list[list[Any]]) -> None:
+def _copy(connection: Any, cursor: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """Run ``COPY ... FROM STDIN`` with ``rows`` through the connection's execute wrappers and query log."""
 
     def run(sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:

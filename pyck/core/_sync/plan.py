@@ -216,6 +216,12 @@ def read(resource: Any, path: str) -> Any:
     A null step gives ``None``; an absent attribute or key gives :data:`MISSING`, so that partial records
     (embedded copies often are) leave the columns they do not carry alone.
     """
+    if "." not in path:  # one step, as most paths are: no list of parts to build
+        if resource is None:
+            return None
+        if isinstance(resource, dict):
+            return resource.get(path, MISSING)
+        return getattr(resource, path, MISSING)
     value = resource
     for part in path.split("."):
         if value is None:
@@ -300,15 +306,17 @@ def _unstorable(field: models.Field[Any, Any], value: Any) -> str | None:
             return f"holds at most {field.max_length} characters; the value has {len(value)}"
         if "\x00" in value:
             return f"cannot store the NUL character in {_show(value)} (PostgreSQL refuses it in text)"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as error:
-            return f"cannot store {_show(value)}: it is not valid Unicode (a lone surrogate at position {error.start})"
+        if not value.isascii():  # ASCII is valid UTF-8: only other text can hold a lone surrogate
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                where = f"a lone surrogate at position {error.start}"
+                return f"cannot store {_show(value)}: it is not valid Unicode ({where})"
     elif isinstance(value, int) and not isinstance(value, bool) and isinstance(field, models.IntegerField):
-        try:
-            low, high = _connection(field).ops.integer_field_range(field.get_internal_type())
-        except KeyError:  # a custom integer field type the backend does not know: let the database judge
+        limits = _integer_range(field)
+        if limits is None:  # a custom integer field type the backend does not know: let the database judge
             return None
+        low, high = limits
         if (low is not None and value < low) or (high is not None and value > high):
             return f"holds integers from {low} to {high}; the value {_show(value)} is out of range"
     elif isinstance(value, datetime.datetime) and value.tzinfo is not None:
@@ -330,13 +338,51 @@ def _round_as_stored(field: models.DecimalField, value: decimal.Decimal) -> deci
     PostgreSQL rounds halves away from zero; SQLite stores a float, which Django reads back rounding halves to
     even. Raises ``decimal.InvalidOperation`` when the value has more digits than ``max_digits``.
     """
-    rounding = decimal.ROUND_HALF_UP if _connection(field).vendor == "postgresql" else decimal.ROUND_HALF_EVEN
-    context = decimal.Context(prec=field.max_digits, rounding=rounding, traps=[decimal.InvalidOperation])
-    return value.quantize(decimal.Decimal(1).scaleb(-field.decimal_places), context=context)
+    rounding = decimal.ROUND_HALF_UP if _vendor(field) == "postgresql" else decimal.ROUND_HALF_EVEN
+    key = (rounding, field.max_digits, field.decimal_places)
+    quantizer = _QUANTIZERS.get(key)
+    if quantizer is None:
+        context = decimal.Context(prec=field.max_digits, rounding=rounding, traps=[decimal.InvalidOperation])
+        quantizer = _QUANTIZERS[key] = (decimal.Decimal(1).scaleb(-field.decimal_places), context)
+    exponent, context = quantizer
+    return value.quantize(exponent, context=context)
 
 
-def _connection(field: models.Field[Any, Any]) -> Any:
-    return connections[router.db_for_write(field.model)]
+# What a value check needs to know about the database, read once per database alias rather than once per value
+# (``connections[alias]`` is a thread-local lookup, about half the cost of checking an integer): an alias's backend
+# does not change while the process runs. The router is still asked for every value, as the ORM asks it.
+
+#: Per database alias: its vendor (``"postgresql"``, ``"sqlite"``...).
+_VENDORS: dict[str, str] = {}
+
+#: Per (database alias, field type): the backend's integer range, or ``None`` when it does not know the type.
+_INTEGER_RANGES: dict[tuple[str, str], tuple[int | None, int | None] | None] = {}
+
+#: Per (rounding, max_digits, decimal_places): the exponent a decimal is rounded to, and the context rounding it
+#: (shared by threads: ``quantize`` reads its settings; the flags it sets are never read).
+_QUANTIZERS: dict[tuple[str, int, int], tuple[decimal.Decimal, decimal.Context]] = {}
+
+
+def _vendor(field: models.Field[Any, Any]) -> str:
+    alias = router.db_for_write(field.model)
+    vendor = _VENDORS.get(alias)
+    if vendor is None:
+        vendor = _VENDORS[alias] = connections[alias].vendor
+    return vendor
+
+
+def _integer_range(field: models.Field[Any, Any]) -> tuple[int | None, int | None] | None:
+    alias, internal_type = router.db_for_write(field.model), field.get_internal_type()
+    try:
+        return _INTEGER_RANGES[alias, internal_type]
+    except KeyError:
+        pass
+    try:
+        limits = connections[alias].ops.integer_field_range(internal_type)
+    except KeyError:
+        limits = None
+    _INTEGER_RANGES[alias, internal_type] = limits
+    return limits
 
 
 def _show(value: Any, limit: int = 80) -> str:

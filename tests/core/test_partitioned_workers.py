@@ -133,12 +133,14 @@ def test_two_workers_one_killed_mid_partition_end_with_exactly_the_remote_state(
         assert {p.status for p in parts.values()} == {"succeeded"}
         # The killed partition's next attempt went on from its checkpoint (after the page at offset 80). It ends
         # partial if records of its first attempt failed (written by two workers at once): then the finishing
-        # worker synced it once more from the start, alone.
+        # worker synced it once more from the start, alone. The killed attempt's record was closed by the one
+        # that resumed it.
         runs = SyncRun.objects.filter(model="partition_support.Item", partition=STALLED).order_by("started")
         assert [(r.status, r.resumed) for r in runs] in (
-            [("running", False), ("succeeded", True)],
-            [("running", False), ("partial", True), ("succeeded", False)],
+            [("failed", False), ("succeeded", True)],
+            [("failed", False), ("partial", True), ("succeeded", False)],
         )
+        assert "stopped without recording its outcome" in runs[0].errors[0]["message"]
         assert sorted(api.offsets()[read_before : read_before + 2]) == [80, STALL_AT]
         retried = parts[STALLED]
         assert retried.attempts == len(runs) and str(victim_pid) not in retried.owner

@@ -5,6 +5,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.views.generic import DetailView, ListView
 
+from pyck.core.models import SyncState
+
 from .models import Constituency
 
 
@@ -47,3 +49,11 @@ class ConstituencyDetailView(DetailView):
     def get_queryset(self) -> QuerySet[Constituency]:
         """Constituencies with their MP and party in the same query."""
         return _constituencies()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        """Add ``checked``: when the last complete listing of constituencies ended (``None``: never). A row's own
+        ``last_sync_time`` is when a sync last changed it, which can be long before."""
+        context = super().get_context_data(**kwargs)
+        state = SyncState.objects.filter(model=Constituency._meta.label, partition="").first()
+        context["checked"] = state.last_full_sync if state else None
+        return context

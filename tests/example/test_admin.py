@@ -84,3 +84,16 @@ def test_sync_now_resyncs_and_reports(admin_session, example_site):
     assert re.search(report, answer.text), answer.text[-3000:]
     history = _page(admin_session, f"{example_site.url}/admin/pyck/syncrun/?model=constituencies.Constituency")
     assert "constituencies.Constituency" in history
+
+
+def test_the_detail_page_says_when_the_data_was_last_checked(admin_session, example_site):
+    listing = _page(admin_session, f"{example_site.url}/")
+    [href] = re.findall(r'<tr class="constituency">\s*<td><a href="([^"]+)"', listing)
+
+    detail = _page(admin_session, f"{example_site.url}{href}")
+
+    [line] = re.findall(r'<p class="muted synced">([^<]*)</p>', detail)
+    assert re.fullmatch(
+        r"Checked against the UK Parliament on \d+ \w+ \d{4}, \d\d:\d\d; last changed by a sync on \d+ \w+ \d{4}, \d\d:\d\d\.",
+        line,
+    ), line

@@ -163,7 +163,7 @@ def test_the_detail_page_shows_the_mp_and_party(
     assert browser.evaluate("document.querySelector('.party').innerText").strip() == PARTY
     colour = browser.evaluate("getComputedStyle(document.querySelector('.swatch')).backgroundColor")
     assert colour == _css_rgb(LIB_DEM_ORANGE)
-    assert "Last synced never" not in browser.evaluate("document.body.innerText")
+    assert browser.evaluate("document.querySelector('.synced').innerText").startswith("Checked against the UK Parliament on ")
     # The thumbnail is on members-api.parliament.uk: the browser asked for it, and the proxy refused it.
     thumbnail = browser.evaluate("document.querySelector('img').src")
     assert thumbnail.startswith("https://members-api.parliament.uk/")

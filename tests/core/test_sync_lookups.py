@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection
@@ -11,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from pyck.core._sync import upsert as upsert_module
 from pyck.core.sync import sync_model
 from tests.testapp import resources as r
-from tests.testapp.models import MP, Party, Team
+from tests.testapp.models import MP, City, Country, Party, Team
 from tests.testapp.testing import use
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +97,44 @@ def test_rows_inserted_by_a_batch_that_rolled_back_are_forgotten(monkeypatch):
     assert (result.status, result.created, result.failed) == ("succeeded", 6, 0)
     assert sorted(MP.objects.values_list("external_id", flat=True)) == [1, 2, 3, 4, 5, 6]
     assert MP.objects.filter(latest_party__isnull=True).count() == 0 and Party.objects.count() == 6
+
+
+def _cities_in_countries(monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, Country, [r.CountryResource(id=f"c{n}", name=f"Country {n}") for n in range(1, 5)])
+    use(monkeypatch, City, [r.CityResource(id=f"t{n}", name=f"Town {n}", country=f"c{1 + n % 4}") for n in range(1, 21)])
+    assert sync_model(Country).created == 4
+
+
+def test_references_to_indexed_rows_are_looked_up_once_per_run_not_once_per_batch(monkeypatch):
+    _cities_in_countries(monkeypatch)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = sync_model(City, batch_size=5)  # 4 batches, each referencing all 4 countries
+
+    assert result.ok and result.created == 20
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(_scans(sql, "testapp_country")) == 1
+    assert {c.external_id: c.country.external_id for c in City.objects.select_related("country")} == {
+        f"t{n}": f"c{1 + n % 4}" for n in range(1, 21)
+    }
+
+
+@pytest.mark.django_db(transaction=True)  # each batch really commits: foreign keys are checked then
+def test_a_remembered_row_deleted_meanwhile_is_looked_up_again(monkeypatch):
+    """Another process deletes a country between two batches: the pk the run remembered for it no longer
+    exists; the batch fails its foreign key check, is redone row by row with nothing remembered, fetches the
+    country again and ends with every city in place."""
+    _cities_in_countries(monkeypatch)
+    deleted = []
+
+    def delete_country_after_the_first_batch(progress: Any) -> None:
+        if progress.batches == 1 and not deleted:
+            deleted.append(Country.objects.filter(external_id="c2").delete())
+
+    result = sync_model(City, batch_size=5, progress=delete_country_after_the_first_batch)
+
+    assert deleted and result.ok and result.created == 20, result.errors
+    assert Country.objects.filter(external_id="c2").count() == 1  # fetched again with get()
+    # The deletion cascaded to the two towns of c2 the first batch had written; the later three are in place.
+    assert City.objects.filter(country__external_id="c2").count() == 3 and City.objects.count() == 18
+    assert sync_model(City).created == 2 and City.objects.filter(country__external_id="c2").count() == 5

@@ -28,6 +28,9 @@ logger = logging.getLogger("pyck.sync")
 #: Deepest chain of embedded resources followed (a guard against cyclic data).
 _MAX_DEPTH = 32
 
+#: Most rows per model whose external id -> pk a run keeps once found (about 100 bytes each).
+_MAX_KNOWN = 100_000
+
 _Key = tuple[str, Any]  # (model label, external id converted to the column's type)
 
 
@@ -46,6 +49,11 @@ class _RunContext:
         # query the first time the run needs it, so that each batch reads rows by primary key instead of
         # scanning the table for ``external_id IN (...)``.
         self._id_maps: dict[type[models.Model], dict[Any, uuid.UUID]] = {}
+        # external_id -> pk of rows already found or written this run, per model whose external_id is indexed:
+        # references repeat from batch to batch (members of the same few parties), so most are not looked up
+        # twice. Bounded (_MAX_KNOWN per model); a row deleted meanwhile fails its batch's foreign key check,
+        # and the batch is then redone with every map forgotten.
+        self._known: dict[type[models.Model], dict[Any, uuid.UUID]] = {}
         #: Models whose rows found unchanged must be remembered as seen (a model being synced, whose deletion
         #: detection needs every row the listing included): in a :class:`SeenRows`, or, when the value is
         #: ``None``, by stamping their ``last_sync_time`` (durable, for a run whose deletions another process
@@ -57,7 +65,16 @@ class _RunContext:
     ) -> dict[Any, uuid.UUID]:
         """Return ``{external id: pk}`` for the rows of ``model`` among ``keys``, in at most one query."""
         if is_indexed(model, field):
-            return dict(model._base_manager.filter(**{f"{field.attname}__in": keys}).values_list(field.attname, "pk"))
+            known = self._known.setdefault(model, {})
+            unknown = [key for key in keys if key not in known]
+            found = {key: known[key] for key in keys if key in known}
+            if unknown:
+                looked_up = dict(
+                    model._base_manager.filter(**{f"{field.attname}__in": unknown}).values_list(field.attname, "pk")
+                )
+                found.update(looked_up)
+                self._remember(known, looked_up)
+            return found
         known = self._id_maps.get(model)
         if known is None:
             known = self._id_maps[model] = {}
@@ -66,18 +83,27 @@ class _RunContext:
         return {key: known[key] for key in keys if key in known}
 
     def learn(self, model: type[models.Model], pks: dict[Any, uuid.UUID]) -> None:
-        """Note rows just inserted into ``model`` (when its id map is loaded)."""
+        """Note rows just inserted into ``model``."""
         known = self._id_maps.get(model)
         if known is not None:
             for key, pk in pks.items():
                 known.setdefault(key, pk)
+        if model in self._known:
+            self._remember(self._known[model], pks)
+
+    @staticmethod
+    def _remember(known: dict[Any, uuid.UUID], pks: dict[Any, uuid.UUID]) -> None:
+        if len(known) + len(pks) <= _MAX_KNOWN:
+            known.update(pks)
 
     def forget(self, model: type[models.Model] | None = None) -> None:
-        """Drop the id map of ``model`` (every model's if ``None``): after a rollback or a deletion."""
+        """Drop the id maps of ``model`` (every model's if ``None``): after a rollback or a deletion."""
         if model is None:
             self._id_maps.clear()
+            self._known.clear()
         else:
             self._id_maps.pop(model, None)
+            self._known.pop(model, None)
 
 
 class SeenRows:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+import responses
 
 from tests.cron_support.helpers import Child
+
+from .helpdesk import FakeHelpdesk
 
 
 @pytest.fixture
@@ -22,3 +25,13 @@ def spawn() -> Iterator[Callable[..., Child]]:
     yield start
     for child in children:
         child.kill()
+
+
+@pytest.fixture
+def helpdesk() -> Iterator[FakeHelpdesk]:
+    """The fake helpdesk API (``tests/core/helpdesk.py``) with 35 tickets: 4 pages of 10, 4 batches of 10."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        api = FakeHelpdesk()
+        for id in range(1, 36):
+            api.put(id)
+        yield api.install(mock)

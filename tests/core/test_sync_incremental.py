@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import responses
 from django.utils import timezone
 
 from pyck.core import sync as sync_module
@@ -25,15 +24,6 @@ from tests.testapp.resources import TicketResource
 from .helpdesk import T0, FakeHelpdesk
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def helpdesk() -> Any:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        api = FakeHelpdesk()
-        for id in range(1, 36):  # 35 tickets: 4 pages of 10, 4 batches of 10
-            api.put(id)
-        yield api.install(mock)
 
 
 def _state(partition: str = "") -> SyncState:

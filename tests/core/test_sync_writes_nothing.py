@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 import pytest
-import responses
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -45,15 +44,6 @@ def _writes(queries: CaptureQueriesContext) -> list[tuple[str, str]]:
 def _data_writes(queries: CaptureQueriesContext) -> list[tuple[str, str]]:
     """The writes other than the run's own bookkeeping (its SyncRun row and its model's SyncState row)."""
     return [(table, sql) for table, sql in _writes(queries) if table not in ("pyck_syncrun", "pyck_syncstate")]
-
-
-@pytest.fixture
-def helpdesk() -> Any:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        api = FakeHelpdesk()
-        for id in range(1, 36):  # 35 tickets: 4 pages of 10, 4 batches of 10
-            api.put(id)
-        yield api.install(mock)
 
 
 def _stamps() -> dict[int, Any]:
@@ -92,12 +82,18 @@ def test_batches_that_write_nothing_still_checkpoint_every_interval(helpdesk, mo
     assert _data_writes(queries) == []
 
 
-def test_rows_found_unchanged_are_not_deleted_and_rows_left_out_are(helpdesk, monkeypatch):
+def _synced_then_ticket_30_deleted_remotely(helpdesk: FakeHelpdesk, monkeypatch: pytest.MonkeyPatch) -> dict[int, Any]:
+    """Sync every ticket (deleting what is gone, unconfirmed), delete ticket 30 remotely; the rows' stamps."""
     monkeypatch.setattr(Ticket.sync_config, "on_delete", OnDelete.DELETE)
     monkeypatch.setattr(Ticket.sync_config, "confirm_delete", False)
     sync_model(Ticket)
     before = _stamps()
     del helpdesk.tickets[30]
+    return before
+
+
+def test_rows_found_unchanged_are_not_deleted_and_rows_left_out_are(helpdesk, monkeypatch):
+    before = _synced_then_ticket_30_deleted_remotely(helpdesk, monkeypatch)
     helpdesk.put(7, subject="changed")
 
     with CaptureQueriesContext(connection) as queries:
@@ -112,11 +108,8 @@ def test_rows_found_unchanged_are_not_deleted_and_rows_left_out_are(helpdesk, mo
 def test_a_run_resumed_after_its_predecessor_died_defers_deletion_to_the_next_full_listing(helpdesk, monkeypatch):
     """A killed run takes the rows it found unchanged with it: the run that resumes it cannot tell them from
     rows gone remotely, so it deletes nothing, says so, and does not count as a full listing."""
-    monkeypatch.setattr(Ticket.sync_config, "on_delete", OnDelete.DELETE)
-    monkeypatch.setattr(Ticket.sync_config, "confirm_delete", False)
-    sync_model(Ticket)
+    _synced_then_ticket_30_deleted_remotely(helpdesk, monkeypatch)
     last_full = _state().last_full_sync
-    del helpdesk.tickets[30]
     monkeypatch.setattr(sync_module, "CHECKPOINT_INTERVAL", 0.0)
     real_upsert, calls = sync_module.upsert, []
 
@@ -151,11 +144,7 @@ def test_a_run_resumed_after_its_predecessor_died_defers_deletion_to_the_next_fu
 
 
 def test_a_listing_that_fails_stamps_the_rows_it_found_unchanged_so_its_resumption_can_delete(helpdesk, monkeypatch):
-    monkeypatch.setattr(Ticket.sync_config, "on_delete", OnDelete.DELETE)
-    monkeypatch.setattr(Ticket.sync_config, "confirm_delete", False)
-    sync_model(Ticket)
-    before = _stamps()
-    del helpdesk.tickets[30]
+    before = _synced_then_ticket_30_deleted_remotely(helpdesk, monkeypatch)
     helpdesk.requests.clear()
     helpdesk.fail_from = 3  # two pages answer (tickets 1-20), then 500s
 

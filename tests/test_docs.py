@@ -1,4 +1,5 @@
-"""The documentation's code, run: every Python block of the guide and of "Writing datasources" is exercised.
+"""The documentation's code, run: every Python block of the guide, of "Writing datasources" and of the
+incremental guide is exercised.
 
 How a block says what exercises it: an HTML comment on the line right before its fence (invisible on the
 built site).
@@ -51,7 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 GUIDE = "guide/datasources.md"
 WRITING = "writing-datasources.md"
-TESTED_PAGES = (GUIDE, WRITING)
+INCREMENTAL = "guide/incremental.md"
+TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL)
 
 _FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<attrs>[^\n]*)\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _DIRECTIVE = re.compile(r"^<!--\s*docs-test:\s*(?P<text>.*?)\s*-->\s*$")
@@ -371,6 +373,102 @@ def test_guide_paginated_rest_examples_walk_every_page(
         )
     assert [m.id for m in messages.list(sender_id="s1")] == ["m1", "m2", "m3", "m4"]
     assert len(mock_api.calls) == 3
+
+
+# --- The incremental guide ----------------------------------------------------------------------------------
+
+HELPDESK = "https://helpdesk.example.com/api"
+
+
+class _StandInModel:
+    """Takes the place of ``SyncedModel`` when the incremental guide's model classes are built: their
+    ``sync_config`` and fields are evaluated as written, but no Django model is registered."""
+
+
+def _run_without_models(block: Block, namespace: dict[str, Any]) -> dict[str, Any]:
+    """Run ``block`` with its classes based on ``SyncedModel`` based on :class:`_StandInModel` instead."""
+    from django.db import models
+
+    from tests.testapp.resources import TicketResource
+
+    tree = ast.parse(block.code)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            node.bases = [
+                ast.Name("_StandInModel", ast.Load()) if isinstance(base, ast.Name) and base.id == "SyncedModel" else base
+                for base in node.bases
+            ]
+    namespace.setdefault("__name__", "docs_example")
+    namespace.update(_StandInModel=_StandInModel, models=models, TicketResource=TicketResource)
+    return run(ast.unparse(ast.fix_missing_locations(tree)), namespace, where=str(block))
+
+
+@exercises(INCREMENTAL, "incremental-ticket")
+def test_incremental_guide_ticket_example() -> None:
+    from datetime import timezone as dt_timezone
+
+    (block,) = named(INCREMENTAL, "incremental-ticket")
+    namespace = _run_without_models(block, {})
+
+    config = namespace["Ticket"].sync_config
+    incremental = config.incremental
+    assert config.datasource.url == f"{HELPDESK}/tickets"
+    # "sent as ?updated_since=2026-11-27T10:00:00+00:00", starting two minutes (the lookback) before the cursor
+    cursor = datetime(2026, 11, 27, 10, 2, tzinfo=dt_timezone.utc)
+    assert incremental.format_value(incremental.since(cursor)) == "2026-11-27T10:00:00+00:00"
+    assert incremental.param == "updated_since" and incremental.field == "updated_at"
+
+
+@exercises(INCREMENTAL, "list-changed")
+def test_incremental_guide_list_changed_example(mock_api: responses.RequestsMock) -> None:
+    @dataclass
+    class Contact:
+        id: int
+        name: str
+
+    (block,) = named(INCREMENTAL, "list-changed")
+    namespace = run(block.code, {"__name__": "docs_example", "RestDatasource": RestDatasource, "Contact": Contact}, where=str(block))
+    contacts = namespace["Contacts"](base_url="https://crm.example.com/api", path="/contacts", resource_type=Contact)
+    mock_api.get(
+        "https://crm.example.com/api/contacts",
+        json=[{"id": 1, "name": "Ann"}],
+        match=[matchers.query_param_matcher({"q": "modified>=2026-11-01"})],
+    )
+
+    assert list(contacts.list_changed(datetime(2026, 11, 1, 9, 30))) == [Contact(1, "Ann")]
+
+
+@exercises(INCREMENTAL, "partitions-callable")
+def test_incremental_guide_partitions_example() -> None:
+    from pyck.core.datasources import Incremental, SyncConfig
+
+    branches = [types.SimpleNamespace(code="42"), types.SimpleNamespace(code="7")]
+    branch = types.SimpleNamespace(objects=types.SimpleNamespace(all=lambda: branches))
+    members = RestDatasource(base_url="https://members.example.com/api", path="/members")
+    (block,) = named(INCREMENTAL, "partitions-callable")
+    namespace = {"SyncConfig": SyncConfig, "Incremental": Incremental, "members": members, "Branch": branch}
+
+    config = run(block.code, namespace, where=str(block))["sync_config"]
+
+    assert config.get_partitions() == {"branch-42": {"branch": "42"}, "branch-7": {"branch": "7"}}
+    branches.append(types.SimpleNamespace(code="9"))  # evaluated at each run
+    assert list(config.get_partitions()) == ["branch-42", "branch-7", "branch-9"]
+
+
+@exercises(INCREMENTAL, "page-ranges")
+def test_incremental_guide_page_ranges_example(mock_api: responses.RequestsMock) -> None:
+    """"With 1,000 pages that gives pages-000-124, pages-125-249, … pages-875-end"."""
+    (tickets_block,) = named(INCREMENTAL, "incremental-ticket")
+    (block,) = named(INCREMENTAL, "page-ranges")
+    namespace = _run_without_models(tickets_block, {})
+    _run_without_models(block, namespace)
+    mock_api.get(f"{HELPDESK}/tickets", json={"items": [], "total": 100_000})  # 1,000 pages of 100
+
+    partitions = namespace["Ticket"].sync_config.get_partitions()
+
+    assert len(partitions) == 8
+    assert list(partitions)[:2] == ["pages-000-124", "pages-125-249"] and list(partitions)[-1] == "pages-875-end"
+    assert len(mock_api.calls) == 1 and "offset=0" in mock_api.calls[0].request.url
 
 
 # --- "Writing datasources": scenarios against the JSON shown ---------------------------------------------

@@ -455,15 +455,16 @@ def _sync(
     result.cursor = run.cursor
 
     deletable = may_delete and run.mode == "full" and result.status == "succeeded"
-    if unexpected is None and deletable and on_delete is OnDelete.DELETE and seen is not None and seen.lost:
-        _note(result, f"{label}: nothing deleted: {seen.lost}")
-    elif unexpected is None and deletable and on_delete is OnDelete.DELETE:
-        try:
-            _delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, **delete_options)
-        except BaseException as error:
-            result.status = "failed"
-            result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))
-            unexpected = error
+    if unexpected is None and deletable and on_delete is OnDelete.DELETE:
+        if seen is not None and seen.lost:
+            _note(result, f"{label}: nothing deleted: {seen.lost}")
+        else:
+            try:
+                _delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, **delete_options)
+            except BaseException as error:
+                result.status = "failed"
+                result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))
+                unexpected = error
     elif on_delete is OnDelete.DELETE:
         why = (
             "an incremental run cannot see deletions" if run.mode == "incremental"

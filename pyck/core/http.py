@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import re
 import threading
@@ -396,6 +397,33 @@ class _Session(requests.Session):
     (all of a datasource's ``get_headers()``, whatever their names) and any cookie stays with the first host.
     requests itself drops only ``Authorization``."""
 
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        """requests' own, remembered per origin while the environment and the arguments stay the same.
+
+        requests reads the proxy and CA bundle variables again for every request, walking the whole environment
+        twice (``getproxies()``, ``proxy_bypass()``): about a fifth of its work on a small JSON page.
+        """
+        environment = getattr(os.environ, "_data", None)  # CPython's own mapping: compared in C, not decoded
+        if not self.trust_env or environment is None or not isinstance(url, str):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        try:
+            key = (_origin(url), _frozen(proxies), stream, verify, cert, _frozen(self.proxies), self.stream, self.verify, self.cert)
+            hash(key)
+        except TypeError:  # an unhashable setting: not worth remembering
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        snapshot = tuple(environment.items())
+        cache = self._environment_cache
+        if cache is None or cache[0] != snapshot:
+            cache = self._environment_cache = (snapshot, {})
+        settings = cache[1].get(key)
+        if settings is None:
+            settings = cache[1][key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+    _environment_cache: tuple[tuple[Any, ...], dict[Any, dict[str, Any]]] | None = None
+
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         super().rebuild_auth(prepared_request, response)
         if self.should_strip_auth(str(response.request.url), str(prepared_request.url)):
@@ -403,6 +431,16 @@ class _Session(requests.Session):
             for name in list(headers):
                 if not _kept_across_hosts(name, headers[name], self.headers):
                     del headers[name]
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``: all that requests' environment settings depend on."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...] | None:
+    return tuple(sorted(mapping.items())) if mapping else None
 
 
 _BODY_HEADERS = frozenset({"content-length", "content-type", "transfer-encoding"})

@@ -609,7 +609,7 @@ def _loads(response: requests.Response) -> Any:
     # the server names explicitly is honoured.
     content_type = response.headers.get("Content-Type")
     charset = None
-    if content_type:
+    if content_type and ";" in content_type:  # only parameters name a charset: most APIs send none
         header = Message()
         header["Content-Type"] = content_type
         charset = header.get_content_charset()

@@ -321,3 +321,59 @@ def test_rate_limiter_is_thread_safe(clock: FakeClock, monkeypatch: pytest.Monke
 def test_rate_limiter_rejects_a_non_positive_rate() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(0)
+
+
+# --- requests' environment settings, remembered per origin -------------------------------------------------
+
+_ENVIRONMENTS = [
+    {},
+    {"HTTP_PROXY": "http://proxy.internal:3128"},
+    {"HTTP_PROXY": "http://proxy.internal:3128", "NO_PROXY": "api.example.org"},
+    {"https_proxy": "http://other.internal:8080", "REQUESTS_CA_BUNDLE": "/etc/ssl/bundle.pem"},
+    {},
+]
+
+
+@pytest.mark.parametrize("url", ["http://api.example.org/members?page=2", "https://api.example.org:8443/x"])
+def test_environment_settings_follow_every_change_of_the_environment(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """The same answer as requests' own Session, whatever the environment says and however often it changes."""
+    names = {name for environment in _ENVIRONMENTS for name in environment} | {"NO_PROXY", "no_proxy", "CURL_CA_BUNDLE"}
+    for name in names | {name.upper() for name in names} | {name.lower() for name in names}:
+        monkeypatch.delenv(name, raising=False)
+    ours = build_session(retries=0, backoff_factor=0, max_retry_after=0, timeout=5)
+    theirs = requests.Session()
+    for environment in _ENVIRONMENTS:
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        for arguments in [({}, None, None, None), ({"http": "http://given:1"}, True, False, None)]:
+            assert ours.merge_environment_settings(url, *arguments) == theirs.merge_environment_settings(url, *arguments)
+        ours.proxies = {"https": "http://session.internal:9"}
+        theirs.proxies = {"https": "http://session.internal:9"}
+        assert ours.merge_environment_settings(url, {}, None, None, None) == theirs.merge_environment_settings(url, {}, None, None, None)
+        ours.proxies = theirs.proxies = {}
+
+
+def test_environment_settings_are_read_once_per_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    original = requests.sessions.get_environ_proxies
+
+    def counting(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        calls.append(url)
+        return original(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
+    session = build_session(retries=0, backoff_factor=0, max_retry_after=0, timeout=5)
+    for page in range(5):
+        session.merge_environment_settings(f"http://api.example.org/m?page={page}", {}, None, None, None)
+    session.merge_environment_settings("http://other.example.org/m", {}, None, None, None)
+    assert len(calls) == 2
+    settings = session.merge_environment_settings("http://api.example.org/m", {}, None, None, None)
+    settings["proxies"]["http"] = "changed by the caller"
+    assert session.merge_environment_settings("http://api.example.org/m", {}, None, None, None)["proxies"] == {}
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    assert session.merge_environment_settings("http://api.example.org/m", {}, None, None, None)["proxies"] == {
+        "http": "http://proxy.internal:3128"
+    }
+    assert len(calls) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from dataclasses import dataclass
@@ -365,3 +366,24 @@ def test_errors_in_a_deserialize_override_become_invalid_resource_errors(mock_ap
     mock_api.get(f"{API}/messages", json=[{"links": []}])
     with pytest.raises(InvalidResourceError, match=r"Could not deserialise the record: KeyError: 'value'"):
         list(Enveloped(path="messages", resource_type=Message).list())
+
+
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        ("application/json; charset=iso-8859-1", "Zoë"),  # a charset the server names is honoured
+        ("application/json;charset=ISO-8859-1", "Zoë"),
+        ("application/json", None),  # none named: JSON is UTF-8, and these bytes are not
+        ("application/json; profile=x", None),
+    ],
+)
+def test_json_bodies_are_utf8_unless_the_content_type_names_a_charset(
+    mock_api: responses.RequestsMock, content_type: str, expected: str | None
+) -> None:
+    body = json.dumps({**MESSAGE, "content": "Zoë"}, ensure_ascii=False).encode("iso-8859-1")
+    mock_api.get(f"{API}/messages/1/", body=body, content_type=content_type)
+    if expected is None:
+        with pytest.raises(ResponseError, match="UnicodeDecodeError"):
+            messages().get(1)
+    else:
+        assert messages().get(1).content == expected

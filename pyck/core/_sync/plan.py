@@ -9,8 +9,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import functools
+import math
+import sys
 import typing
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +29,9 @@ _Kind = Literal["value", "fk", "m2m", "reverse"]
 
 #: Fields a sync never writes from a resource.
 _RESERVED = frozenset({"id", "last_sync_time"})
+
+#: Converts one value for one field and database alias (see :func:`_converter`).
+_Converter = Callable[[Any], Any]
 
 
 class _RecordFailure(Exception):
@@ -49,6 +56,12 @@ class _Plan:
     model: type[models.Model]
     external_id: models.Field[Any, Any]
     mappings: list[_Mapping]
+    # Built by key_function() and value_converters(), per database alias (per tuple of aliases for the values:
+    # one per model their fields belong to).
+    _keys: dict[str, _Converter] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
+    _values: dict[tuple[str, ...], list[tuple[str, str, _Converter]]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def columns(self) -> list[_Mapping]:
@@ -58,12 +71,13 @@ class _Plan:
     def of_kind(self, *kinds: _Kind) -> list[_Mapping]:
         return [m for m in self.mappings if m.kind in kinds]
 
-    def key(self, raw_id: Any) -> Any:
+    def key(self, raw_id: Any, alias: str | None = None) -> Any:
         """Convert a remote id to the external_id column's Python type, so ``"5"`` and ``5`` match.
 
         Ids are strings, integers or UUIDs (a whole float such as ``5.0`` passes for an integer). A boolean, a
         float with a fraction, a UUID for an integer column, or an id the column cannot store (too long, out of
         range, a NUL character, text that is not valid Unicode) is refused rather than matched to another record.
+        ``alias`` is the database the row goes to (by default, the one the router picks for the model).
         """
         if raw_id is None:
             raise _RecordFailure("the record has no id")
@@ -80,10 +94,39 @@ class _Plan:
             raise _RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}") from None
         if isinstance(raw_id, (float, decimal.Decimal)) and isinstance(key, int) and key != raw_id:
             raise _RecordFailure(f"its id {_show(raw_id)} is not a whole number, so it does not fit {field.name}")
-        problem = _unstorable(field, key)
+        problem = _unstorable(field, key, alias)
         if problem:
             raise _RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}: {problem}")
         return key
+
+    def key_function(self) -> _Converter:
+        """Return :meth:`key` for the database the router picks for the model now, with a shortcut for the
+        common ids (see :func:`_converter`). Ask once per batch: the router is asked here, not per id."""
+        alias = router.db_for_write(self.external_id.model)
+        function = self._keys.get(alias)
+        if function is None:
+            slow = functools.partial(self.key, alias=alias)
+            function = self._keys[alias] = _converter(self.external_id, alias, slow, ids=True)
+        return function
+
+    def value_converters(self) -> list[tuple[str, str, _Converter]]:
+        """Return ``(source, attname, to_value)`` for each plain value mapping, where ``to_value(value)`` is
+        ``convert(field, value)`` for the database the router picks for the field's model now, with shortcuts
+        for the common values (see :func:`_converter`). Ask once per batch: the router is asked here, once per
+        model, not per value."""
+        values = self.of_kind("value")
+        routed: dict[Any, str] = {}
+        for mapping in values:
+            model = mapping.field.model
+            if model not in routed:
+                routed[model] = router.db_for_write(model)
+        aliases = tuple(routed.values())
+        converters = self._values.get(aliases)
+        if converters is None:
+            converters = self._values[aliases] = [
+                (m.source, m.attname, _value_converter(m.field, routed[m.field.model])) for m in values
+            ]
+        return converters
 
 
 def resource_attributes(resource_type: Any, sample: Any = None) -> set[str] | None:
@@ -240,12 +283,13 @@ def is_reference_id(value: Any) -> bool:
     return isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool)
 
 
-def convert(field: models.Field[Any, Any], value: Any) -> Any:
+def convert(field: models.Field[Any, Any], value: Any, alias: str | None = None) -> Any:
     """Convert a resource value for ``field`` exactly as it would come back from the database.
 
     ``None`` (or a value the field reads as none, such as ``""`` for a number) becomes ``None`` in a nullable
     field, else the field's default (``""`` for text fields); naive datetimes become aware in the current time
     zone when ``USE_TZ`` is on; decimals are rounded to the field's decimal places as the database rounds them.
+    ``alias`` is the database the value goes to (by default, the one the router picks for the field's model).
 
     Raises:
         _RecordFailure: the field rejects the value, the database could not store it (see :func:`_unstorable`),
@@ -275,10 +319,10 @@ def convert(field: models.Field[Any, Any], value: Any) -> Any:
         return convert(field, None)
     if isinstance(field, models.DecimalField) and isinstance(value, decimal.Decimal):
         try:
-            return _round_as_stored(field, value)
+            return _round_as_stored(field, value, alias)
         except decimal.InvalidOperation:
             pass  # too many digits: _unstorable() says so
-    problem = _unstorable(field, value)
+    problem = _unstorable(field, value, alias)
     if problem:
         raise _RecordFailure(f"field {field.name!r} {problem}")
     return value
@@ -299,8 +343,10 @@ def _to_python(field: models.Field[Any, Any], value: Any) -> Any:
 # costs nothing, and behaves the same on every database.
 
 
-def _unstorable(field: models.Field[Any, Any], value: Any) -> str | None:
-    """Say why the database cannot store ``value`` (already converted by ``field``) as it is, or return ``None``."""
+def _unstorable(field: models.Field[Any, Any], value: Any, alias: str | None = None) -> str | None:
+    """Say why the database cannot store ``value`` (already converted by ``field``) as it is, or return ``None``.
+
+    ``alias``: the database (by default, the one the router picks for the field's model)."""
     if isinstance(value, str):
         if field.max_length is not None and len(value) > field.max_length:
             return f"holds at most {field.max_length} characters; the value has {len(value)}"
@@ -313,7 +359,7 @@ def _unstorable(field: models.Field[Any, Any], value: Any) -> str | None:
                 where = f"a lone surrogate at position {error.start}"
                 return f"cannot store {_show(value)}: it is not valid Unicode ({where})"
     elif isinstance(value, int) and not isinstance(value, bool) and isinstance(field, models.IntegerField):
-        limits = _integer_range(field)
+        limits = _integer_range(field, _alias(field, alias))
         if limits is None:  # a custom integer field type the backend does not know: let the database judge
             return None
         low, high = limits
@@ -326,31 +372,50 @@ def _unstorable(field: models.Field[Any, Any], value: Any) -> str | None:
             return f"cannot store {value.isoformat()}: it is out of range once converted to UTC"
     elif isinstance(value, decimal.Decimal) and isinstance(field, models.DecimalField):
         try:
-            _round_as_stored(field, value)
+            _round_as_stored(field, value, alias)
         except decimal.InvalidOperation:
             return f"holds at most {field.max_digits} digits, {field.decimal_places} of them decimals; the value {_show(value)} does not fit"
     return None
 
 
-def _round_as_stored(field: models.DecimalField, value: decimal.Decimal) -> decimal.Decimal:  # type: ignore[type-arg]
+def _is_utf8(text: str) -> bool:
+    """True when ``text`` encodes to UTF-8 (holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _round_as_stored(
+    field: models.DecimalField, value: decimal.Decimal, alias: str | None = None  # type: ignore[type-arg]
+) -> decimal.Decimal:
     """Round ``value`` to the field's decimal places as the database does, so an unchanged record compares equal.
 
     PostgreSQL rounds halves away from zero; SQLite stores a float, which Django reads back rounding halves to
-    even. Raises ``decimal.InvalidOperation`` when the value has more digits than ``max_digits``.
+    even. Raises ``decimal.InvalidOperation`` when the value has more digits than ``max_digits``. ``alias``: the
+    database (by default, the one the router picks for the field's model).
     """
-    rounding = decimal.ROUND_HALF_UP if _vendor(field) == "postgresql" else decimal.ROUND_HALF_EVEN
+    exponent, context = _quantizer(field, _alias(field, alias))
+    return value.quantize(exponent, context=context)
+
+
+def _quantizer(
+    field: models.DecimalField, alias: str  # type: ignore[type-arg]
+) -> tuple[decimal.Decimal, decimal.Context]:
+    rounding = decimal.ROUND_HALF_UP if _vendor(alias) == "postgresql" else decimal.ROUND_HALF_EVEN
     key = (rounding, field.max_digits, field.decimal_places)
     quantizer = _QUANTIZERS.get(key)
     if quantizer is None:
         context = decimal.Context(prec=field.max_digits, rounding=rounding, traps=[decimal.InvalidOperation])
         quantizer = _QUANTIZERS[key] = (decimal.Decimal(1).scaleb(-field.decimal_places), context)
-    exponent, context = quantizer
-    return value.quantize(exponent, context=context)
+    return quantizer
 
 
 # What a value check needs to know about the database, read once per database alias rather than once per value
 # (``connections[alias]`` is a thread-local lookup, about half the cost of checking an integer): an alias's backend
-# does not change while the process runs. The router is still asked for every value, as the ORM asks it.
+# does not change while the process runs. The router is asked once per batch (see _Plan.value_converters), or,
+# through convert() without an alias, once per value.
 
 #: Per database alias: its vendor (``"postgresql"``, ``"sqlite"``...).
 _VENDORS: dict[str, str] = {}
@@ -363,16 +428,19 @@ _INTEGER_RANGES: dict[tuple[str, str], tuple[int | None, int | None] | None] = {
 _QUANTIZERS: dict[tuple[str, int, int], tuple[decimal.Decimal, decimal.Context]] = {}
 
 
-def _vendor(field: models.Field[Any, Any]) -> str:
-    alias = router.db_for_write(field.model)
+def _alias(field: models.Field[Any, Any], alias: str | None) -> str:
+    return alias if alias is not None else router.db_for_write(field.model)
+
+
+def _vendor(alias: str) -> str:
     vendor = _VENDORS.get(alias)
     if vendor is None:
         vendor = _VENDORS[alias] = connections[alias].vendor
     return vendor
 
 
-def _integer_range(field: models.Field[Any, Any]) -> tuple[int | None, int | None] | None:
-    alias, internal_type = router.db_for_write(field.model), field.get_internal_type()
+def _integer_range(field: models.Field[Any, Any], alias: str) -> tuple[int | None, int | None] | None:
+    internal_type = field.get_internal_type()
     try:
         return _INTEGER_RANGES[alias, internal_type]
     except KeyError:
@@ -383,6 +451,83 @@ def _integer_range(field: models.Field[Any, Any]) -> tuple[int | None, int | Non
         limits = None
     _INTEGER_RANGES[alias, internal_type] = limits
     return limits
+
+
+def _value_converter(field: models.Field[Any, Any], alias: str) -> _Converter:
+    return _converter(field, alias, functools.partial(convert, field, alias=alias))
+
+
+def _converter(field: models.Field[Any, Any], alias: str, slow: _Converter, *, ids: bool = False) -> _Converter:
+    """Return ``slow`` (``convert`` or ``_Plan.key`` for ``field`` and database ``alias``) behind a shortcut for
+    the values whose outcome is known without it.
+
+    The shortcut covers Django's own field classes (a subclass overriding ``to_python`` does not get one) and
+    values of exactly the type the field stores: ``str`` for a ``CharField`` or ``TextField``, ``int`` for an
+    integer field, and, unless ``ids``, ``bool`` for a ``BooleanField``, ``datetime.date`` for a ``DateField``,
+    a finite ``Decimal`` for a ``DecimalField``. It returns what ``slow`` would return, only when ``slow`` would
+    accept the value; anything else (``None``, other types, a value to refuse) goes to ``slow``, so the results
+    and the error messages are the same.
+    """
+    if isinstance(field, models.DateTimeField):  # convert() reads dates into datetimes before to_python
+        return slow
+    if isinstance(field, models.DecimalField):
+        if ids or not _djangos_to_python(field, models.DecimalField):
+            return slow
+        exponent, context = _quantizer(field, alias)
+
+        def to_decimal(value: Any) -> Any:
+            if type(value) is decimal.Decimal and value.is_finite():
+                try:
+                    return value.quantize(exponent, context=context)
+                except decimal.InvalidOperation:
+                    pass  # too many digits: slow() says so
+            return slow(value)
+
+        return to_decimal
+    if _djangos_to_python(field, models.CharField) or _djangos_to_python(field, models.TextField):
+        limit = sys.maxsize if field.max_length is None else field.max_length
+
+        def to_text(value: Any) -> Any:
+            if type(value) is str and len(value) <= limit and "\x00" not in value:
+                if value.isascii() or _is_utf8(value):  # ASCII is valid UTF-8: skip encoding it
+                    return value
+            return slow(value)
+
+        return to_text
+    if _djangos_to_python(field, models.IntegerField):
+        limits = _integer_range(field, alias)
+        low, high = limits if limits is not None else (None, None)
+        lowest = -math.inf if low is None else low
+        highest = math.inf if high is None else high
+
+        def to_integer(value: Any) -> Any:
+            if type(value) is int and lowest <= value <= highest:
+                return value
+            return slow(value)
+
+        return to_integer
+    if ids:
+        return slow
+    if _djangos_to_python(field, models.BooleanField):
+        if field.null and (True in field.empty_values or False in field.empty_values):
+            return slow  # to_python would read a boolean as none
+
+        def to_boolean(value: Any) -> Any:
+            return value if type(value) is bool else slow(value)
+
+        return to_boolean
+    if _djangos_to_python(field, models.DateField):
+
+        def to_date(value: Any) -> Any:
+            return value if type(value) is datetime.date else slow(value)
+
+        return to_date
+    return slow
+
+
+def _djangos_to_python(field: models.Field[Any, Any], base: type[models.Field[Any, Any]]) -> bool:
+    """True when ``field`` is a ``base`` reading values with ``base``'s own ``to_python`` (not an override)."""
+    return isinstance(field, base) and getattr(field.to_python, "__func__", None) is base.to_python
 
 
 def _show(value: Any, limit: int = 80) -> str:

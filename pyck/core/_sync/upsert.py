@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,7 @@ from django.db.models import Q
 
 from ..exceptions import DatasourceError, NotFoundError, SyncError
 from . import bulk
-from .plan import MISSING, _Mapping, _Plan, _RecordFailure, convert, get_plan, is_reference_id, read
+from .plan import MISSING, _Mapping, _Plan, _RecordFailure, get_plan, is_reference_id, read
 
 logger = logging.getLogger("pyck.sync")
 
@@ -188,12 +190,15 @@ def upsert(
     datasource = model.sync_config.datasource  # type: ignore[attr-defined]
 
     rows: dict[Any, _Row] = {}
-    values_read = [(m.source, m.attname, m.field) for m in plan.of_kind("value")]
+    # Built once per batch, for the database the router picks now: no router call per value.
+    key_of = plan.key_function()
+    converters = plan.value_converters()
+    one_step = all("." not in source for source, _, _ in converters)
     for resource, extra in items:
         raw_id = None
         try:
             raw_id = datasource.get_id(resource)
-            key = plan.key(raw_id)
+            key = key_of(raw_id)
         except (_RecordFailure, AttributeError, KeyError, TypeError) as error:
             outcome.failures.append((raw_id, f"cannot read its id ({error})"))
             continue
@@ -202,10 +207,7 @@ def upsert(
             continue
         row = _Row(resource=resource, raw_id=raw_id, key=key, extra=extra)
         try:
-            for source, attname, model_field in values_read:
-                value = read(resource, source)
-                if value is not MISSING:
-                    row.values[attname] = convert(model_field, value)
+            _read_values(resource, converters, one_step, row.values)
         except _RecordFailure as error:
             outcome.failures.append((raw_id, str(error)))
             continue
@@ -213,9 +215,10 @@ def upsert(
         rows[key] = row
 
     existing = _load_existing(ctx, plan, list(rows))
+    new_pks = iter(_new_pks(model, len(rows.keys() - existing.keys())))
     for key, row in rows.items():
         row.existing = existing.get(key)
-        row.pk = row.existing["pk"] if row.existing else uuid.uuid4()
+        row.pk = row.existing["pk"] if row.existing else next(new_pks)
         ctx.pending[(label, key)] = row.pk
 
     for mapping in plan.of_kind("fk", "m2m", "reverse"):
@@ -232,6 +235,38 @@ def upsert(
         _write_reverse(mapping, ok)
     outcome.pks.update({row.key: row.pk for row in ok})  # type: ignore[misc]
     return outcome
+
+
+def _read_values(
+    resource: Any, converters: list[tuple[str, str, Callable[[Any], Any]]], one_step: bool, values: dict[str, Any]
+) -> None:
+    """Put the converted values ``resource`` carries into ``values`` (``one_step``: no source is a dotted path,
+    so each is read as :func:`.plan.read` reads one step, without calling it)."""
+    if one_step and isinstance(resource, dict):
+        get = resource.get
+        for source, attname, to_value in converters:
+            value = get(source, MISSING)
+            if value is not MISSING:
+                values[attname] = to_value(value)
+    elif one_step and resource is not None:
+        for source, attname, to_value in converters:
+            value = getattr(resource, source, MISSING)
+            if value is not MISSING:
+                values[attname] = to_value(value)
+    else:
+        for source, attname, to_value in converters:
+            value = read(resource, source)
+            if value is not MISSING:
+                values[attname] = to_value(value)
+
+
+def _new_pks(model: type[models.Model], count: int) -> list[uuid.UUID]:
+    """``count`` primary keys for new rows: ``uuid.uuid4()`` each, made from one ``os.urandom`` call (rather than
+    one system call per row) when ``uuid.uuid4`` is the primary key's default."""
+    if model._meta.pk.default is not uuid.uuid4:
+        return [uuid.uuid4() for _ in range(count)]
+    random = os.urandom(16 * count)
+    return [uuid.UUID(bytes=random[start : start + 16], version=4) for start in range(0, 16 * count, 16)]
 
 
 def _load_existing(ctx: _RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, dict[str, Any]]:
@@ -266,18 +301,21 @@ def _resolve(
     rconfig = related.sync_config  # type: ignore[attr-defined]
     rdatasource = rconfig.datasource
     reverse_fk = mapping.field.field if mapping.kind == "reverse" else None
+    fk = mapping.kind == "fk"
+    required = fk and not mapping.field.null
 
     wanted: list[tuple[_Row, list[Any]]] = []  # per row, its references as keys (or _Unreadable)
     raw_ids: dict[Any, Any] = {}
     embedded: dict[Any, tuple[Any, dict[str, Any]]] = {}
     rplan: _Plan | None = None
+    rkey: Callable[[Any], Any] | None = None
     for row in rows:
         if row.error is not None:
             continue
         value = read(row.resource, mapping.source)
         if value is MISSING:
             continue  # not carried by this record: leave the relation alone
-        if mapping.kind == "fk":
+        if fk:
             values = [] if value is None else [value]
         elif value is None:
             row.to_many[mapping.name] = None  # not sent: leave the links alone
@@ -291,14 +329,17 @@ def _resolve(
             if item is None:
                 continue
             extra = {reverse_fk.attname: row.pk} if reverse_fk is not None else {}
-            if rplan is None:
-                rplan = get_plan(related, sample=None if is_reference_id(item) else item)
+            reference = is_reference_id(item)
+            if rkey is None:
+                rplan = get_plan(related, sample=None if reference else item)
+                rkey = rplan.key_function()
             try:
-                if is_reference_id(item):
-                    key = rplan.key(item)
-                    raw_ids.setdefault(key, (item, extra))
+                if reference:
+                    key = rkey(item)
+                    if key not in raw_ids:
+                        raw_ids[key] = (item, extra)
                 else:
-                    key = rplan.key(rdatasource.get_id(item))
+                    key = rkey(rdatasource.get_id(item))
                     embedded[key] = (item, extra)
             except (_RecordFailure, AttributeError, KeyError, TypeError) as error:
                 key = _Unreadable(f"{rlabel} reference {item!r} is unreadable: {error}")
@@ -348,6 +389,7 @@ def _resolve(
                 except _RecordFailure:
                     pass
 
+    attname = mapping.attname if fk else ""
     for row, keys in wanted:
         resolved: list[uuid.UUID] = []
         for key in keys:
@@ -358,15 +400,15 @@ def _resolve(
                 continue
             else:
                 reason = f"{rlabel} {key!r} could not be resolved: {reasons.get(key, 'not found')}"
-            if mapping.kind == "fk" and not mapping.field.null:
+            if required:
                 row.error = f"field {mapping.name!r} is required but {reason}"
             else:
                 logger.warning("%s %r: field %r left %s: %s", plan.model._meta.label, row.raw_id, mapping.name,
-                               "null" if mapping.kind == "fk" else "without that link", reason)
-        if mapping.kind == "fk":
-            if not keys and not mapping.field.null:
+                               "null" if fk else "without that link", reason)
+        if fk:
+            if not keys and required:
                 row.error = f"field {mapping.name!r} is required but the record has no value for it"
-            row.values[mapping.attname] = resolved[0] if resolved else None
+            row.values[attname] = resolved[0] if resolved else None
         else:
             row.to_many[mapping.name] = list(dict.fromkeys(resolved))
 

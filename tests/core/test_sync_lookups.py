@@ -46,7 +46,8 @@ def _sync_mps() -> list[str]:
 
 
 def _scans(sql: list[str], table: str) -> list[str]:
-    return [q for q in sql if f'FROM "{table}"' in q and '"external_id" IN (' in q]
+    """The lookups of ``table``'s rows by external id: ``IN (...)``, or ``= ANY(array)`` on PostgreSQL."""
+    return [q for q in sql if f'FROM "{table}"' in q and ('"external_id" IN (' in q or '"external_id" = ANY(' in q)]
 
 
 def test_unindexed_external_ids_are_looked_up_by_primary_key_with_constant_queries_per_batch(monkeypatch):

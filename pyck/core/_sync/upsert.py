@@ -23,6 +23,7 @@ from django.db.models import Q
 
 from ..exceptions import DatasourceError, NotFoundError, SyncError
 from . import bulk
+from .lookups import Among
 from .plan import MISSING, _Mapping, _Plan, _RecordFailure, get_plan, is_reference_id, read
 
 logger = logging.getLogger("pyck.sync")
@@ -71,9 +72,7 @@ class _RunContext:
             unknown = [key for key in keys if key not in known]
             found = {key: known[key] for key in keys if key in known}
             if unknown:
-                looked_up = dict(
-                    model._base_manager.filter(**{f"{field.attname}__in": unknown}).values_list(field.attname, "pk")
-                )
+                looked_up = dict(model._base_manager.filter(Among(field, unknown)).values_list(field.attname, "pk"))
                 found.update(looked_up)
                 self._remember(known, looked_up)
             return found
@@ -276,12 +275,12 @@ def _load_existing(ctx: _RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, 
     columns = [m.attname for m in plan.columns]
     found: dict[Any, dict[str, Any]] = {}
     if is_indexed(plan.model, plan.external_id):
-        query = plan.model._base_manager.filter(**{f"{ext}__in": keys})
+        query = plan.model._base_manager.filter(Among(plan.external_id, keys))
     else:
         pks = ctx.pks_by_external_id(plan.model, plan.external_id, keys)
         if not pks:
             return {}
-        query = plan.model._base_manager.filter(pk__in=list(pks.values()))
+        query = plan.model._base_manager.filter(Among(plan.model._meta.pk, list(pks.values())))
     for values in query.values("pk", ext, *columns):
         key = values.pop(ext)
         if key in found:

@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     # (OffsetPaginator with total_path, PageNumberPaginator with total_pages_path; their concurrency argument
     # overrides it). 1: one page at a time. Syncs and list() alike.
     "SYNC_CONCURRENT_PAGES": 2,
+    # While a sync runs, keep the garbage collector from traversing the objects that existed before it (gc.freeze):
+    # a full collection otherwise walks every object of the process, tens of milliseconds each time.
+    "SYNC_FREEZE_GC": True,
     # --- Cron clock (run_cron_tasks) ---
     # Seconds between two looks at the schedule; a due task starts at most this late.
     "CRON_TICK": 30.0,

@@ -65,6 +65,7 @@ from django.utils import timezone
 
 from . import http
 from ._sync import state as states
+from ._sync.collector import heap_frozen
 from ._sync.pipeline import prefetch
 from ._sync.upsert import SeenRows, _Outcome, _RunContext, upsert
 from .conf import pyck_settings
@@ -192,7 +193,8 @@ def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = 
     Listing and record errors do not raise: they are in the result. Errors in pyck or the database do, after
     the ``SyncRun`` and the ``sync_finished`` signal have recorded the failure.
     """
-    return _sync_partitions(model, _RunContext(), progress, dict(options))
+    with heap_frozen(_freeze_gc()):
+        return _sync_partitions(model, _RunContext(), progress, dict(options))
 
 
 def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallback | None = None) -> list[SyncResult]:
@@ -202,7 +204,15 @@ def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallba
     models synced earlier are found locally by the ones referencing them.
     """
     context = _RunContext()
-    return [_sync_partitions(model, context, progress, {}) for model in sync_order(models)]
+    with heap_frozen(_freeze_gc()):
+        return [_sync_partitions(model, context, progress, {}) for model in sync_order(models)]
+
+
+def _freeze_gc() -> bool:
+    freeze = pyck_settings.SYNC_FREEZE_GC
+    if not isinstance(freeze, bool):
+        raise ConfigurationError(f"The SYNC_FREEZE_GC setting must be True or False, got {freeze!r}.")
+    return freeze
 
 
 def sync_order(models: Iterable[type[SyncedModel]]) -> list[type[SyncedModel]]:

@@ -9,8 +9,10 @@ moves the objects that exist when the outermost sync starts to the collector's p
 what the sync allocated only. Nothing is lost: cyclic garbage made before the sync is collected after it.
 
 It leaves the collector alone when the ``SYNC_FREEZE_GC`` setting is off, when the collector is disabled, and
-when something else has frozen objects already (a server that freezes its preloaded objects before forking,
-say): unfreezing those would undo what it froze them for.
+when something else has frozen objects since this module was imported (a server that freezes its preloaded
+objects before forking, say): unfreezing those would undo what it froze them for. Objects frozen before the
+import count as nobody's (Python 3.12 starts with a few hundred); the first sync's ``gc.unfreeze()`` releases
+them too, as any ``gc.unfreeze()`` would.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = ["heap_frozen"]
 _lock = threading.Lock()
 _depth = 0  # syncs running in this process (nested or in other threads) since the freeze
 _froze = False  # whether the running syncs' freeze is ours to undo
+_baseline = gc.get_freeze_count()  # frozen by no one we know of: at import, or after our last unfreeze
 
 
 @contextmanager
@@ -33,13 +36,13 @@ def heap_frozen(enabled: bool = True) -> Iterator[None]:
 
     Re-entrant and thread-safe: the first block to start freezes, the last to end unfreezes.
     """
-    global _depth, _froze
+    global _baseline, _depth, _froze
     if not enabled:
         yield
         return
     with _lock:
         if _depth == 0:
-            _froze = gc.isenabled() and gc.get_freeze_count() == 0
+            _froze = gc.isenabled() and gc.get_freeze_count() <= _baseline
             if _froze:
                 gc.freeze()
         _depth += 1
@@ -51,3 +54,4 @@ def heap_frozen(enabled: bool = True) -> Iterator[None]:
             if _depth == 0 and _froze:
                 gc.unfreeze()
                 _froze = False
+                _baseline = gc.get_freeze_count()

@@ -8,7 +8,8 @@ columns of many rows, and optionally their ``last_sync_time``, in one ``UPDATE .
 
 Every value is prepared by the field's ``get_db_prep_save`` (and, for new rows, ``pre_save``), as the ORM's own
 bulk methods do, so the rows stored are the same whichever path wrote them; the call is only left out where
-Django's own code provably returns the value unchanged (text for a ``CharField``...), and made once for a value
+Django's own code provably returns the value unchanged (text for a ``CharField``...) or where a new row's value
+gets only the last step of Django's own preparation (a UUID's ``hex`` on SQLite...), and made once for a value
 every new row shares (``last_sync_time``). A database error raises Django's
 ``DatabaseError`` (``IntegrityError``...) as the ORM would, inside the caller's transaction. Foreign keys stay
 checked at commit: PostgreSQL runs its deferred constraint triggers for ``COPY`` as for ``INSERT``.
@@ -19,8 +20,12 @@ counters and ``connection.execute_wrapper`` see them.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import re
+import uuid
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from django.db import NotSupportedError, connections, models, router
@@ -105,16 +110,23 @@ def _prepared_column(field: models.Field[Any, Any], values: list[Any], connectio
 
     One value shared by every row (the sync's ``last_sync_time``) is prepared once when the field is one of
     Django's own, whose preparation depends on nothing but the value; values of a type the field provably
-    passes through unchanged (:func:`_unprepared_types`) are not prepared at all.
+    passes through unchanged (:func:`_unprepared_types`) are not prepared at all, and those of the one type
+    whose preparation :func:`_direct_preparation` knows get only its last step.
     """
     prep = field.get_db_prep_save
     first = values[0]
     if _djangos_own(field) and all(value is first for value in values):
         return [prep(first, connection)] * len(values)
     unprepared = _unprepared_types(field, connection)
-    if not unprepared:
+    if unprepared:
+        return [value if type(value) in unprepared else prep(value, connection) for value in values]
+    direct = _direct_preparation(field, connection, prep)
+    if direct is None:
         return [prep(value, connection) for value in values]
-    return [value if type(value) in unprepared else prep(value, connection) for value in values]
+    kind, convert = direct
+    if convert is None:
+        return [value if type(value) is kind else prep(value, connection) for value in values]
+    return [convert(value) if type(value) is kind else prep(value, connection) for value in values]
 
 
 def _djangos_own(field: models.Field[Any, Any]) -> bool:
@@ -177,6 +189,54 @@ def _unprepared_types(field: models.Field[Any, Any], connection: Any) -> frozens
                 return frozenset()
         return types
     return frozenset()
+
+
+def _direct_preparation(
+    field: models.Field[Any, Any], connection: Any, prep: Callable[[Any, Any], Any]
+) -> tuple[type, Callable[[Any], Any] | None] | None:
+    """The one type of value whose ``field.get_db_prep_save(value, connection)`` this module computes directly,
+    and how (``None``: the value is returned as it is); ``None`` when there is none.
+
+    What Django's own code returns for a value of exactly that type (a subclass may behave otherwise): for a
+    ``UUIDField`` and a ``uuid.UUID``, the UUID itself on a backend with a native UUID type, else its ``hex``; for
+    a ``DateField`` and a ``datetime.date``, ``connection.ops.adapt_datefield_value(value)``; for a
+    ``DecimalField`` and a finite ``decimal.Decimal`` (``to_python`` makes an equal copy of it),
+    ``connection.ops.adapt_decimalfield_value(value, max_digits, decimal_places)``, where ``prep`` still sees NaN
+    and infinities (which it rejects). A ``ForeignKey`` prepares a value other than ``None`` and ``""`` as its
+    target field does. Nothing for any other field, or a subclass overriding a method the value goes through.
+    """
+    cls = type(field)
+    if isinstance(field, models.ForeignKey):
+        if not _keeps(cls, models.ForeignKey, ("get_db_prep_save",)):
+            return None
+        return _direct_preparation(field.target_field, connection, prep)
+    if isinstance(field, models.UUIDField):
+        if not _keeps(cls, models.UUIDField, ("get_db_prep_save", "get_db_prep_value")):
+            return None  # to_python is not called for a UUID
+        return uuid.UUID, (None if connection.features.has_native_uuid_field else attrgetter("hex"))
+    chain = ("get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")
+    if isinstance(field, models.DecimalField):
+        if not _keeps(cls, models.DecimalField, chain):
+            return None
+        adapt = connection.ops.adapt_decimalfield_value
+        max_digits, decimal_places = field.max_digits, field.decimal_places
+
+        def finite(value: decimal.Decimal) -> Any:
+            return adapt(value, max_digits, decimal_places) if value.is_finite() else prep(value, connection)
+
+        return decimal.Decimal, finite
+    if isinstance(field, models.DateField):
+        if not _keeps(cls, models.DateField, chain):
+            return None  # DateTimeField among others
+        return datetime.date, connection.ops.adapt_datefield_value
+    return None
+
+
+def _keeps(cls: type, base: type, names: tuple[str, ...]) -> bool:
+    """True when subclass ``cls`` of ``base`` has ``base``'s methods ``names`` and no class of its own between
+    ``base`` and ``base``'s bases, where ``base``'s ``super()`` calls would find it."""
+    mro = cls.__mro__
+    return all(getattr(cls, name) is getattr(base, name) for name in names) and mro[mro.index(base) :] == base.__mro__
 
 
 def _plain(model: type[models.Model], fields: list[Any]) -> bool:

@@ -330,3 +330,22 @@ def test_infinite_decimals_are_still_refused() -> None:
     for value in (Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity"), Decimal("sNaN")):
         with pytest.raises(ValidationError):
             bulk._prepared_column(field, [Decimal("1.5"), value], connection)
+
+
+class _Shouting(models.Field):  # type: ignore[type-arg]
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        return value.upper() if isinstance(value, str) else value
+
+
+class _MixedText(models.CharField, _Shouting):  # type: ignore[type-arg]
+    """Has CharField's methods, yet CharField.get_prep_value's ``super()`` call reaches _Shouting."""
+
+
+def test_text_passes_through_only_when_nothing_sits_between_the_field_class_and_its_bases() -> None:
+    plain, mixed = _field(models.CharField, max_length=20), _field(_MixedText, max_length=20)
+    assert str in bulk._unprepared_types(plain, connection)
+    assert bulk._unprepared_types(mixed, connection) == frozenset()
+    values = ["abc", "Zoë", None]
+    assert bulk._prepared_column(mixed, values, connection) == [mixed.get_db_prep_save(v, connection) for v in values]
+    assert bulk._prepared_column(mixed, values, connection)[0] == "ABC"

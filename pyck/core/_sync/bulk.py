@@ -183,6 +183,8 @@ def _unprepared_types(field: models.Field[Any, Any], connection: Any) -> frozens
             return frozenset()
         if to_python is not None and cls.to_python is not to_python:
             return frozenset()
+        if not _keeps(cls, base, ()):
+            return frozenset()  # a class between base and its bases would answer base's super() calls
         if base is models.IntegerField:
             adapt = type(connection.ops).adapt_integerfield_value
             if adapt is not BaseDatabaseOperations.adapt_integerfield_value:

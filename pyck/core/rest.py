@@ -136,6 +136,8 @@ class RestDatasource(Datasource[ResourceT]):
         # The secrets this datasource has sent (see http.redact_secrets), longest first; replaced, never
         # mutated, so that readers in other threads need no lock.
         self._sent_secrets: tuple[str, ...] = ()
+        # redact()'s answers by URL: a page's URL is shown several times (request, response, listing).
+        self._redacted: dict[str, tuple[frozenset[str], tuple[str, ...], str]] = {}
 
     # --- Configuration ---------------------------------------------------------------------------------
 
@@ -208,7 +210,15 @@ class RestDatasource(Datasource[ResourceT]):
     def redact(self, url: str) -> str:
         """Return ``url`` with :attr:`secret_params` values, any ``user:password@`` and every secret this
         datasource has sent (its :meth:`get_headers` values, secret query values) removed."""
-        return http.blank_out(http.redact_url(url, self.secret_params), self._sent_secrets)
+        secret_params, sent = frozenset(self.secret_params), self._sent_secrets
+        known = self._redacted.get(url)
+        if known is not None and known[1] is sent and known[0] == secret_params:
+            return known[2]
+        redacted = http.blank_out(http.redact_url(url, secret_params), sent)
+        if len(self._redacted) >= _REDACTED_URLS:
+            self._redacted.clear()
+        self._redacted[url] = (secret_params, sent, redacted)
+        return redacted
 
     # --- HTTP ------------------------------------------------------------------------------------------
 
@@ -564,6 +574,9 @@ class RestDatasource(Datasource[ResourceT]):
         found.update(http.secret_values("", self.get_headers(), self.secret_params))
         return sorted(found, key=len, reverse=True)
 
+
+# The most URLs whose redacted form a datasource keeps (a listing's pages are each shown about four times, in a row).
+_REDACTED_URLS = 64
 
 # The most secrets a datasource remembers (a token rotated every hour adds one each hour).
 _MAX_REMEMBERED_SECRETS = 32

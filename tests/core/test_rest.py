@@ -387,3 +387,42 @@ def test_json_bodies_are_utf8_unless_the_content_type_names_a_charset(
             messages().get(1)
     else:
         assert messages().get(1).content == expected
+
+
+# --- redact() remembers its answers --------------------------------------------------------------------------
+
+
+def test_redact_answers_again_after_secret_params_change_in_place():
+    source = RestDatasource(base_url="https://api.example.com", path="/x", secret_params=["sig"])
+    url = "https://api.example.com/x?sig=abc&page=2&member=7"
+    assert source.redact(url) == "https://api.example.com/x?sig=***&page=2&member=7"
+
+    source.secret_params.append("member")  # the same list, mutated
+
+    assert source.redact(url) == "https://api.example.com/x?sig=***&page=2&member=***"
+
+
+class _Tokened(RestDatasource):
+    def get_headers(self) -> dict[str, str]:
+        return {"Authorization": "Bearer tok-1234567890"}
+
+
+@responses.activate
+def test_redact_answers_again_once_a_new_secret_has_been_sent():
+    source = _Tokened(base_url="https://api.example.com", path="/x", retries=0)
+    echo = "https://api.example.com/x?next=tok-1234567890"
+    assert source.redact(echo) == echo  # nothing sent yet: not known to be a secret
+    responses.get("https://api.example.com/x", json=[])
+
+    list(source.list())
+
+    assert source.redact(echo) == "https://api.example.com/x?next=***"
+
+
+def test_redact_keeps_a_bounded_number_of_answers():
+    source = RestDatasource(base_url="https://api.example.com", path="/x")
+    for page in range(1000):
+        assert source.redact(f"https://api.example.com/x?page={page}&token=t{page}") == (
+            f"https://api.example.com/x?page={page}&token=***"
+        )
+    assert 0 < len(source._redacted) <= 64

@@ -54,9 +54,10 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, connection, transaction
@@ -67,6 +68,7 @@ from . import http
 from ._sync import state as states
 from ._sync.collector import heap_frozen
 from ._sync.pipeline import prefetch
+from ._sync.statements import RowUpdate
 from ._sync.upsert import SeenRows, _Outcome, _RunContext, upsert
 from .conf import pyck_settings
 from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, SyncError
@@ -378,16 +380,19 @@ def _sync(
 
     clock = time.perf_counter()
     result = SyncResult(model=label, started=timezone.now(), partition=partition)
-    run = _Run(model, partition, filter_, requested, incremental, result)
-    result.mode, result.resumed = run.mode, run.resume is not None
-    tracked = run.mode == "full"  # only a full listing can tell what is gone
-    if tracked:
-        run.track(seen)
-        context.confirmations[model] = seen
-    result.listing_started = run.listing_started
-    sync_run = SyncRun.objects.create(model=label, started=result.started, partition=partition, mode=run.mode, resumed=result.resumed)
-    if run.resumed_from is not None:
-        _close_dead_runs(label, partition, run.resumed_from, result.started)
+    with transaction.atomic():  # the run's state and record: one commit (a disk flush) rather than two
+        run = _Run(model, partition, filter_, requested, incremental, result)
+        result.mode, result.resumed = run.mode, run.resume is not None
+        tracked = run.mode == "full"  # only a full listing can tell what is gone
+        if tracked:
+            run.track(seen)
+            context.confirmations[model] = seen
+        result.listing_started = run.listing_started
+        sync_run = SyncRun.objects.create(
+            model=label, started=result.started, partition=partition, mode=run.mode, resumed=result.resumed
+        )
+        if run.resumed_from is not None:
+            _close_dead_runs(label, partition, run.resumed_from, result.started)
     sync_started.send(sender=model)
     fail = _failer(result, max_errors, label, datasource)
 
@@ -592,6 +597,7 @@ class _Run:
         self.seen: SeenRows | None = None
         self._seen_before = 0
         self._checkpointed = time.monotonic()
+        self._write_checkpoint = RowUpdate(SyncState, self.state_pk, ("checkpoint", "checkpoint_updated"))
 
     def track(self, seen: SeenRows | None) -> None:
         """Note that the rows this full listing finds unchanged go into ``seen`` (``None``: they are stamped);
@@ -664,9 +670,7 @@ class _Run:
         self._save_checkpoint(self._checkpoint_data(self.failed_before + failed_so_far + len(outcome.failures)))
 
     def _save_checkpoint(self, data: dict[str, Any]) -> None:
-        from .models.state import SyncState
-
-        SyncState.objects.filter(pk=self.state_pk).update(checkpoint=data, checkpoint_updated=timezone.now())
+        self._write_checkpoint(data, timezone.now())
         self._checkpointed = time.monotonic()
 
     def keep_confirmations(self, seen: SeenRows, failed_so_far: int) -> None:
@@ -852,18 +856,57 @@ def _listing(datasource: Any, query: dict[str, Any], run: _Run) -> Iterator[tupl
         else:
             start_page, skip, pages = None, 0, ((None, [item]) for item in datasource.paginate(**query))
         for page_position, items in pages:
+            to_record = _plain_deserializer(datasource)
             for index, item in enumerate(items[skip:], start=skip):
                 position = {"page": page_position, "index": index + 1} if resumable else None
                 try:
-                    record = datasource.deserialize_record(item, url=url, record_id=datasource.get_raw_id(item))
-                except InvalidResourceError as error:
-                    yield error, position
-                    continue
+                    if to_record is None:
+                        record = datasource.deserialize_record(item, url=url, record_id=datasource.get_raw_id(item))
+                    else:
+                        record = to_record(item)
+                except _DESERIALISING_ERRORS as error:
+                    record = _explained(datasource, item, url, error, again=to_record is not None)
+                    if isinstance(record, InvalidResourceError):
+                        yield record, position
+                        continue
                 if datasource.filter is None or datasource.filter(record):
                     yield record, position
             skip = 0
         return
     yield from ((record, None) for record in _generic_listing(datasource, datasource.list(**query)))
+
+
+# What RestDatasource.deserialize_record turns into an InvalidResourceError (anything else propagates).
+_DESERIALISING_ERRORS = (InvalidResourceError, KeyError, TypeError, ValueError)
+
+
+def _plain_deserializer(datasource: Any) -> Callable[[Any], Any] | None:
+    """The function turning one item into a record as ``datasource.deserialize_record`` does when it succeeds,
+    without that method's frame and the raw id it reads for an error that rarely comes (``None`` when the
+    datasource overrides ``deserialize_record``: then that method is called for each item)."""
+    from .records import deserializer_for
+    from .rest import RestDatasource
+
+    cls = type(datasource)
+    if cls.deserialize_record is not RestDatasource.deserialize_record:
+        return None
+    if cls.deserialize is not RestDatasource.deserialize:
+        return datasource.deserialize
+    return deserializer_for(datasource.resource_type, camel_case=datasource.camel_case)
+
+
+def _explained(datasource: Any, item: Any, url: str, error: Exception, *, again: bool) -> Any:
+    """What ``deserialize_record`` makes of an item that raised ``error``: the error naming the datasource, the
+    page and the record (or, should a second try succeed, the record). ``again``: ``error`` came from the plain
+    deserialiser, so ``deserialize_record`` is asked; otherwise it came from that method already."""
+    if not again:
+        if isinstance(error, InvalidResourceError):
+            return error
+        raise error
+    try:
+        return datasource.deserialize_record(item, url=url, record_id=datasource.get_raw_id(item))
+    except InvalidResourceError as explained:
+        return explained
 
 
 def _generic_listing(datasource: Any, iterable: Iterable[Any]) -> Iterator[Any]:
@@ -887,6 +930,10 @@ def _apply(result: SyncResult, outcome: _Outcome, fail: Callable[[Any, str], Non
         fail(record_id, reason)
 
 
+# A listed record's extra column values: none (upsert only reads them).
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
 def _write_batch(
     context: _RunContext, model: type[SyncedModel], batch: list[Any], on_write: Callable[[_Outcome], None] | None
 ) -> _Outcome:
@@ -903,7 +950,7 @@ def _write_batch(
         return _Outcome()
     try:
         with transaction.atomic():
-            outcome = upsert(context, model, [(resource, {}) for resource in batch], stamp=stamp)
+            outcome = upsert(context, model, [(resource, _NO_EXTRA) for resource in batch], stamp=stamp)
             if on_write is not None:
                 on_write(outcome)
             return outcome

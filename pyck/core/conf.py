@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "LIST_MAX_PAGES": 10_000,
     # --- Sync engine ---
     # How many records are written per batch (one transaction each).
-    "SYNC_BATCH_SIZE": 500,
+    "SYNC_BATCH_SIZE": 1000,
     # With OnDelete.DELETE, the largest share of a table (0 to 1) one sync may delete; when more rows are
     # missing from the listing, nothing is deleted and the result says why. SyncConfig.max_delete_fraction
     # overrides it per model.

@@ -67,6 +67,7 @@ from django.utils import timezone
 from . import http
 from ._sync import state as states
 from ._sync.collector import heap_frozen
+from ._sync.bulk import max_parameters
 from ._sync.pipeline import prefetch
 from ._sync.statements import RowUpdate
 from ._sync.upsert import SeenRows, _Outcome, _RunContext, upsert
@@ -363,7 +364,8 @@ def _sync(
 
     config = model.sync_config
     filter_ = options.get("filter", config.filter)
-    batch_size = options.get("batch_size") or config.get_batch_size()
+    # A batch's rows are looked up and written with one query parameter each: within the database's limit.
+    batch_size = min(options.get("batch_size") or config.get_batch_size(), max_parameters(model))
     on_delete = options.get("on_delete", config.on_delete)
     max_errors = options.get("max_errors", config.max_errors)
     delete_options = _delete_options(config, options)

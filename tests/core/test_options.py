@@ -24,7 +24,7 @@ def test_defaults():
 def test_batch_size_falls_back_to_the_setting_read_at_call_time():
     config = SyncConfig(datasource=MockDatasource())
 
-    assert config.get_batch_size() == 500
+    assert config.get_batch_size() == 1000
     with override_settings(PYCK={"SYNC_BATCH_SIZE": 42}):
         assert config.get_batch_size() == 42
     assert SyncConfig(datasource=MockDatasource(), batch_size=7).get_batch_size() == 7

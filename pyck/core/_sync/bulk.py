@@ -33,7 +33,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.backends.utils import CursorDebugWrapper
 from django.db.models import NOT_PROVIDED, signals
 
-__all__ = ["COPY_MIN_ROWS", "COPY_UPDATE_MIN_ROWS", "ENABLED", "insert", "update", "vendor_path"]
+__all__ = ["COPY_MIN_ROWS", "COPY_UPDATE_MIN_ROWS", "ENABLED", "insert", "max_parameters", "update", "vendor_path"]
 
 #: Set to False to send every write through the ORM's bulk methods (tests compare the two paths with it).
 ENABLED = True
@@ -406,6 +406,11 @@ def _insert_fields(model: type[models.Model]) -> list[Any] | None:
     if any(getattr(f, "db_default", NOT_PROVIDED) is not NOT_PROVIDED for f in fields):
         return None
     return fields
+
+
+def max_parameters(model: type[models.Model]) -> int:
+    """The most parameters one query may have on the database ``model`` is written to."""
+    return _max_params(connections[router.db_for_write(model)])
 
 
 def _max_params(connection: Any) -> int:

@@ -14,11 +14,11 @@ import datetime
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import Q
 
 from ..exceptions import DatasourceError, NotFoundError, SyncError
@@ -66,13 +66,16 @@ class _RunContext:
     def pks_by_external_id(
         self, model: type[models.Model], field: models.Field[Any, Any], keys: list[Any]
     ) -> dict[Any, uuid.UUID]:
-        """Return ``{external id: pk}`` for the rows of ``model`` among ``keys``, in at most one query."""
+        """Return ``{external id: pk}`` for the rows of ``model`` among ``keys``, in at most one query (or one per
+        part of ``keys`` within the database's limit on query parameters)."""
         if is_indexed(model, field):
             known = self._known.setdefault(model, {})
             unknown = [key for key in keys if key not in known]
             found = {key: known[key] for key in keys if key in known}
             if unknown:
-                looked_up = dict(model._base_manager.filter(Among(field, unknown)).values_list(field.attname, "pk"))
+                looked_up = {}
+                for among in _among(model, field, unknown):
+                    looked_up.update(model._base_manager.filter(among).values_list(field.attname, "pk"))
                 found.update(looked_up)
                 self._remember(known, looked_up)
             return found
@@ -281,19 +284,28 @@ def _load_existing(ctx: _RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, 
     columns = [m.attname for m in plan.columns]
     found: dict[Any, dict[str, Any]] = {}
     if is_indexed(plan.model, plan.external_id):
-        query = plan.model._base_manager.filter(Among(plan.external_id, keys))
+        lookups = _among(plan.model, plan.external_id, keys)
     else:
         pks = ctx.pks_by_external_id(plan.model, plan.external_id, keys)
         if not pks:
             return {}
-        query = plan.model._base_manager.filter(Among(plan.model._meta.pk, list(pks.values())))
-    for values in query.values("pk", ext, *columns):
-        key = values.pop(ext)
-        if key in found:
-            logger.warning("%s: several rows have external id %r; syncing the first", plan.model._meta.label, key)
-            continue
-        found[key] = values
+        lookups = _among(plan.model, plan.model._meta.pk, list(pks.values()))
+    for among in lookups:
+        for values in plan.model._base_manager.filter(among).values("pk", ext, *columns):
+            key = values.pop(ext)
+            if key in found:
+                logger.warning("%s: several rows have external id %r; syncing the first", plan.model._meta.label, key)
+                continue
+            found[key] = values
     return found
+
+
+def _among(model: type[models.Model], field: models.Field[Any, Any], values: list[Any]) -> Iterator[Among]:
+    """``Among(field, values)`` in as many parts as the database's limit on query parameters needs (SQLite's
+    is 999 before 3.32, and can be lowered per connection): one part, almost always."""
+    limit = bulk._max_params(connections[router.db_for_read(model)])
+    for start in range(0, len(values), limit):
+        yield Among(field, values[start : start + limit])
 
 
 def _resolve(

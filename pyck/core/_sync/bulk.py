@@ -33,7 +33,9 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.backends.utils import CursorDebugWrapper
 from django.db.models import NOT_PROVIDED, signals
 
-__all__ = ["COPY_MIN_ROWS", "COPY_UPDATE_MIN_ROWS", "ENABLED", "insert", "max_parameters", "update", "vendor_path"]
+__all__ = [
+    "COPY_MIN_ROWS", "COPY_UPDATE_MIN_ROWS", "ENABLED", "OWN_PARAMETERS", "insert", "max_parameters", "update", "vendor_path"
+]
 
 #: Set to False to send every write through the ORM's bulk methods (tests compare the two paths with it).
 ENABLED = True
@@ -408,9 +410,16 @@ def _insert_fields(model: type[models.Model]) -> list[Any] | None:
     return fields
 
 
-def max_parameters(model: type[models.Model]) -> int:
-    """The most parameters one query may have on the database ``model`` is written to."""
-    return _max_params(connections[router.db_for_write(model)])
+#: Parameters left for a query's own, beside the values it is given (Django 6 compares a boolean expression
+#: in ``filter()`` with ``True``, an ``UPDATE`` sets a column...).
+OWN_PARAMETERS = 8
+
+
+def max_parameters(model: type[models.Model], *, write: bool = True) -> int:
+    """The most values one query may be given on the database ``model`` is written to (read from, with
+    ``write=False``), leaving :data:`OWN_PARAMETERS` for the query's own."""
+    alias = router.db_for_write(model) if write else router.db_for_read(model)
+    return max(1, _max_params(connections[alias]) - OWN_PARAMETERS)
 
 
 def _max_params(connection: Any) -> int:

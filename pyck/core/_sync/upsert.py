@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections, models, router
+from django.db import models
 from django.db.models import Q
 
 from ..exceptions import DatasourceError, NotFoundError, SyncError
@@ -303,7 +303,7 @@ def _load_existing(ctx: _RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, 
 def _among(model: type[models.Model], field: models.Field[Any, Any], values: list[Any]) -> Iterator[Among]:
     """``Among(field, values)`` in as many parts as the database's limit on query parameters needs (SQLite's
     is 999 before 3.32, and can be lowered per connection): one part, almost always."""
-    limit = bulk._max_params(connections[router.db_for_read(model)])
+    limit = bulk.max_parameters(model, write=False)
     for start in range(0, len(values), limit):
         yield Among(field, values[start : start + limit])
 

@@ -426,3 +426,10 @@ def test_redact_keeps_a_bounded_number_of_answers():
             f"https://api.example.com/x?page={page}&token=***"
         )
     assert 0 < len(source._redacted) <= 64
+
+
+@responses.activate
+def test_a_utf8_body_with_a_byte_order_mark_is_read():
+    responses.get("https://api.example.com/x", body=b"\xef\xbb\xbf" + json.dumps([{"id": 1}]).encode(), content_type="application/json")
+
+    assert list(RestDatasource(base_url="https://api.example.com", path="/x", retries=0).list()) == [{"id": 1}]

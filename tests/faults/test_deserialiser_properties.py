@@ -123,6 +123,8 @@ def test_any_body_bytes_give_a_record_or_a_response_or_invalid_resource_error(bo
 
 
 @settings(max_examples=50, deadline=None)
+@example(body=b"\xed\xb3\xbf")  # a UTF-8-encoded surrogate: json.loads(bytes) would let it through
+@example(body=b"\xed\xa0\x80\x00")
 @given(body=st.binary(min_size=1, max_size=50).filter(lambda b: not _is_utf8(b)))
 def test_bytes_that_are_not_utf8_are_a_response_error(body: bytes) -> None:
     with responses.RequestsMock() as api:

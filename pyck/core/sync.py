@@ -857,8 +857,8 @@ def _listing(datasource: Any, query: dict[str, Any], run: _Run) -> Iterator[tupl
             pages = prefetch(datasource.walk(start_page, **query), depth, name=f"pyck-prefetch {run.label}")
         else:
             start_page, skip, pages = None, 0, ((None, [item]) for item in datasource.paginate(**query))
+        to_record = _plain_deserializer(datasource)
         for page_position, items in pages:
-            to_record = _plain_deserializer(datasource)
             for index, item in enumerate(items[skip:], start=skip):
                 position = {"page": page_position, "index": index + 1} if resumable else None
                 try:

@@ -55,7 +55,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -400,6 +400,8 @@ def _sync(
 
     batches = records = 0
     unexpected: BaseException | None = None
+    #: The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
+    recorded: dict[str, Any] | None = None
     batch: list[Any] = []
     truncations: list[str] = []
 
@@ -429,26 +431,21 @@ def _sync(
                     batch = []
         complete = not truncations
         finish = run.finisher(complete=complete)
-        _apply(result, _write_batch(context, model, batch, lambda outcome: finish(outcome, result.failed)), fail)
+
+        def end(outcome: _Outcome) -> None:
+            nonlocal recorded
+            finish(outcome, result.failed)
+            if on_delete is not OnDelete.DELETE:  # nothing can change the outcome after this batch
+                ending = replace(result, errors=[replace(e) for e in result.errors], notes=list(result.notes))
+                _apply(ending, outcome, _failer(ending, max_errors, label, datasource))
+                _settle(ending, run, truncations, on_delete, max_errors)
+                recorded = _record_outcome(sync_run.pk, ending, datasource, clock)
+
+        _apply(result, _write_batch(context, model, batch, end), fail)
         if batch:
             written(len(batch))
             batch = []
-        result.status = "partial" if result.failed else "succeeded"
-        if run.failed_before:
-            result.status = "partial"
-            result.errors.insert(0, RecordError(None, (
-                f"{run.failed_before} records failed in the earlier, interrupted part of this listing (see the "
-                "previous sync run): nothing was deleted and the cursor did not move"
-            )))
-        if truncations:
-            result.truncated = True
-            result.status = "partial"
-            consequence = "nothing was deleted" if on_delete is OnDelete.DELETE else "records after it were not read"
-            result.errors.insert(0, RecordError(None, (
-                f"The listing of {datasource} was cut short on purpose ({'; '.join(truncations)}), so it does not "
-                f"count as complete: {consequence}. Remove max_pages from the paginator to read the whole listing"
-            )))
-        del result.errors[max(max_errors, 1):]
+        _settle(result, run, truncations, on_delete, max_errors)
     except (DatasourceError, SyncError) as error:
         try:
             if batch:  # records received before the listing failed are good: keep them
@@ -490,11 +487,45 @@ def _sync(
         )
         logger.info("%s: nothing deleted: %s", label, why)
 
+    outcome = _run_outcome(result, datasource, clock)
+    if recorded is not None and _same_outcome(recorded, outcome):
+        result.finished, result.duration = recorded["finished"], recorded["duration"]
+    else:
+        refused = _update_run(sync_run.pk, outcome, result, label)
+        unexpected = unexpected or refused
+    sync_finished.send(sender=model, result=result)
+    if unexpected is not None:
+        raise unexpected
+    return result
+
+
+def _settle(result: SyncResult, run: _Run, truncations: list[str], on_delete: OnDelete, max_errors: int) -> None:
+    """Give a listing that completed its status, and the errors that explain a partial one."""
+    result.status = "partial" if result.failed else "succeeded"
+    if run.failed_before:
+        result.status = "partial"
+        result.errors.insert(0, RecordError(None, (
+            f"{run.failed_before} records failed in the earlier, interrupted part of this listing (see the "
+            "previous sync run): nothing was deleted and the cursor did not move"
+        )))
+    if truncations:
+        result.truncated = True
+        result.status = "partial"
+        consequence = "nothing was deleted" if on_delete is OnDelete.DELETE else "records after it were not read"
+        result.errors.insert(0, RecordError(None, (
+            f"The listing of {run.datasource} was cut short on purpose ({'; '.join(truncations)}), so it does not "
+            f"count as complete: {consequence}. Remove max_pages from the paginator to read the whole listing"
+        )))
+    del result.errors[max(max_errors, 1):]
+
+
+def _run_outcome(result: SyncResult, datasource: Any, clock: float) -> dict[str, Any]:
+    """Finish ``result`` (its time, its messages made fit to show) and return its SyncRun's outcome columns."""
     for record_error in result.errors:  # remote data quoted in a message may echo a credential back
         record_error.message = http.redact_secrets(record_error.message, datasource)
     result.finished = timezone.now()
     result.duration = time.perf_counter() - clock
-    outcome = {
+    return {
         "finished": result.finished,
         "status": result.status,
         "created": result.created,
@@ -505,23 +536,44 @@ def _sync(
         "errors": [{"record_id": _jsonable(e.record_id), "message": _storable(e.message)} for e in result.errors],
         "duration": result.duration,
     }
+
+
+def _record_outcome(pk: Any, ending: SyncResult, datasource: Any, clock: float) -> dict[str, Any] | None:
+    """Write the outcome the run will have if nothing follows its last batch, in that batch's transaction;
+    return it (``None`` if it could not be written: the run writes its outcome afterwards, as it would)."""
+    from .models.runs import SyncRun
+
+    outcome = _run_outcome(ending, datasource, clock)
+    try:
+        with transaction.atomic():
+            SyncRun.objects.filter(pk=pk).update(**outcome)
+    except DatabaseError:
+        return None
+    return outcome
+
+
+def _same_outcome(recorded: dict[str, Any], outcome: dict[str, Any]) -> bool:
+    return all(recorded[key] == value for key, value in outcome.items() if key not in ("finished", "duration"))
+
+
+def _update_run(pk: Any, outcome: dict[str, Any], result: SyncResult, label: str) -> BaseException | None:
+    """Write the run's outcome into its SyncRun; return the database error if it cannot be written."""
+    from .models.runs import SyncRun
+
     try:
         try:
-            SyncRun.objects.filter(pk=sync_run.pk).update(**outcome)
+            SyncRun.objects.filter(pk=pk).update(**outcome)
         except DatabaseError:
             if connection.in_atomic_block:
                 raise
             # The run's connection may have died under it (a restarted server, a killed backend): once more, on a
             # new connection.
             connection.close()
-            SyncRun.objects.filter(pk=sync_run.pk).update(**outcome)
+            SyncRun.objects.filter(pk=pk).update(**outcome)
     except DatabaseError as error:
         logger.error("%s: could not record the outcome of this sync (%s): %s", label, error, result)
-        unexpected = unexpected or error
-    sync_finished.send(sender=model, result=result)
-    if unexpected is not None:
-        raise unexpected
-    return result
+        return error
+    return None
 
 
 def _close_dead_runs(label: str, partition: str, checkpointed: datetime, now: datetime) -> None:

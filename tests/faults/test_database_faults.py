@@ -25,6 +25,7 @@ import psycopg
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from pyck.core import sync as sync_module
 from pyck.core.datasources import SyncRun
 from pyck.core.sync import SyncProgress, sync_model
 from tests.testapp.models import Article
@@ -272,8 +273,13 @@ def test_a_database_gone_mid_batch_leaves_whole_batches_only_and_the_sync_fails_
     _converges()
 
 
-def test_a_connection_killed_after_the_last_batch_still_records_the_run(remote, admin, other) -> None:
+@pytest.mark.parametrize("with_the_batch", [True, False], ids=["recorded-with-the-last-batch", "recorded-after"])
+def test_a_connection_killed_after_the_last_batch_still_records_the_run(
+    remote, admin, other, monkeypatch, with_the_batch
+) -> None:
     Article.sync_config.datasource.data = REMOTE[:11]  # the last batch is short: it is written, then progress
+    if not with_the_batch:  # as when the outcome could not be written in that transaction: written afterwards
+        monkeypatch.setattr(sync_module, "_record_outcome", lambda *args: None)
 
     def kill_after_the_last_batch(progress: SyncProgress) -> None:
         if progress.records == 11:
@@ -283,6 +289,9 @@ def test_a_connection_killed_after_the_last_batch_still_records_the_run(remote, 
 
     assert result.status == "succeeded"
     assert _rows_seen_by(other) == _expected({r.id for r in REMOTE[:11]})
+    # Written with the last batch, the outcome needed no query afterwards: the killed connection is still
+    # this thread's, and Django replaces it only once it is closed (after a request, or by the caller).
+    connection.close()
     assert SyncRun.objects.get().status == "succeeded"
 
 

@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_MAX_DELETE_FRACTION": 0.5,
     # How many pages of a listing a sync fetches and parses in a background thread ahead of the batch it is
     # writing (0: none, everything in one thread). Memory grows by about this many pages.
-    "SYNC_PREFETCH_PAGES": 2,
+    "SYNC_PREFETCH_PAGES": 10,
     # How many pages of a listing may be requested at once, once its first page says how long it is
     # (OffsetPaginator with total_path, PageNumberPaginator with total_pages_path; their concurrency argument
     # overrides it). 1: one page at a time. Syncs and list() alike.

@@ -184,8 +184,9 @@ def register_converter(type_: type, converter: Callable[[Any], Any]) -> None:
     and returns the value to store; any exception it raises becomes an ``InvalidResourceError`` naming the
     field. It takes precedence over pyck's own handling of ``type_``, so it can also change how, say,
     ``datetime`` is parsed. The cached plans are forgotten, so every later :func:`deserializer_for` call (which
-    :class:`~pyck.core.rest.RestDatasource` makes per record) sees it; a function returned before keeps the old
-    behaviour. Register converters at start-up, for example in an ``AppConfig.ready()``::
+    :class:`~pyck.core.rest.RestDatasource` makes per record, and a sync once per listing) sees it; a function
+    returned before keeps the old behaviour. Register converters at start-up, for example in an
+    ``AppConfig.ready()``::
 
         register_converter(ipaddress.IPv4Address, ipaddress.IPv4Address)
     """

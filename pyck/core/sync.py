@@ -75,6 +75,7 @@ from .conf import pyck_settings
 from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, SyncError
 from .options import Incremental, OnDelete, _check_fraction
 from .pagination import _truncation_notes
+from .rest import _NOT_DESERIALISABLE
 
 if TYPE_CHECKING:
     from .models.synced import SyncedModel
@@ -931,7 +932,7 @@ def _listing(datasource: Any, query: dict[str, Any], run: _Run) -> Iterator[tupl
 
 
 # What RestDatasource.deserialize_record turns into an InvalidResourceError (anything else propagates).
-_DESERIALISING_ERRORS = (InvalidResourceError, KeyError, TypeError, ValueError)
+_DESERIALISING_ERRORS = (InvalidResourceError, *_NOT_DESERIALISABLE)
 
 
 def _plain_deserializer(datasource: Any) -> Callable[[Any], Any] | None:
@@ -1027,7 +1028,7 @@ def _write_row_by_row(
         for resource in batch:
             try:
                 with transaction.atomic():
-                    outcome = upsert(context, model, [(resource, {})], stamp=stamp)
+                    outcome = upsert(context, model, [(resource, _NO_EXTRA)], stamp=stamp)
                     # Foreign keys are deferred to the commit: check them now, while a savepoint can undo this row.
                     connection.check_constraints(table_names=tables)
             except (DatabaseError, SyncError) as error:

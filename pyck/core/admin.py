@@ -16,7 +16,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from ._sync.plan import get_plan
-from ._sync.overview import describe_checkpoint, describe_mode, partition_states, when
+from .overview import describe_checkpoint, describe_mode, partition_states, when
 from ._sync.state import describe as describe_cursor
 from .cron import leases
 from .cron.clock import MAX_ERROR_CHARS, MAX_RESULT_CHARS

@@ -73,7 +73,7 @@ from urllib.parse import urljoin, urlsplit
 
 from requests.utils import parse_header_links
 
-from ._sync.pipeline import Lookahead
+from .lookahead import Lookahead
 from .conf import pyck_settings
 from .exceptions import ConfigurationError, ResponseError
 from .http import redact_url

@@ -68,7 +68,7 @@ from . import http
 from ._sync import state as states
 from ._sync.collector import heap_frozen
 from ._sync.bulk import max_parameters
-from ._sync.pipeline import prefetch
+from .lookahead import prefetch
 from ._sync.statements import RowUpdate
 from ._sync.upsert import SeenRows, _Outcome, _RunContext, upsert
 from .conf import pyck_settings
@@ -882,7 +882,7 @@ def _listing(datasource: Any, query: dict[str, Any], run: _Run) -> Iterator[tupl
     position and how many of its items have been read. The listing starts at ``run.start`` when resuming.
 
     A resumable ``RestDatasource``'s pages are fetched and parsed in a background thread, up to the
-    ``SYNC_PREFETCH_PAGES`` setting ahead of the record being yielded (see :mod:`pyck.core._sync.pipeline`);
+    ``SYNC_PREFETCH_PAGES`` setting ahead of the record being yielded (see :mod:`pyck.core.lookahead`);
     records are deserialised here, in the caller's thread.
 
     A record that fails deserialisation is skipped only when the datasource lets us go on after it: a plain

@@ -24,7 +24,7 @@ import pytest
 from django.test import override_settings
 
 from pyck.core import http
-from pyck.core._sync.pipeline import prefetch
+from pyck.core.lookahead import prefetch
 from pyck.core.budget import RequestBudget
 from pyck.core.datasources import OffsetPaginator, PageNumberPaginator, RestDatasource
 from pyck.core.exceptions import ConfigurationError, InvalidResourceError, RateLimitError, ResponseError

@@ -1,4 +1,4 @@
-"""The bounded prefetch pipeline and the in-order lookahead (``pyck.core._sync.pipeline``).
+"""The bounded prefetch pipeline and the in-order lookahead (``pyck.core.lookahead``).
 
 No timed assertions: where a test must know that the background thread has stopped to wait for room, it
 looks at the thread's stack (:func:`_wait_until_blocked`) instead of sleeping.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pyck.core._sync.pipeline import Lookahead, prefetch
+from pyck.core.lookahead import Lookahead, prefetch
 
 # Only for liveness: a broken pipeline fails the test instead of hanging it.
 _PATIENCE = 10.0

@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from pyck.core._sync.overview import when
+from pyck.core.overview import when
 from pyck.core._sync.state import encode_value
 from pyck.core.cron import get_cron_job, registry
 from pyck.core.cron.clock import Clock

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import path, reverse
 
-from pyck.core._sync.overview import when
+from pyck.core.overview import when
 from pyck.core._sync.state import encode_value
 from pyck.core.admin import SyncedModelAdmin, SyncRunAdmin, SyncStateAdmin
 from pyck.core.models import SyncRun, SyncState

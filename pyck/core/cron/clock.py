@@ -28,7 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..conf import pyck_settings
-from .._sync.overview import describe_mode, human_duration, partition_states, when
+from ..overview import describe_mode, human_duration, partition_states, when
 from ..exceptions import ConfigurationError, PyckError, SyncError
 from . import leases
 from .registry import CronJob, autodiscover, cron_jobs, get_cron_job

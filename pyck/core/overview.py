@@ -1,4 +1,4 @@
-"""Human summaries of a synced model's sync mode and :class:`~pyck.core.models.SyncState`, and its reset.
+"""Human summaries of a synced model's sync mode and `SyncState`, and its reset.
 
 For ``run_cron_tasks --list`` / ``--reset`` and the admin; the engine itself never reads them.
 """
@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from .. import http
-from . import state as states
+from . import http
+from ._sync import state as states
 
 if TYPE_CHECKING:
-    from ..models.synced import SyncedModel
+    from .models.synced import SyncedModel
 
 __all__ = [
     "PartitionState",
@@ -127,7 +127,7 @@ def _short(text: str) -> str:
 def partition_states(model: type[SyncedModel]) -> list[PartitionState]:
     """The state of each of the model's partitions: the declared ones (or ``""`` for an unpartitioned model)
     first, whether they have a ``SyncState`` row or not, then any other row (a partition synced by name)."""
-    from ..models.state import SyncState
+    from .models.state import SyncState
 
     label = model._meta.label
     try:
@@ -159,7 +159,7 @@ def reset_sync_state(labels: Iterable[str]) -> dict[str, int]:
 
     A run going on meanwhile can no longer record its progress: its next run starts from the beginning too.
     """
-    from ..models.state import SyncState
+    from .models.state import SyncState
 
     counts = {}
     for label in dict.fromkeys(labels):

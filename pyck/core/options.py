@@ -210,7 +210,7 @@ class SyncConfig:
                 f"SyncConfig(on_delete=...): expected OnDelete.KEEP or OnDelete.DELETE, got {self.on_delete!r}."
             )
         if self.max_delete_fraction is not None:
-            _check_fraction(self.max_delete_fraction, "SyncConfig(max_delete_fraction=...)")
+            check_fraction(self.max_delete_fraction, "SyncConfig(max_delete_fraction=...)")
         if not isinstance(self.confirm_delete, bool):
             raise ConfigurationError(f"SyncConfig(confirm_delete=...): expected True or False, got {self.confirm_delete!r}.")
         if not isinstance(self.max_errors, int) or self.max_errors < 0:
@@ -246,10 +246,10 @@ class SyncConfig:
         """Return :attr:`max_delete_fraction`, or the ``SYNC_MAX_DELETE_FRACTION`` setting read now."""
         if self.max_delete_fraction is not None:
             return self.max_delete_fraction
-        return _check_fraction(pyck_settings.SYNC_MAX_DELETE_FRACTION, "The PYCK['SYNC_MAX_DELETE_FRACTION'] setting")
+        return check_fraction(pyck_settings.SYNC_MAX_DELETE_FRACTION, "The PYCK['SYNC_MAX_DELETE_FRACTION'] setting")
 
 
-def _check_fraction(value: Any, where: str) -> float:
+def check_fraction(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ConfigurationError(
             f"{where}: expected a number from 0 (never delete) to 1 (no limit), or None, got {value!r}."

@@ -95,12 +95,12 @@ logger = logging.getLogger("pyck.pagination")
 
 _MISSING: Any = object()
 
-# While a sync reads a listing: where paginators note that they stopped early (see _truncation_notes).
+# While a sync reads a listing: where paginators note that they stopped early (see truncation_notes).
 _truncations: ContextVar[list[str] | None] = ContextVar("pyck_listing_truncations", default=None)
 
 
 @contextlib.contextmanager
-def _truncation_notes() -> Iterator[list[str]]:
+def truncation_notes() -> Iterator[list[str]]:
     """Collect a note for every listing a paginator cuts short because of its ``max_pages``, while active.
 
     The sync engine reads its listing inside this, so that a listing stopped early never counts as complete

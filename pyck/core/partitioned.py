@@ -360,8 +360,8 @@ def _second_pass(run: PartitionedRun, owner: str) -> None:
 def _conclude(run: PartitionedRun, parts: list[PartitionRun]) -> tuple[Any, Any, int]:
     """Add the partitions' counts up, delete what is gone when every partition completed a full listing
     without errors (``OnDelete.DELETE``); return ``(status, SyncResult, max_errors)``."""
-    from ._sync.upsert import _RunContext
-    from .sync import SyncResult, _delete_missing, _delete_options, _failer
+    from ._sync.upsert import RunContext
+    from .sync import SyncResult, delete_missing, delete_options, record_failer
 
     statuses = {part.status for part in parts}
     status = _RUN.FAILED if _PART.FAILED in statuses else _RUN.PARTIAL if _PART.PARTIAL in statuses else _RUN.SUCCEEDED
@@ -378,8 +378,8 @@ def _conclude(run: PartitionedRun, parts: list[PartitionRun]) -> tuple[Any, Any,
             logger.info("%s: run #%d: nothing deleted: not every partition completed a full listing", run.model, run.pk)
             return status, result, config.max_errors
         since = min(p.listing_started for p in parts if p.listing_started)
-        fail = _failer(result, config.max_errors, run.model, config.datasource)
-        _delete_missing(_RunContext(), model, result, fail, since=since, seen=None, **_delete_options(config, {}))
+        fail = record_failer(result, config.max_errors, run.model, config.datasource)
+        delete_missing(RunContext(), model, result, fail, since=since, seen=None, **delete_options(config, {}))
         logger.info("%s: run #%d: %d rows deleted after every partition landed", run.model, run.pk, result.deleted)
         return (_RUN.PARTIAL if result.status != "succeeded" else status), result, config.max_errors
     except Exception as error:
@@ -520,9 +520,9 @@ def _record_error(record_id: Any, message: str) -> Any:
 
 
 def _stored_errors(errors: list[Any]) -> list[dict[str, Any]]:
-    from .sync import _jsonable, _storable
+    from .sync import jsonable, storable
 
-    return [{"record_id": _jsonable(e.record_id), "message": _storable(e.message)} for e in errors]
+    return [{"record_id": jsonable(e.record_id), "message": storable(e.message)} for e in errors]
 
 
 def _encode_args(args: dict[str, Any], model: type[Any], name: str) -> list[list[Any]]:

@@ -506,7 +506,7 @@ class RestDatasource(Datasource[ResourceT]):
         except InvalidResourceError as error:
             invalid = error.with_context(datasource=self, url=url, record_id=record_id)
             cause = error.__cause__
-        except _NOT_DESERIALISABLE as error:
+        except NOT_DESERIALISABLE as error:
             invalid = InvalidResourceError(
                 f"Could not deserialise the record: {type(error).__name__}: {error}",
                 datasource=self,
@@ -577,7 +577,7 @@ class RestDatasource(Datasource[ResourceT]):
 
 # What RestDatasource.deserialize_record turns into an InvalidResourceError besides that error itself: what a
 # deserialize() override reading a missing key or a value of the wrong type raises.
-_NOT_DESERIALISABLE = (KeyError, TypeError, ValueError)
+NOT_DESERIALISABLE = (KeyError, TypeError, ValueError)
 
 # The most URLs whose redacted form a datasource keeps (a listing's pages are each shown about four times, in a row).
 _REDACTED_URLS = 64

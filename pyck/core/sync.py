@@ -70,12 +70,12 @@ from ._sync.collector import heap_frozen
 from ._sync.bulk import max_parameters
 from .lookahead import prefetch
 from ._sync.statements import RowUpdate
-from ._sync.upsert import SeenRows, _Outcome, _RunContext, upsert
+from ._sync.upsert import SeenRows, _Outcome, RunContext, upsert
 from .conf import pyck_settings
 from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, SyncError
-from .options import Incremental, OnDelete, _check_fraction
-from .pagination import _truncation_notes
-from .rest import _NOT_DESERIALISABLE
+from .options import Incremental, OnDelete, check_fraction
+from .pagination import truncation_notes
+from .rest import NOT_DESERIALISABLE
 
 if TYPE_CHECKING:
     from .models.synced import SyncedModel
@@ -198,7 +198,7 @@ def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = 
     the ``SyncRun`` and the ``sync_finished`` signal have recorded the failure.
     """
     with heap_frozen(_freeze_gc()):
-        return _sync_partitions(model, _RunContext(), progress, dict(options))
+        return _sync_partitions(model, RunContext(), progress, dict(options))
 
 
 def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallback | None = None) -> list[SyncResult]:
@@ -207,7 +207,7 @@ def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallba
     The models share one run: a reference missing locally and not found remotely is asked for once, and
     models synced earlier are found locally by the ones referencing them.
     """
-    context = _RunContext()
+    context = RunContext()
     with heap_frozen(_freeze_gc()):
         return [_sync_partitions(model, context, progress, {}) for model in sync_order(models)]
 
@@ -251,7 +251,7 @@ def sync_order(models: Iterable[type[SyncedModel]]) -> list[type[SyncedModel]]:
 
 
 def _sync_partitions(
-    model: type[SyncedModel], context: _RunContext, progress: ProgressCallback | None, options: dict[str, Any]
+    model: type[SyncedModel], context: RunContext, progress: ProgressCallback | None, options: dict[str, Any]
 ) -> SyncResult:
     """Sync one partition, the whole unpartitioned model, or each partition in turn then delete what is gone."""
     from .models.synced import SyncedModel
@@ -289,10 +289,10 @@ def _sync_partitions(
         elif seen.lost:
             _note(combined, f"{model._meta.label}: nothing deleted: {seen.lost}")
         else:
-            fail = _failer(combined, options.get("max_errors", config.max_errors), model._meta.label, config.datasource)
-            _delete_missing(
+            fail = record_failer(combined, options.get("max_errors", config.max_errors), model._meta.label, config.datasource)
+            delete_missing(
                 context, model, combined, fail, since=min(r.listing_started for r in results), seen=seen,
-                **_delete_options(config, options),
+                **delete_options(config, options),
             )
             logger.info("%s: %d rows deleted after a full listing of its %d partitions", model._meta.label, combined.deleted, len(results))
     return combined
@@ -323,12 +323,12 @@ def _combine(label: str, results: list[SyncResult]) -> SyncResult:
     return combined
 
 
-def _delete_options(config: Any, options: dict[str, Any]) -> dict[str, Any]:
+def delete_options(config: Any, options: dict[str, Any]) -> dict[str, Any]:
     max_delete_fraction = options.get("max_delete_fraction")
     if max_delete_fraction is None:
         max_delete_fraction = config.get_max_delete_fraction()
     else:
-        _check_fraction(max_delete_fraction, "sync_model(max_delete_fraction=...)")
+        check_fraction(max_delete_fraction, "sync_model(max_delete_fraction=...)")
     confirm_delete = options.get("confirm_delete", config.confirm_delete)
     if not isinstance(confirm_delete, bool):
         raise ConfigurationError(f"sync_model(confirm_delete=...): expected True or False, got {confirm_delete!r}.")
@@ -340,7 +340,7 @@ def _delete_options(config: Any, options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _failer(result: SyncResult, max_errors: int, label: str, datasource: Any) -> Callable[[Any, str], None]:
+def record_failer(result: SyncResult, max_errors: int, label: str, datasource: Any) -> Callable[[Any, str], None]:
     def fail(record_id: Any, reason: str) -> None:
         result.failed += 1
         if len(result.errors) < max_errors:
@@ -351,7 +351,7 @@ def _failer(result: SyncResult, max_errors: int, label: str, datasource: Any) ->
 
 def _sync(
     model: type[SyncedModel],
-    context: _RunContext,
+    context: RunContext,
     progress: ProgressCallback | None,
     options: dict[str, Any],
     *,
@@ -369,7 +369,7 @@ def _sync(
     batch_size = min(options.get("batch_size") or config.get_batch_size(), max_parameters(model))
     on_delete = options.get("on_delete", config.on_delete)
     max_errors = options.get("max_errors", config.max_errors)
-    delete_options = _delete_options(config, options)
+    deletion = delete_options(config, options)
     requested = options.get("mode", "auto")
     if requested not in _MODES:
         raise ConfigurationError(f"sync_model(mode=...): expected one of {', '.join(_MODES)}, got {requested!r}.")
@@ -397,7 +397,7 @@ def _sync(
         if run.resumed_from is not None:
             _close_dead_runs(label, partition, run.resumed_from, result.started)
     sync_started.send(sender=model)
-    fail = _failer(result, max_errors, label, datasource)
+    fail = record_failer(result, max_errors, label, datasource)
 
     batches = records = 0
     unexpected: BaseException | None = None
@@ -416,7 +416,7 @@ def _sync(
             progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
 
     try:
-        with _truncation_notes() as truncations:
+        with truncation_notes() as truncations:
             for resource, position in _listing(datasource, run.query(filter_), run):
                 run.position = position
                 if isinstance(resource, InvalidResourceError):
@@ -438,7 +438,7 @@ def _sync(
             finish(outcome, result.failed)
             if on_delete is not OnDelete.DELETE:  # nothing can change the outcome after this batch
                 ending = replace(result, errors=[replace(e) for e in result.errors], notes=list(result.notes))
-                _apply(ending, outcome, _failer(ending, max_errors, label, datasource))
+                _apply(ending, outcome, record_failer(ending, max_errors, label, datasource))
                 _settle(ending, run, truncations, on_delete, max_errors)
                 recorded = _record_outcome(sync_run.pk, ending, datasource, clock)
 
@@ -475,7 +475,7 @@ def _sync(
             _note(result, f"{label}: nothing deleted: {seen.lost}")
         else:
             try:
-                _delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, **delete_options)
+                delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, **deletion)
             except BaseException as error:
                 result.status = "failed"
                 result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))
@@ -534,7 +534,7 @@ def _run_outcome(result: SyncResult, datasource: Any, clock: float) -> dict[str,
         "unchanged": result.unchanged,
         "deleted": result.deleted,
         "failed": result.failed,
-        "errors": [{"record_id": _jsonable(e.record_id), "message": _storable(e.message)} for e in result.errors],
+        "errors": [{"record_id": jsonable(e.record_id), "message": storable(e.message)} for e in result.errors],
         "duration": result.duration,
     }
 
@@ -767,8 +767,8 @@ def _resumable(datasource: Any, mode: str, incremental: Incremental | None) -> b
     return isinstance(datasource, RestDatasource) and datasource.resumable
 
 
-def _delete_missing(
-    context: _RunContext,
+def delete_missing(
+    context: RunContext,
     model: type[SyncedModel],
     result: SyncResult,
     fail: Callable[[Any, str], None],
@@ -932,7 +932,7 @@ def _listing(datasource: Any, query: dict[str, Any], run: _Run) -> Iterator[tupl
 
 
 # What RestDatasource.deserialize_record turns into an InvalidResourceError (anything else propagates).
-_DESERIALISING_ERRORS = (InvalidResourceError, *_NOT_DESERIALISABLE)
+_DESERIALISING_ERRORS = (InvalidResourceError, *NOT_DESERIALISABLE)
 
 
 def _plain_deserializer(datasource: Any) -> Callable[[Any], Any] | None:
@@ -990,7 +990,7 @@ _NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 def _write_batch(
-    context: _RunContext, model: type[SyncedModel], batch: list[Any], on_write: Callable[[_Outcome], None] | None
+    context: RunContext, model: type[SyncedModel], batch: list[Any], on_write: Callable[[_Outcome], None] | None
 ) -> _Outcome:
     """Write one batch in one transaction; on a database error redo it row by row to isolate the culprits.
 
@@ -1019,7 +1019,7 @@ def _write_batch(
 
 
 def _write_row_by_row(
-    context: _RunContext, model: type[SyncedModel], batch: list[Any], stamp: datetime, on_write: Callable[[_Outcome], None] | None
+    context: RunContext, model: type[SyncedModel], batch: list[Any], stamp: datetime, on_write: Callable[[_Outcome], None] | None
 ) -> _Outcome:
     total = _Outcome()
     datasource = model.sync_config.datasource
@@ -1065,7 +1065,7 @@ def _related_models(model: type[Any], seen: set[type[Any]] | None = None) -> set
     return seen
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """``value`` as JSON that every database stores: other types as text, and ids that JSON cannot hold (NaN,
     infinities) or that PostgreSQL's jsonb refuses (text with NUL characters or lone surrogates) as their repr."""
     if value is None or isinstance(value, (bool, int)):
@@ -1073,10 +1073,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     text = value if isinstance(value, str) else str(value)
-    return text if _storable(text) is text else repr(text)
+    return text if storable(text) is text else repr(text)
 
 
-def _storable(text: str) -> str:
+def storable(text: str) -> str:
     """``text``, with NUL characters and lone surrogates escaped (PostgreSQL refuses them in text and JSON)."""
     if "\x00" not in text:
         try:

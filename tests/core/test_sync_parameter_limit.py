@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from django.db import connection
 
-from pyck.core._sync.upsert import _RunContext
+from pyck.core._sync.upsert import RunContext
 from pyck.core.datasources import MockDatasource
 from pyck.core.sync import sync_model
 from tests.testapp import resources as r
@@ -50,6 +50,6 @@ def test_a_batch_larger_than_the_limit_is_cut_to_it(low_limit, monkeypatch):
 def test_ids_beyond_the_limit_are_looked_up_in_parts(low_limit):
     rows = [Employee.objects.create(external_id=i, name=f"E{i}") for i in range(1, 101)]
 
-    found = _RunContext().pks_by_external_id(Employee, Employee._meta.get_field("external_id"), list(range(1, 121)))
+    found = RunContext().pks_by_external_id(Employee, Employee._meta.get_field("external_id"), list(range(1, 121)))
 
     assert found == {row.external_id: row.pk for row in rows}

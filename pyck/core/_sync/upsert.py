@@ -4,7 +4,7 @@
 records they reference. Each call costs a bounded number of queries whatever the batch size: one to load the
 existing rows, one insert, one update of the changed rows (every changed column and their ``last_sync_time``),
 and a few per relation; :mod:`.bulk` picks the fastest way each database offers to send them. Rows found
-unchanged are not written: the run notes them in memory (:attr:`_RunContext.confirmations`), or, for a run
+unchanged are not written: the run notes them in memory (:attr:`RunContext.confirmations`), or, for a run
 whose deletions another process decides, stamps their ``last_sync_time``.
 """
 
@@ -37,7 +37,7 @@ _MAX_KNOWN = 100_000
 _Key = tuple[str, Any]  # (model label, external id converted to the column's type)
 
 
-class _RunContext:
+class RunContext:
     """What one run (``sync_model`` or ``sync_models``) remembers between batches and models."""
 
     def __init__(self) -> None:
@@ -160,7 +160,7 @@ class _Outcome:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    #: Rows whose ``last_sync_time`` was stamped although nothing else changed (see ``_RunContext.confirmations``).
+    #: Rows whose ``last_sync_time`` was stamped although nothing else changed (see ``RunContext.confirmations``).
     stamped: int = 0
     failures: list[tuple[Any, str]] = field(default_factory=list)
 
@@ -171,7 +171,7 @@ class _Outcome:
 
 
 def upsert(
-    ctx: _RunContext,
+    ctx: RunContext,
     model: type[models.Model],
     items: list[tuple[Any, dict[str, Any]]],
     *,
@@ -277,7 +277,7 @@ _V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _V4_SET = (4 << 76) | (0x8000 << 48)
 
 
-def _load_existing(ctx: _RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, dict[str, Any]]:
+def _load_existing(ctx: RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, dict[str, Any]]:
     if not keys:
         return {}
     ext = plan.external_id.attname
@@ -309,7 +309,7 @@ def _among(model: type[models.Model], field: models.Field[Any, Any], values: lis
 
 
 def _resolve(
-    ctx: _RunContext, plan: _Plan, mapping: _Mapping, rows: list[_Row], *, stamp: datetime.datetime, depth: int
+    ctx: RunContext, plan: _Plan, mapping: _Mapping, rows: list[_Row], *, stamp: datetime.datetime, depth: int
 ) -> None:
     """Turn the references in ``mapping`` (ids or embedded resources) into pks of the related model."""
     related = mapping.related
@@ -444,7 +444,7 @@ def _note_nested_failure(rlabel: str, rplan: _Plan | None, raw_id: Any, message:
             pass
 
 
-def _drop_failed(ctx: _RunContext, plan: _Plan, rows: dict[Any, _Row]) -> None:
+def _drop_failed(ctx: RunContext, plan: _Plan, rows: dict[Any, _Row]) -> None:
     """Unlink rows that failed after being given a pk, and null (or fail) the rows of the batch pointing at them."""
     label = plan.model._meta.label
     self_fks = [m for m in plan.of_kind("fk") if m.related is plan.model]
@@ -471,7 +471,7 @@ def _drop_failed(ctx: _RunContext, plan: _Plan, rows: dict[Any, _Row]) -> None:
                     row.to_many[name] = [pk for pk in pks if pk not in failed]
 
 
-def _write_rows(ctx: _RunContext, plan: _Plan, rows: list[_Row], outcome: _Outcome, *, stamp: datetime.datetime) -> None:
+def _write_rows(ctx: RunContext, plan: _Plan, rows: list[_Row], outcome: _Outcome, *, stamp: datetime.datetime) -> None:
     model = plan.model
     ext = plan.external_id.attname
     pk_name = model._meta.pk.attname

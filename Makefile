@@ -1,5 +1,6 @@
 # Developer commands. Each target creates its own virtual environment on first use.
 #   make demo    sync the tutorial's models into SQLite and print them (REPLAY=1: recorded responses only)
+#   make serve   serve the example site that make demo filled, at http://127.0.0.1:8000/
 #   make test    run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)
 #   make docs    build the documentation strictly
 #   make bench   run the benchmarks (figures in benchmarks/RESULTS.md)
@@ -11,7 +12,7 @@ DJANGO ?= django>=5.2,<7
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs bench clean
+.PHONY: demo serve test docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,9 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/python -m example_project.demo $(if $(REPLAY),--replay)
+
+serve: $(STAMP)
+	$(VENV)/bin/python example_project/manage.py runserver
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks.bench_deserialise

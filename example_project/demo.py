@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import requests
 
 REAL_PARLIAMENT_API = "https://members-api.parliament.uk/api"
+
+MANAGE_PY = Path(__file__).resolve().parent / "manage.py"
+SOURCES_MD = Path(__file__).resolve().parent.parent / "pyck/geo/territories/uk/recordings/SOURCES.md"
 
 
 def _reachable(url: str) -> str | None:
@@ -29,6 +34,42 @@ def _reachable(url: str) -> str | None:
 
 def _plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
+
+
+def shown_path(path: str | Path, cwd: str | Path) -> str:
+    """`path` as a user types it from `cwd`: relative when it lies under `cwd`, absolute otherwise.
+
+    The path is not resolved: a virtual environment's `bin/python` is often a symbolic link to the base
+    interpreter, which does not see the environment's packages.
+
+    Args:
+        path: an absolute path.
+        cwd: the directory the command is typed in.
+
+    Returns:
+        The path to type, for example `.venv/bin/python`.
+    """
+    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(cwd))
+    return str(absolute.relative_to(base)) if absolute.is_relative_to(base) else str(absolute)
+
+
+def manage_command(*args: str, executable: str | None = None, cwd: str | Path | None = None) -> str:
+    """The shell command that runs the example project's `manage.py` with the interpreter running this demo.
+
+    A bare `python` may be one without Django (the demo usually runs from `make`'s `.venv`), so the command
+    names the interpreter by its path.
+
+    Args:
+        *args: the `manage.py` arguments, for example `"runserver"`.
+        executable: the interpreter (default: `sys.executable`).
+        cwd: the directory the command is typed in (default: the current directory).
+
+    Returns:
+        For example `.venv/bin/python example_project/manage.py runserver`.
+    """
+    cwd = os.getcwd() if cwd is None else cwd
+    words = [shown_path(executable or sys.executable, cwd), shown_path(MANAGE_PY, cwd), *args]
+    return shlex.join(words)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         replay = ReplayServer().start()
         os.environ["PYCK_REPLAY_URL"] = replay.url
         print(f"Replaying recorded UK Parliament responses from {replay.url}.")
+        print(
+            "The recorded data set is small (one constituency and its MP, two other MPs, and the parties of the "
+            "Commons in November 2024): no other real recording of these answers was found in public sources, "
+            f"and none is invented; {shown_path(SOURCES_MD, os.getcwd())} says where each one comes from."
+        )
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
     import django
@@ -83,8 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         party = mp.latest_party if mp else None
         colour = f"#{party.background_colour}" if party and party.background_colour else "-"
         print(f"  {constituency.name:<40} {mp.name if mp else 'vacant':<28} {party.name if party else '':<22} {colour}")
-    print("\nBrowse them: python example_project/manage.py runserver, then http://127.0.0.1:8000/")
-    print("The admin, with a Sync now button: python example_project/manage.py createsuperuser, then /admin/")
+    serve = "make serve, or " if os.environ.get("MAKELEVEL") else ""
+    print(f"\nBrowse them: {serve}{manage_command('runserver')}, then http://127.0.0.1:8000/")
+    print(f"The admin, with a Sync now button: {manage_command('createsuperuser')}, then /admin/")
     return 0
 
 

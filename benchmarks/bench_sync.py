@@ -59,7 +59,15 @@ from typing import Any
 
 from benchmarks.server import DEFAULT_PAGE_SIZE, BenchData, BenchServer
 
-__all__ = ["Measurement", "QueryCounter", "main", "render_markdown", "run_benchmark", "written_columns"]
+__all__ = [
+    "Measurement",
+    "QueryCounter",
+    "drop_database",
+    "main",
+    "render_markdown",
+    "run_benchmark",
+    "written_columns",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = Path(__file__).resolve().parent / "out"
@@ -387,30 +395,56 @@ def _database_url(database: str, sqlite_path: Path) -> str:
 
 def _reset_database(url: str) -> None:
     """Start from an empty database: delete the SQLite file, or drop and create the PostgreSQL database."""
+    drop_database(url)
+    import dj_database_url
+
+    config = dj_database_url.parse(url)
+    if "sqlite" in config["ENGINE"]:
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        return
+    from psycopg import sql
+
+    with _postgres_admin(config) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+
+
+def drop_database(url: str) -> None:
+    """Delete a benchmark database, if it exists: a SQLite file (with its journals), or a PostgreSQL database.
+
+    Args:
+        url: the database's URL, as in `DATABASE_URL`.
+
+    Raises:
+        SystemExit: a PostgreSQL database whose name does not contain `bench` (the benchmarks only drop their own).
+    """
     import dj_database_url
 
     config = dj_database_url.parse(url)
     if "sqlite" in config["ENGINE"]:
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(str(config["NAME"]) + suffix).unlink(missing_ok=True)
-        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         return
     name = config["NAME"]
     if "bench" not in name:
-        raise SystemExit(f"Refusing to drop database {name!r}: the benchmark only recreates databases named *bench*.")
-    import psycopg
+        raise SystemExit(f"Refusing to drop database {name!r}: the benchmarks only drop and recreate databases named *bench*.")
     from psycopg import sql
 
-    with psycopg.connect(
+    with _postgres_admin(config) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _postgres_admin(config: dict[str, Any]) -> Any:
+    """An autocommit connection to the `postgres` database of the server `config` (Django's) points at."""
+    import psycopg
+
+    return psycopg.connect(
         host=config["HOST"] or None,
         port=config["PORT"] or None,
         user=config["USER"] or None,
         password=config["PASSWORD"] or None,
         dbname="postgres",
         autocommit=True,
-    ) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    )
 
 
 def _spawn(phase: str, spec: dict[str, Any], database_url: str) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The benchmark harnesses (``benchmarks/``): their server, their SQL accounting, and tiny end-to-end runs.
 
 The end-to-end runs use SQLite, or PostgreSQL when ``DATABASE_URL`` is set (in databases of their own, named
-after the test database plus ``_bench_smoke_py3XX`` and ``_bench_incremental_smoke_py3XX``), so the harnesses
-cannot rot unnoticed on either.
+after the test database plus ``_bench_smoke_py3XX`` and ``_bench_incremental_smoke_py3XX``, dropped when the
+run ends), so the harnesses cannot rot unnoticed on either.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -19,8 +21,8 @@ import pytest
 import requests
 
 from benchmarks.bench_incremental import main as bench_incremental_main
+from benchmarks.bench_sync import drop_database, written_columns
 from benchmarks.bench_sync import main as bench_main
-from benchmarks.bench_sync import written_columns
 from benchmarks.server import TICKETS_EPOCH, BenchData, BenchServer, TicketData
 
 # --- The server -------------------------------------------------------------------------------------------------
@@ -178,12 +180,45 @@ def _database_args(tmp_path: Path, suffix: str = "bench_smoke") -> tuple[list[st
     return ["--database", "postgres"], urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def test_benchmark_runs_end_to_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    args, database_url = _database_args(tmp_path)
-    if database_url:
-        monkeypatch.setenv("DATABASE_URL", database_url)
+@contextmanager
+def _benchmark_database(tmp_path: Path, suffix: str) -> Iterator[tuple[list[str], str | None]]:
+    """The benchmark's database arguments and PostgreSQL URL (see `_database_args`); the database is dropped on
+    the way out, whatever happened, so `DATABASE_URL=postgres://... make test` leaves none behind."""
+    args, database_url = _database_args(tmp_path, suffix)
+    if database_url is None:
+        yield args, None
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", database_url)
+        try:
+            yield args, database_url
+        finally:
+            drop_database(database_url)
+
+
+def _postgres_databases(database_url: str) -> set[str]:
+    """The names of the databases on the PostgreSQL server of `database_url`."""
+    import psycopg
+
+    maintenance = urlunsplit(urlsplit(database_url)._replace(path="/postgres", query=""))
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        return {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
+
+
+def _assert_dropped(database_url: str | None) -> None:
+    if database_url is not None:
+        name = urlsplit(database_url).path.lstrip("/")
+        left = {n for n in _postgres_databases(database_url) if n.startswith(name)}
+        assert not left, f"the benchmark left {sorted(left)} behind"
+
+
+def test_benchmark_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with _benchmark_database(tmp_path, "bench_smoke") as (args, database_url):
+        _run_benchmark(tmp_path, args, capsys)
+    _assert_dropped(database_url)
+
+
+def _run_benchmark(tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     results_md = tmp_path / "RESULTS.md"
     results_md.write_text("## Deserialiser benchmark\n\nkept\n")
     # The loop is measured at 250 and, with a zero time limit, projected at 500; pyck runs at both.
@@ -233,12 +268,13 @@ def test_benchmark_runs_end_to_end(
     assert "Targets (issue 3):" in capsys.readouterr().out
 
 
-def test_incremental_benchmark_runs_end_to_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    args, database_url = _database_args(tmp_path, "bench_incremental_smoke")
-    if database_url:
-        monkeypatch.setenv("DATABASE_URL", database_url)
+def test_incremental_benchmark_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with _benchmark_database(tmp_path, "bench_incremental_smoke") as (args, database_url):
+        _run_incremental_benchmark(tmp_path, args, capsys)
+    _assert_dropped(database_url)  # the database and the harness's <name>_snapshot copy
+
+
+def _run_incremental_benchmark(tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     results_md = tmp_path / "RESULTS.md"
     results_md.write_text("## Earlier sections\n\nkept\n")
     # 2,000 tickets (20 pages of 100), 300 changed: the incremental listing is the boundary ticket + 300 = 4 pages.

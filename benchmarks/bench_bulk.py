@@ -29,13 +29,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_sync import OUT_DIR, _database_url, _reset_database, _setup_django
+from benchmarks.bench_sync import OUT_DIR, benchmark_database_url, reset_database, setup_django
 
 __all__ = ["main"]
 
 
 def _child(spec: dict[str, Any]) -> dict[str, Any]:
-    _setup_django()
+    setup_django()
     from django.core.management import call_command
     from django.db import connection, transaction
 
@@ -129,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 5000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    url = _database_url(args.database, OUT_DIR / "bench_bulk.sqlite3")
-    _reset_database(url)
+    url = benchmark_database_url(args.database, OUT_DIR / "bench_bulk.sqlite3")
+    reset_database(url)
     result = _spawn_bulk({"sizes": args.sizes, "repeat": args.repeat}, url)
     print(f"Write paths, {result['vendor']}, rows/s (best of {args.repeat}; Member table of 20,000 rows):\n")
     print("| path | " + " | ".join(f"batch {s:,}" for s in args.sizes) + " |")

@@ -56,10 +56,10 @@ from benchmarks.bench_sync import (
     OUT_DIR,
     ROOT,
     QueryCounter,
-    _database_url,
-    _reset_database,
-    _setup_django,
-    _versions,
+    benchmark_database_url,
+    describe_machine,
+    reset_database,
+    setup_django,
 )
 from benchmarks.server import DEFAULT_PAGE_SIZE, BenchServer, TicketData
 
@@ -244,7 +244,7 @@ def _checkpoint() -> Any:
 
 
 def _child(spec: dict[str, Any]) -> dict[str, Any]:
-    _setup_django()
+    setup_django()
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
@@ -364,8 +364,8 @@ def run_benchmark(
     changed = max(1, records // 100) if changed is None else changed
     if not 1 <= changed < records or records < 2 or repeat < 1:
         raise ValueError("need 1 <= changed < records and repeat >= 1")
-    url = _database_url(database, sqlite_path)
-    _reset_database(url)
+    url = benchmark_database_url(database, sqlite_path)
+    reset_database(url)
     with BenchServer(records) as server:
         spec = {"url": server.url, "records": records, "changed": changed, "repeat": repeat}
         return _spawn(spec, url)
@@ -397,7 +397,7 @@ def render_markdown(figures: dict[str, Any], database: str, command: str) -> str
         f"### Incremental syncs, {database} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         f"Command: `{command}`  ",
-        f"Machine: {_versions(database)}.  ",
+        f"Machine: {describe_machine(database)}.  ",
         f"{records:,} tickets; {changed:,} of them ({changed / records:.0%}) changed after the cold sync, spread "
         "evenly over the listing. The full and the incremental run each start from the same copy of the database "
         "and see the same change; wall time covers the `sync_model()` call only"

@@ -62,10 +62,14 @@ from benchmarks.server import DEFAULT_PAGE_SIZE, BenchData, BenchServer
 __all__ = [
     "Measurement",
     "QueryCounter",
+    "benchmark_database_url",
+    "describe_machine",
     "drop_database",
     "main",
     "render_markdown",
+    "reset_database",
     "run_benchmark",
+    "setup_django",
     "written_columns",
 ]
 
@@ -190,7 +194,8 @@ def _peak_kb() -> int:
     return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
 
 
-def _setup_django() -> None:
+def setup_django() -> None:
+    """Set Django up with the benchmarks' settings (`benchmarks.settings`) in this process."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     import django
 
@@ -199,7 +204,7 @@ def _setup_django() -> None:
 
 def _prepare(spec: dict[str, Any]) -> dict[str, Any]:
     """Create the schema in the (fresh) database."""
-    _setup_django()
+    setup_django()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -208,7 +213,7 @@ def _prepare(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _run(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one sync (cold or re-sync) of one implementation and measure it."""
-    _setup_django()
+    setup_django()
     from django.db import connection
 
     # Both implementations' modules, imported before the clock starts and in every run, so that neither the
@@ -387,14 +392,30 @@ def _pages(count: int, page_size: int) -> int:
     return max(1, -(-count // page_size))
 
 
-def _database_url(database: str, sqlite_path: Path) -> str:
+def benchmark_database_url(database: str, sqlite_path: Path) -> str:
+    """The URL of the benchmark's database.
+
+    Args:
+        database: `"sqlite"` or `"postgres"`.
+        sqlite_path: the SQLite file, for `"sqlite"`.
+
+    Returns:
+        A SQLite URL, or `DATABASE_URL` (by default `postgres://postgres@127.0.0.1:5432/pyck_bench`).
+    """
     if database == "sqlite":
         return f"sqlite:///{sqlite_path}"
     return os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES_URL
 
 
-def _reset_database(url: str) -> None:
-    """Start from an empty database: delete the SQLite file, or drop and create the PostgreSQL database."""
+def reset_database(url: str) -> None:
+    """Start from an empty database: delete the SQLite file, or drop and create the PostgreSQL database.
+
+    Args:
+        url: the database's URL, as in `DATABASE_URL`.
+
+    Raises:
+        SystemExit: a PostgreSQL database whose name does not contain `bench`.
+    """
     drop_database(url)
     import dj_database_url
 
@@ -533,7 +554,7 @@ def run_benchmark(
         repeat: run each implementation this many times (fresh database each time, implementations taking
             turns) and keep the run with the median wall time, per phase; the machine may be shared.
     """
-    url = _database_url(database, sqlite_path)
+    url = benchmark_database_url(database, sqlite_path)
     measurements: list[Measurement] = []
     baseline: dict[tuple[str, str], Measurement] = {}
     sizes = sorted(set(records))
@@ -552,7 +573,7 @@ def run_benchmark(
             tries: dict[tuple[str, str], list[Measurement]] = {}
             for attempt in range(1, repeat + 1):
                 for impl in measured_impls:
-                    _reset_database(url)
+                    reset_database(url)
                     _spawn("prepare", {}, url)
                     for phase in ("cold", "resync"):
                         measured = _measure(server, impl, phase, url)
@@ -566,7 +587,7 @@ def run_benchmark(
                     baseline[impl, phase] = median
             if profile and "pyck" in impls and n == sizes[-1]:
                 log(f"[{n}] pyck cold under cProfile...")
-                _reset_database(url)
+                reset_database(url)
                 _spawn("prepare", {}, url)
                 measurements.append(_measure(server, "pyck", "cold", url, profile=True))
     return measurements
@@ -583,7 +604,8 @@ def _mb(kb: int | None) -> str:
     return "–" if kb is None else f"{kb / 1024:.0f}"
 
 
-def _versions(database: str) -> str:
+def describe_machine(database: str) -> str:
+    """One line for the results: the Python, Django and database versions, and the CPUs."""
     import django
 
     parts = [f"Python {platform.python_version()}", f"Django {django.get_version()}"]
@@ -604,7 +626,7 @@ def render_markdown(measurements: Sequence[Measurement], database: str, command:
         f"### Sync: pyck vs the hand-written loop, {database} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         f"Command: `{command}`  ",
-        f"Machine: {_versions(database)}.  ",
+        f"Machine: {describe_machine(database)}.  ",
         "Records = members + parties + regions (N + N/100 + N/1000). One fresh process per run; wall time covers "
         "the sync call only. Data columns = columns other than `last_sync_time` set by UPDATEs, times rows.",
         "",

@@ -28,7 +28,9 @@ module; ``recordings/SOURCES.md`` says where each one comes from), at the real U
 - ``GET /postcodes/{postcode}``, ``POST /postcodes`` (bulk), ``GET /postcodes?lon=&lat=`` (nearest).
 
 The dataset is small but consistent: the current MP of every constituency is served by ``Members/{id}`` and
-listed by ``Members/Search``, and every member's party is in ``GetActive``. Other paths answer 404.
+listed by ``Members/Search``, and every member's party is in ``GetActive``. Other paths answer 404. It is small
+(one constituency and its MP, two other MPs, the Commons' parties of November 2024) because no other real
+recording of these answers was found in public sources; ``recordings/SOURCES.md`` says what was searched.
 
 Paging follows the real API: ``take`` defaults to 20 and is capped at 20, ``skip`` defaults to 0, and
 ``Parties/GetActive`` ignores both and returns everything.

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from . import http
 from ._sync import state as states
+from .redaction import redact_url
 
 if TYPE_CHECKING:
     from .models.synced import SyncedModel
@@ -117,7 +117,7 @@ def _redacted(page: Any, datasource: Any) -> str:
     if "://" not in text:
         return text
     redact = getattr(datasource, "redact", None)
-    return redact(text) if callable(redact) else http.redact_url(text)
+    return redact(text) if callable(redact) else redact_url(text)
 
 
 def _short(text: str) -> str:

@@ -73,10 +73,10 @@ from urllib.parse import urljoin, urlsplit
 
 from requests.utils import parse_header_links
 
-from .lookahead import Lookahead
 from .conf import pyck_settings
 from .exceptions import ConfigurationError, ResponseError
-from .http import redact_url
+from .lookahead import Lookahead
+from .redaction import redact_url
 
 __all__ = [
     "CursorPaginator",

@@ -38,7 +38,7 @@ from urllib3.exceptions import ResponseError as _Urllib3ResponseError
 from urllib3.response import HTTPResponse as _Urllib3Response
 from urllib3.util.retry import Retry
 
-from ._deadline import DEADLINE_POOLS, SlowAnswerError, exchange
+from .deadline import DEADLINE_POOLS, SlowAnswerError, exchange, header_seconds
 from .exceptions import ResponseError, TransportError
 from .redaction import (
     DEFAULT_SECRET_PARAMS,
@@ -430,8 +430,7 @@ def read_body(
             status_code=response.status_code,
         )
     read = _chunk_reader(response)
-    header_seconds = getattr(response.raw, "_pyck_header_seconds", 0.0)
-    deadline = clock() + max_time - (header_seconds if isinstance(header_seconds, float) else 0.0)
+    deadline = clock() + max_time - header_seconds(response.raw)
     chunks: list[bytes] = []
     size = 0
     try:

@@ -12,7 +12,8 @@ positions (offsets, or page numbers). :meth:`RestDatasource.walk <pyck.core.rest
 out of the query and reads from ``first`` (or from a checkpoint inside the range, when a run resumes) up to,
 not including, ``stop``; ``stop`` is ``None`` for the last partition, which reads on to the end of the listing,
 so records added since the split are not missed. Together the ranges cover the listing from its first position
-on, whatever its length by the time each is read.
+on, whatever its length by the time each is read. Reading a range is the paginators' part (`PAGE_RANGE`,
+`take_range` and `clip_pages` are in `pyck.core.pagination`); this module only decides where the ranges fall.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from .exceptions import ConfigurationError, ResponseError
-from .pagination import OffsetPaginator, Page, PageNumberPaginator, Paginator, lookup
+from .pagination import PAGE_RANGE, OffsetPaginator, Page, PageNumberPaginator, lookup
+from .rest import RestDatasource
 
 __all__ = ["PAGE_RANGE", "PageRanges"]
-
-#: The reserved ``list()`` argument of a page-range partition: ``[first, stop]`` (``stop`` ``None``: to the end).
-PAGE_RANGE = "pyck:page_range"
 
 
 class PageRanges:
@@ -105,8 +104,6 @@ class PageRanges:
         return f"PageRanges({self.datasource}, {size})"
 
     def _paginator(self) -> OffsetPaginator | PageNumberPaginator:
-        from .rest import RestDatasource
-
         datasource = self.datasource
         if not isinstance(datasource, RestDatasource) or not datasource.resumable:
             raise ConfigurationError(
@@ -192,49 +189,3 @@ def _whole_number(datasource: Any, page: Page, path: str | None) -> int:
             url=datasource.redact(page.url),
         )
     return int(value)
-
-
-def take_range(query: dict[str, Any], start: Any) -> tuple[dict[str, Any], Any, int | None]:
-    """Take :data:`PAGE_RANGE` out of ``query``: return the query to send, where to start reading (``start``, a
-    checkpoint, when given; else the range's first position) and the position to stop before (``None``: the end).
-    """
-    if PAGE_RANGE not in query:
-        return query, start, None
-    query = dict(query)
-    bounds = query.pop(PAGE_RANGE)
-    if not (
-        isinstance(bounds, (list, tuple))
-        and len(bounds) == 2
-        and all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds)
-        and bounds[0] is not None
-    ):
-        raise ConfigurationError(
-            f"list({PAGE_RANGE}=...): expected [first position, stop position or None], got {bounds!r}."
-        )
-    first, stop = bounds
-    return query, first if start is None else start, stop
-
-
-def clip_pages(
-    paginator: Paginator, pages: Iterator[tuple[Any, list[Any]]], stop: int | None
-) -> Iterator[tuple[Any, list[Any]]]:
-    """Yield the pages of ``pages`` (``(position, items)``) that lie before position ``stop``, and no further
-    request: an offset page reaching past ``stop`` is cut there, and the walk ends on the page before ``stop``."""
-    if stop is None:
-        yield from pages
-        return
-    offsets = isinstance(paginator, OffsetPaginator)
-    try:
-        for position, items in pages:
-            if position is None or int(position) >= stop:
-                return
-            position = int(position)
-            kept = items[: stop - position] if offsets else items
-            yield position, kept
-            following = position + len(items) if offsets else position + 1
-            if following >= stop:
-                return
-    finally:
-        close = getattr(pages, "close", None)
-        if close is not None:
-            close()

@@ -48,8 +48,7 @@ from .exceptions import (
     ResponseError,
     TransportError,
 )
-from .page_ranges import clip_pages, take_range
-from .pagination import NoPaginator, Page, Paginator
+from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
 from .records import deserializer_for, to_camel_case
 
 __all__ = ["RestDatasource"]

@@ -68,6 +68,7 @@ __all__ = [
     "redact_text",
     "redact_url",
     "secret_values",
+    "sleep",
 ]
 
 #: Answers that are retried: rate limited, and the server errors that are usually transient.
@@ -81,6 +82,18 @@ DEFAULT_RETRY_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PU
 def _sleep(seconds: float) -> None:
     # Every wait in this module goes through here; tests replace it (see tests/conftest.py).
     time.sleep(seconds)
+
+
+def sleep(seconds: float) -> None:
+    """Wait `seconds` seconds the way this module waits: through `_sleep`, which tests replace.
+
+    For the other waits of a datasource's requests (a `RequestBudget` waiting for its next window), so that a
+    test replacing `_sleep` sees them too.
+
+    Args:
+        seconds: how long to wait.
+    """
+    _sleep(seconds)
 
 
 # --- Redaction of urllib3's own log lines -------------------------------------------------------------------

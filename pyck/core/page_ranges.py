@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .exceptions import ConfigurationError, ResponseError
@@ -136,7 +136,7 @@ class PageRanges:
         datasource = self.datasource
         fetched: list[Page] = []
         pages: Iterator[tuple[Any, list[Any]]] = paginator.positioned_pages(
-            lambda url, params: _remember(datasource._fetch_page(url, params), fetched),
+            lambda url, params: _remember(_fetch(datasource, url, params), fetched),
             datasource.url,
             {**datasource.list_query, **self.filter},
             None,
@@ -173,6 +173,11 @@ class PageRanges:
             stop = None if last else first + (start + size) * step
             partitions[name] = {**self.filter, PAGE_RANGE: [first + start * step, stop]}
         return partitions
+
+
+def _fetch(datasource: RestDatasource[Any], url: str, params: Mapping[str, Any]) -> Page:
+    response = datasource.request("GET", url, params=params)
+    return Page(data=datasource.parse_json(response), url=str(response.url or url), headers=response.headers)
 
 
 def _remember(page: Page, into: list[Page]) -> Page:

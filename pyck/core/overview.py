@@ -8,15 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils import timezone
 
 from ._sync import state as states
+from .models import SyncedModel, SyncState
 from .redaction import redact_url
-
-if TYPE_CHECKING:
-    from .models.synced import SyncedModel
 
 __all__ = [
     "PartitionState",
@@ -127,8 +125,6 @@ def _short(text: str) -> str:
 def partition_states(model: type[SyncedModel]) -> list[PartitionState]:
     """The state of each of the model's partitions: the declared ones (or ``""`` for an unpartitioned model)
     first, whether they have a ``SyncState`` row or not, then any other row (a partition synced by name)."""
-    from .models.state import SyncState
-
     label = model._meta.label
     try:
         declared = list(model.sync_config.get_partitions()) or [""]
@@ -159,8 +155,6 @@ def reset_sync_state(labels: Iterable[str]) -> dict[str, int]:
 
     A run going on meanwhile can no longer record its progress: its next run starts from the beginning too.
     """
-    from .models.state import SyncState
-
     counts = {}
     for label in dict.fromkeys(labels):
         deleted, _ = SyncState.objects.filter(model=label).delete()

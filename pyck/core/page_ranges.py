@@ -5,7 +5,7 @@
 :class:`~pyck.core.pagination.OffsetPaginator` with ``total_path``, a
 :class:`~pyck.core.pagination.PageNumberPaginator` with ``total_pages_path``). It reads the first page to learn
 the length, then returns partitions such as ``{"pages-0-49": {...}, "pages-50-99": {...}, "pages-100-end":
-{...}}``, which workers can sync at the same time (see :mod:`pyck.core.partitioned`).
+{...}}``, which workers can sync at the same time (see `pyck.core.cron.partitions`).
 
 Each partition's ``list()`` arguments carry the reserved key :data:`PAGE_RANGE`: ``[first, stop]``, paginator
 positions (offsets, or page numbers). :meth:`RestDatasource.walk <pyck.core.rest.RestDatasource.walk>` takes it
@@ -50,7 +50,7 @@ class PageRanges:
 
     Page ranges are positions in one listing, so they suit full listings: an incremental run of a partition
     asks for the records changed since *that partition's* cursor, a different listing whose positions do not
-    line up with the others'. :func:`~pyck.core.partitioned.enqueue_partitioned_sync` therefore runs page-range
+    line up with the others'. `pyck.core.cron.partitions.enqueue_partitioned_sync()` therefore runs page-range
     partitions as full listings; for incremental syncs, partition by the datasource's own criteria (date or id
     ranges, one partition per parent record) instead.
 

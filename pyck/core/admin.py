@@ -15,13 +15,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from . import registry
 from ._sync.plan import get_plan
-from .overview import describe_checkpoint, describe_mode, partition_states, when
 from ._sync.state import describe as describe_cursor
 from .cron import leases
-from .cron.clock import MAX_ERROR_CHARS, MAX_RESULT_CHARS
-from .cron.registry import SYNC_PREFIX
+from .cron.execution import MAX_ERROR_CHARS, MAX_RESULT_CHARS
+from .cron.jobs import SYNC_PREFIX
+from .exceptions import ConfigurationError
 from .models import CronTask, PartitionedRun, PartitionRun, SyncRun, SyncState
+from .overview import describe_checkpoint, describe_mode, partition_states, when
 from .sync import SyncResult
 
 __all__ = [
@@ -93,7 +95,7 @@ class PartitionRunInline(admin.TabularInline):  # type: ignore[type-arg]
 @admin.register(PartitionedRun)
 class PartitionedRunAdmin(ReadOnlyAdmin):
     """Syncs of partitioned models spread over Django Tasks workers, each with its partitions, read-only: the
-    workers write them (see :func:`pyck.core.partitioned.enqueue_partitioned_sync`)."""
+    workers write them (see `pyck.core.cron.partitions.enqueue_partitioned_sync`)."""
 
     list_display = ["__str__", "model", "mode", "status", "started", "finished", "created", "updated", "unchanged", "deleted", "failed"]
     list_filter = ["status", "model"]
@@ -298,9 +300,6 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 def _datasource_of(label: str) -> Any:
-    from . import registry
-    from .exceptions import ConfigurationError
-
     try:
         return registry.get_model(label).sync_config.datasource
     except ConfigurationError:

@@ -45,6 +45,15 @@ class Datasource(Generic[ResourceT], abc.ABC):
     #: A human-readable name used in log lines and error messages. Defaults to the class and resource type.
     name: str | None = None
 
+    sent_secrets: tuple[str, ...] = ()
+    """The secret values (API keys, tokens) this datasource has sent, longest first.
+
+    Errors and log lines about the datasource blank them out (`pyck.core.redaction.redact_secrets`), in case the
+    remote side echoes one back. `RestDatasource` keeps it up to date from its `get_headers()` and secret query
+    parameters. A datasource doing its own HTTP may set it to what it sends; assign a new tuple rather than
+    changing it, so that readers in other threads need no lock.
+    """
+
     def __init__(self, **kwargs: Any) -> None:
         for key, value in kwargs.items():
             setattr(self, key, value)

@@ -29,6 +29,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.cache import InvalidCacheBackendError, caches
+
 from . import http
 from .conf import pyck_settings
 from .exceptions import ConfigurationError, RateLimitError, TransportError
@@ -145,7 +147,7 @@ class RequestBudget:
                 )
                 error.retry_after = wait
                 raise error
-            http._sleep(wait)
+            http.sleep(wait)
             waited += wait
 
     def bind(self, datasource: Any) -> Callable[[], float]:
@@ -162,8 +164,6 @@ class RequestBudget:
         return f"pyck:budget:{safe}:{window}"
 
     def _get_cache(self, datasource: Any) -> Any:
-        from django.core.cache import InvalidCacheBackendError, caches
-
         try:
             return caches[self.cache]
         except InvalidCacheBackendError as error:

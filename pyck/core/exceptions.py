@@ -14,7 +14,7 @@ The hierarchy::
 
 Every :class:`DatasourceError` carries the datasource, the URL with its secrets removed, the record id and
 the field where they are known, and puts them in its message, so a log line alone says where to look. Its
-message and URL never quote a secret the datasource has sent (see :func:`pyck.core.http.redact_secrets`),
+message and URL never quote a secret the datasource has sent (see `pyck.core.redaction.redact_secrets`),
 even when the remote side echoed one back.
 """
 
@@ -23,6 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+
+from .redaction import redact_secrets
 
 __all__ = [
     "ConfigurationError",
@@ -52,7 +54,7 @@ class DatasourceError(PyckError):
         message: what went wrong, in one sentence. Secrets the datasource has sent (API keys, tokens) are
             blanked out of it, in case it quotes remote data that echoes them.
         datasource: the datasource (or its name) that was being read.
-        url: the URL requested. Pass it through :func:`pyck.core.http.redact_url` first if it may hold secrets.
+        url: the URL requested. Pass it through `pyck.core.redaction.redact_url` first if it may hold secrets.
         record_id: the id of the record concerned, if any.
         field: the dotted path of the field concerned, if any (``"latest_party.name"``).
         status_code: the HTTP status received, if any.
@@ -73,8 +75,6 @@ class DatasourceError(PyckError):
         status_code: int | None = None,
     ) -> None:
         if datasource is not None and not isinstance(datasource, str):
-            from .http import redact_secrets
-
             message = redact_secrets(message, datasource)
             url = redact_secrets(url, datasource) if url else url
         self.reason = message

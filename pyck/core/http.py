@@ -1,4 +1,4 @@
-"""HTTP plumbing for REST datasources: sessions, retries, rate limiting and URL redaction.
+"""HTTP plumbing for REST datasources: sessions, retries, rate limiting and reading bodies.
 
 :class:`~pyck.core.rest.RestDatasource` builds on these pieces; use them directly only when writing a
 datasource that does its own HTTP:
@@ -10,8 +10,8 @@ datasource that does its own HTTP:
   (credentials) and no cookie to another host on a redirect.
 - :class:`RateLimiter` is a thread-safe token bucket that keeps a client under N requests per second.
 - :func:`read_body` reads a streamed response body within a size limit and a total deadline.
-- :func:`redact_url`, :func:`redact_text` and :func:`redact_secrets` remove secrets from a URL or a message
-  before it goes into a log line or an error message.
+- `redact_url`, `redact_text` and `redact_secrets` remove secrets from a URL or a message before it goes into
+  a log line or an error message. They live in `pyck.core.redaction` and are importable from here too.
 
 Every wait (backoff, ``Retry-After``, rate limit) goes through the module-level ``_sleep`` function, so tests
 can replace it and check the waits without sleeping.
@@ -23,12 +23,11 @@ import email.utils
 import logging
 import os
 import random
-import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -39,8 +38,18 @@ from urllib3.exceptions import ResponseError as _Urllib3ResponseError
 from urllib3.response import HTTPResponse as _Urllib3Response
 from urllib3.util.retry import Retry
 
-from ._deadline import DEADLINE_POOLS, SlowAnswerError, exchange
+from .deadline import DEADLINE_POOLS, SlowAnswerError, exchange, header_seconds
 from .exceptions import ResponseError, TransportError
+from .redaction import (
+    DEFAULT_SECRET_PARAMS,
+    blank_out,
+    is_credential_header,
+    is_secret_param,
+    redact_secrets,
+    redact_text,
+    redact_url,
+    secret_values,
+)
 
 __all__ = [
     "DEFAULT_RETRY_METHODS",
@@ -59,29 +68,8 @@ __all__ = [
     "redact_text",
     "redact_url",
     "secret_values",
+    "sleep",
 ]
-
-#: Query parameter names whose values never appear in logs or error messages (compared case-insensitively).
-DEFAULT_SECRET_PARAMS: frozenset[str] = frozenset(
-    {"api_key", "apikey", "key", "token", "access_token", "secret", "password", "signature", "sig", "auth"}
-)
-
-# Any parameter or header whose name contains one of these is treated as secret too, whatever the list says.
-_SECRET_FRAGMENTS = ("token", "secret", "key")
-
-# Header names (lower case) that carry credentials, on top of any containing a _SECRET_FRAGMENTS word or "auth".
-_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "password"})
-
-# Standard headers that describe the request rather than the caller: their values are never secret. The value
-# of any other header a datasource sends is (an API may authenticate with "X-Membership-Ident").
-_PUBLIC_HEADERS = frozenset(
-    {
-        "accept", "accept-charset", "accept-encoding", "accept-language", "cache-control", "connection",
-        "content-encoding", "content-language", "content-length", "content-type", "if-match", "if-modified-since",
-        "if-none-match", "if-unmodified-since", "pragma", "prefer", "range", "te", "transfer-encoding",
-        "user-agent", "x-requested-with",
-    }
-)
 
 #: Answers that are retried: rate limited, and the server errors that are usually transient.
 DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
@@ -90,68 +78,25 @@ DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 #: (A connection that could not be made at all is retried for every method: the server never saw it.)
 DEFAULT_RETRY_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
-_REDACTED = "***"
-
 
 def _sleep(seconds: float) -> None:
     # Every wait in this module goes through here; tests replace it (see tests/conftest.py).
     time.sleep(seconds)
 
 
-# --- Redaction ---------------------------------------------------------------------------------------------
+def sleep(seconds: float) -> None:
+    """Wait `seconds` seconds the way this module waits: through `_sleep`, which tests replace.
 
+    For the other waits of a datasource's requests (a `RequestBudget` waiting for its next window), so that a
+    test replacing `_sleep` sees them too.
 
-def is_secret_param(name: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> bool:
-    """Whether the query parameter ``name`` holds a secret: it is in ``secret_params`` or contains "token",
-    "secret" or "key" (case-insensitive)."""
-    lowered = name.lower()
-    return lowered in {p.lower() for p in secret_params} or any(f in lowered for f in _SECRET_FRAGMENTS)
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether the HTTP header ``name`` carries credentials (``Authorization``, ``X-Api-Key``, ``Cookie``, any
-    name containing "auth", "token", "secret" or "key")."""
-    lowered = name.lower()
-    return lowered in _CREDENTIAL_HEADERS or "auth" in lowered or any(f in lowered for f in _SECRET_FRAGMENTS)
-
-
-def redact_url(url: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> str:
-    """Return ``url`` fit for a log line: secret query values replaced by ``***`` and any ``user:password@``
-    removed. The rest of the URL is kept byte for byte.
-
-    Example::
-
-        redact_url("https://bob:pw@api.example.com/x?api_key=s3cr3t&page=2")
-        # "https://api.example.com/x?api_key=***&page=2"
+    Args:
+        seconds: how long to wait.
     """
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    query = "&".join(_redact_pair(pair, secret_params) for pair in parts.query.split("&")) if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    _sleep(seconds)
 
 
-def _redact_pair(pair: str, secret_params: Collection[str]) -> str:
-    name, sep, _value = pair.partition("=")
-    if sep and is_secret_param(unquote_plus(name), secret_params):
-        return f"{name}={_REDACTED}"
-    return pair
-
-
-# The lookbehind starts a match only where a name starts: without it, a long run of name characters with no "="
-# is rescanned from each of its positions, which takes time quadratic in its length.
-_PAIR = re.compile(r"(?<![\w.%~-])(?P<name>[\w.%~-]+)=(?P<value>[^&\s'\"#<>]*)")
-
-
-def redact_text(text: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> str:
-    """Return ``text`` (a log message, an exception's text) with the value of every ``name=value`` pair whose
-    name is a secret parameter replaced by ``***``, wherever URLs are quoted in it."""
-
-    def replace(match: re.Match[str]) -> str:
-        if match["value"] and is_secret_param(unquote_plus(match["name"]), secret_params):
-            return f"{match['name']}={_REDACTED}"
-        return match[0]
-
-    return _PAIR.sub(replace, text)
+# --- Redaction of urllib3's own log lines -------------------------------------------------------------------
 
 
 class _RedactingFilter(logging.Filter):
@@ -173,55 +118,6 @@ def _redact_urllib3_logs() -> None:
         logger = logging.getLogger(name)
         if _redacting_filter not in logger.filters:
             logger.addFilter(_redacting_filter)
-
-
-def secret_values(
-    url: str, headers: Mapping[str, str], secret_params: Collection[str] = DEFAULT_SECRET_PARAMS
-) -> list[str]:
-    """The secret strings in a request, longest first, so they can be blanked out of a response body quoted
-    in an error message: the password in the URL, secret query values, and the value (and each long word of
-    the value, such as a bearer token) of every credentials header (see :func:`is_credential_header`) and of
-    every other header but the standard ones that describe the request (``Accept``, ``User-Agent``…) when the
-    value has 8 characters or more: any header may be how an API authenticates ("X-Membership-Ident")."""
-    found: set[str] = set()
-    parts = urlsplit(url)
-    if parts.password:
-        found.add(parts.password)
-    for pair in parts.query.split("&") if parts.query else ():
-        name, sep, value = pair.partition("=")
-        if sep and value and is_secret_param(unquote_plus(name), secret_params):
-            found.update({value, unquote_plus(value)})
-    for name, value in headers.items():
-        if not value:
-            continue
-        if is_credential_header(name):
-            found.add(value)
-        elif name.lower() not in _PUBLIC_HEADERS and len(value) >= 8:
-            found.add(value)  # shorter values of headers not named as credentials are rarely secret, often "2"
-        else:
-            continue
-        found.update(word for word in value.split() if len(word) >= 8)
-    return sorted((v for v in found if len(v) >= 4), key=len, reverse=True)
-
-
-def blank_out(text: str, secrets: Iterable[str]) -> str:
-    """Return ``text`` with each of ``secrets`` replaced by ``***``."""
-    for secret in secrets:
-        text = text.replace(secret, _REDACTED)
-    return text
-
-
-def redact_secrets(text: str, datasource: Any) -> str:
-    """Return ``text`` (an error message, a log line) fit to show: every secret ``datasource`` has sent so far
-    blanked out (a :class:`~pyck.core.rest.RestDatasource` remembers the values of its ``get_headers()`` and
-    its secret query parameters), and the values of secret ``name=value`` pairs replaced by ``***``.
-
-    An API may echo a key back inside a record, so messages quoting remote data go through this before they
-    reach an error, a log or a ``SyncRun``. :class:`~pyck.core.exceptions.DatasourceError` applies it to its
-    own message.
-    """
-    text = redact_text(text, getattr(datasource, "secret_params", None) or DEFAULT_SECRET_PARAMS)
-    return blank_out(text, getattr(datasource, "_sent_secrets", ()))
 
 
 # --- Retry-After -------------------------------------------------------------------------------------------
@@ -547,8 +443,7 @@ def read_body(
             status_code=response.status_code,
         )
     read = _chunk_reader(response)
-    header_seconds = getattr(response.raw, "_pyck_header_seconds", 0.0)
-    deadline = clock() + max_time - (header_seconds if isinstance(header_seconds, float) else 0.0)
+    deadline = clock() + max_time - header_seconds(response.raw)
     chunks: list[bytes] = []
     size = 0
     try:

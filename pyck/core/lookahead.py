@@ -161,6 +161,7 @@ class Lookahead(Generic[K, T]):
 def _close_thread_connections() -> None:
     """Close the database connections this thread opened, if any (pyck opens none in fetching threads; a
     user's ``get_headers()`` reading a token from the database would)."""
+    # Not at the top: settings files import datasources, and the datasource layer loads no database machinery.
     from django.db import connections
 
     for connection in connections.all(initialized_only=True):

@@ -8,15 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils import timezone
 
-from . import http
 from ._sync import state as states
-
-if TYPE_CHECKING:
-    from .models.synced import SyncedModel
+from .models import SyncedModel, SyncState
+from .redaction import redact_url
 
 __all__ = [
     "PartitionState",
@@ -117,7 +115,7 @@ def _redacted(page: Any, datasource: Any) -> str:
     if "://" not in text:
         return text
     redact = getattr(datasource, "redact", None)
-    return redact(text) if callable(redact) else http.redact_url(text)
+    return redact(text) if callable(redact) else redact_url(text)
 
 
 def _short(text: str) -> str:
@@ -127,8 +125,6 @@ def _short(text: str) -> str:
 def partition_states(model: type[SyncedModel]) -> list[PartitionState]:
     """The state of each of the model's partitions: the declared ones (or ``""`` for an unpartitioned model)
     first, whether they have a ``SyncState`` row or not, then any other row (a partition synced by name)."""
-    from .models.state import SyncState
-
     label = model._meta.label
     try:
         declared = list(model.sync_config.get_partitions()) or [""]
@@ -159,8 +155,6 @@ def reset_sync_state(labels: Iterable[str]) -> dict[str, int]:
 
     A run going on meanwhile can no longer record its progress: its next run starts from the beginning too.
     """
-    from .models.state import SyncState
-
     counts = {}
     for label in dict.fromkeys(labels):
         deleted, _ = SyncState.objects.filter(model=label).delete()

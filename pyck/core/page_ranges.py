@@ -5,14 +5,15 @@
 :class:`~pyck.core.pagination.OffsetPaginator` with ``total_path``, a
 :class:`~pyck.core.pagination.PageNumberPaginator` with ``total_pages_path``). It reads the first page to learn
 the length, then returns partitions such as ``{"pages-0-49": {...}, "pages-50-99": {...}, "pages-100-end":
-{...}}``, which workers can sync at the same time (see :mod:`pyck.core.partitioned`).
+{...}}``, which workers can sync at the same time (see `pyck.core.cron.partitions`).
 
 Each partition's ``list()`` arguments carry the reserved key :data:`PAGE_RANGE`: ``[first, stop]``, paginator
 positions (offsets, or page numbers). :meth:`RestDatasource.walk <pyck.core.rest.RestDatasource.walk>` takes it
 out of the query and reads from ``first`` (or from a checkpoint inside the range, when a run resumes) up to,
 not including, ``stop``; ``stop`` is ``None`` for the last partition, which reads on to the end of the listing,
 so records added since the split are not missed. Together the ranges cover the listing from its first position
-on, whatever its length by the time each is read.
+on, whatever its length by the time each is read. Reading a range is the paginators' part (`PAGE_RANGE`,
+`take_range` and `clip_pages` are in `pyck.core.pagination`); this module only decides where the ranges fall.
 """
 
 from __future__ import annotations
@@ -20,16 +21,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .exceptions import ConfigurationError, ResponseError
-from .pagination import OffsetPaginator, Page, PageNumberPaginator, Paginator, lookup
+from .pagination import PAGE_RANGE, OffsetPaginator, Page, PageNumberPaginator, lookup
+from .rest import RestDatasource
 
 __all__ = ["PAGE_RANGE", "PageRanges"]
-
-#: The reserved ``list()`` argument of a page-range partition: ``[first, stop]`` (``stop`` ``None``: to the end).
-PAGE_RANGE = "pyck:page_range"
 
 
 class PageRanges:
@@ -51,7 +50,7 @@ class PageRanges:
 
     Page ranges are positions in one listing, so they suit full listings: an incremental run of a partition
     asks for the records changed since *that partition's* cursor, a different listing whose positions do not
-    line up with the others'. :func:`~pyck.core.partitioned.enqueue_partitioned_sync` therefore runs page-range
+    line up with the others'. `pyck.core.cron.partitions.enqueue_partitioned_sync()` therefore runs page-range
     partitions as full listings; for incremental syncs, partition by the datasource's own criteria (date or id
     ranges, one partition per parent record) instead.
 
@@ -105,8 +104,6 @@ class PageRanges:
         return f"PageRanges({self.datasource}, {size})"
 
     def _paginator(self) -> OffsetPaginator | PageNumberPaginator:
-        from .rest import RestDatasource
-
         datasource = self.datasource
         if not isinstance(datasource, RestDatasource) or not datasource.resumable:
             raise ConfigurationError(
@@ -139,7 +136,7 @@ class PageRanges:
         datasource = self.datasource
         fetched: list[Page] = []
         pages: Iterator[tuple[Any, list[Any]]] = paginator.positioned_pages(
-            lambda url, params: _remember(datasource._fetch_page(url, params), fetched),
+            lambda url, params: _remember(_fetch(datasource, url, params), fetched),
             datasource.url,
             {**datasource.list_query, **self.filter},
             None,
@@ -178,6 +175,11 @@ class PageRanges:
         return partitions
 
 
+def _fetch(datasource: RestDatasource[Any], url: str, params: Mapping[str, Any]) -> Page:
+    response = datasource.request("GET", url, params=params)
+    return Page(data=datasource.parse_json(response), url=str(response.url or url), headers=response.headers)
+
+
 def _remember(page: Page, into: list[Page]) -> Page:
     into.append(page)
     return page
@@ -192,49 +194,3 @@ def _whole_number(datasource: Any, page: Page, path: str | None) -> int:
             url=datasource.redact(page.url),
         )
     return int(value)
-
-
-def take_range(query: dict[str, Any], start: Any) -> tuple[dict[str, Any], Any, int | None]:
-    """Take :data:`PAGE_RANGE` out of ``query``: return the query to send, where to start reading (``start``, a
-    checkpoint, when given; else the range's first position) and the position to stop before (``None``: the end).
-    """
-    if PAGE_RANGE not in query:
-        return query, start, None
-    query = dict(query)
-    bounds = query.pop(PAGE_RANGE)
-    if not (
-        isinstance(bounds, (list, tuple))
-        and len(bounds) == 2
-        and all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds)
-        and bounds[0] is not None
-    ):
-        raise ConfigurationError(
-            f"list({PAGE_RANGE}=...): expected [first position, stop position or None], got {bounds!r}."
-        )
-    first, stop = bounds
-    return query, first if start is None else start, stop
-
-
-def clip_pages(
-    paginator: Paginator, pages: Iterator[tuple[Any, list[Any]]], stop: int | None
-) -> Iterator[tuple[Any, list[Any]]]:
-    """Yield the pages of ``pages`` (``(position, items)``) that lie before position ``stop``, and no further
-    request: an offset page reaching past ``stop`` is cut there, and the walk ends on the page before ``stop``."""
-    if stop is None:
-        yield from pages
-        return
-    offsets = isinstance(paginator, OffsetPaginator)
-    try:
-        for position, items in pages:
-            if position is None or int(position) >= stop:
-                return
-            position = int(position)
-            kept = items[: stop - position] if offsets else items
-            yield position, kept
-            following = position + len(items) if offsets else position + 1
-            if following >= stop:
-                return
-    finally:
-        close = getattr(pages, "close", None)
-        if close is not None:
-            close()

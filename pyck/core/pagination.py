@@ -42,6 +42,10 @@ fetches that page again) and takes a ``start`` position. The sync engine keeps t
 it wrote as a checkpoint, so a run that died goes on from there (see the "Incremental and resumable syncs" guide). A custom
 paginator that only implements :meth:`Paginator.pages` works everywhere, but a run that dies starts over.
 
+**Page ranges.** A partition of `pyck.core.page_ranges.PageRanges` reads one run of consecutive pages: its
+`list()` arguments carry `PAGE_RANGE` (`[first, stop]`, positions). `take_range` takes it out of the query and
+says where to start; `clip_pages` ends the walk before `stop`, and no page at or after `stop` is requested ahead.
+
 **Writing your own.** Subclass :class:`Paginator` and implement :meth:`Paginator.pages`, a generator that
 fetches a page with ``fetch(url, query)``, yields its items, and works out the next request from the
 :class:`Page` it got back. Keep the position in local variables, never on ``self``::
@@ -73,12 +77,13 @@ from urllib.parse import urljoin, urlsplit
 
 from requests.utils import parse_header_links
 
-from .lookahead import Lookahead
 from .conf import pyck_settings
 from .exceptions import ConfigurationError, ResponseError
-from .http import redact_url
+from .lookahead import Lookahead
+from .redaction import redact_url
 
 __all__ = [
+    "PAGE_RANGE",
     "CursorPaginator",
     "Fetch",
     "LinkHeaderPaginator",
@@ -88,7 +93,9 @@ __all__ = [
     "Page",
     "PageNumberPaginator",
     "Paginator",
+    "clip_pages",
     "lookup",
+    "take_range",
 ]
 
 logger = logging.getLogger("pyck.pagination")
@@ -625,6 +632,59 @@ class LinkHeaderPaginator(_NextLinkPaginator):
             if "next" in link.get("rel", "").lower().split():
                 return link.get("url") or None
         return None
+
+
+# --- Page ranges ---------------------------------------------------------------------------------------------
+
+PAGE_RANGE = "pyck:page_range"
+"""The reserved `list()` argument of a page-range partition: `[first, stop]`, paginator positions (`stop`
+`None`: to the end). `pyck.core.page_ranges.PageRanges` sets it; `take_range` takes it out of the query."""
+
+
+def take_range(query: dict[str, Any], start: Any) -> tuple[dict[str, Any], Any, int | None]:
+    """Take :data:`PAGE_RANGE` out of ``query``: return the query to send, where to start reading (``start``, a
+    checkpoint, when given; else the range's first position) and the position to stop before (``None``: the end).
+    """
+    if PAGE_RANGE not in query:
+        return query, start, None
+    query = dict(query)
+    bounds = query.pop(PAGE_RANGE)
+    if not (
+        isinstance(bounds, (list, tuple))
+        and len(bounds) == 2
+        and all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds)
+        and bounds[0] is not None
+    ):
+        raise ConfigurationError(
+            f"list({PAGE_RANGE}=...): expected [first position, stop position or None], got {bounds!r}."
+        )
+    first, stop = bounds
+    return query, first if start is None else start, stop
+
+
+def clip_pages(
+    paginator: Paginator, pages: Iterator[tuple[Any, list[Any]]], stop: int | None
+) -> Iterator[tuple[Any, list[Any]]]:
+    """Yield the pages of ``pages`` (``(position, items)``) that lie before position ``stop``, and no further
+    request: an offset page reaching past ``stop`` is cut there, and the walk ends on the page before ``stop``."""
+    if stop is None:
+        yield from pages
+        return
+    offsets = isinstance(paginator, OffsetPaginator)
+    try:
+        for position, items in pages:
+            if position is None or int(position) >= stop:
+                return
+            position = int(position)
+            kept = items[: stop - position] if offsets else items
+            yield position, kept
+            following = position + len(items) if offsets else position + 1
+            if following >= stop:
+                return
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
 
 
 def _several_left(position: int, step: int, end: int) -> bool:

@@ -48,8 +48,7 @@ from .exceptions import (
     ResponseError,
     TransportError,
 )
-from .page_ranges import clip_pages, take_range
-from .pagination import NoPaginator, Page, Paginator
+from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
 from .records import deserializer_for, to_camel_case
 
 __all__ = ["RestDatasource"]
@@ -135,7 +134,7 @@ class RestDatasource(Datasource[ResourceT]):
         self._last_page = threading.local()
         # The secrets this datasource has sent (see http.redact_secrets), longest first; replaced, never
         # mutated, so that readers in other threads need no lock.
-        self._sent_secrets: tuple[str, ...] = ()
+        self.sent_secrets: tuple[str, ...] = ()
         # redact()'s answers by URL: a page's URL is shown several times (request, response, listing).
         self._redacted: dict[str, tuple[frozenset[str], tuple[str, ...], str]] = {}
 
@@ -210,7 +209,7 @@ class RestDatasource(Datasource[ResourceT]):
     def redact(self, url: str) -> str:
         """Return ``url`` with :attr:`secret_params` values, any ``user:password@`` and every secret this
         datasource has sent (its :meth:`get_headers` values, secret query values) removed."""
-        secret_params, sent = frozenset(self.secret_params), self._sent_secrets
+        secret_params, sent = frozenset(self.secret_params), self.sent_secrets
         known = self._redacted.get(url)
         if known is not None and known[1] is sent and known[0] == secret_params:
             return known[2]
@@ -514,7 +513,7 @@ class RestDatasource(Datasource[ResourceT]):
                 record_id=record_id,
             )
             cause = error
-        raise invalid from (None if cause is None or _reveals(cause, self._sent_secrets) else cause)
+        raise invalid from (None if cause is None or _reveals(cause, self.sent_secrets) else cause)
 
     # --- Internals -------------------------------------------------------------------------------------
 
@@ -587,14 +586,14 @@ _MAX_REMEMBERED_SECRETS = 32
 
 
 def _remember_secrets(datasource: RestDatasource[Any], secrets: Collection[str]) -> None:
-    known = datasource._sent_secrets
+    known = datasource.sent_secrets
     if all(secret in known for secret in secrets):
         return
     with datasource._lock:
-        older = [s for s in datasource._sent_secrets if s not in secrets]
+        older = [s for s in datasource.sent_secrets if s not in secrets]
         kept = [*secrets, *older[: max(0, _MAX_REMEMBERED_SECRETS - len(secrets))]]
         # Longest first, so that a secret containing another is blanked out whole.
-        datasource._sent_secrets = tuple(sorted(kept, key=len, reverse=True))
+        datasource.sent_secrets = tuple(sorted(kept, key=len, reverse=True))
 
 
 def _pool_size(datasource: RestDatasource[Any]) -> int:

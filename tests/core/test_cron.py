@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from pyck.core.cron import CronJob, cron, leases, register_cron, registry, select_cron_jobs
-from pyck.core.cron.clock import Clock, Reporter, _next_due, format_jobs
+from pyck.core.cron import CronJob, Reporter, cron, leases, register_cron, select_cron_jobs
+from pyck.core.cron import jobs as registry
+from pyck.core.cron.clock import Clock
+from pyck.core.cron.execution import next_due as _next_due
+from pyck.core.cron.schedule import format_jobs
 from pyck.core.exceptions import ConfigurationError
 from pyck.core.models import CronTask
 

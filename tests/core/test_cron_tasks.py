@@ -11,8 +11,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from pyck.core.cron import register_cron, registry
-from pyck.core.cron.clock import Clock, run_enqueued
+from pyck.core.cron import jobs as registry
+from pyck.core.cron import register_cron
+from pyck.core.cron.clock import Clock
 from pyck.core.models import CronTask
 
 if find_spec("django.tasks"):
@@ -23,6 +24,8 @@ elif find_spec("django_tasks"):
     from django_tasks import task_backends  # type: ignore[no-redef]
 else:  # pragma: no cover
     pytest.skip("no Django Tasks framework installed (django-tasks on Django 5.2)", allow_module_level=True)
+
+from pyck.core.cron.tasks import run_enqueued  # noqa: E402  (needs the Tasks framework)
 
 HOUR = timedelta(hours=1)
 IMMEDIATE = {"default": {"BACKEND": f"{BACKENDS}.immediate.ImmediateBackend"}}

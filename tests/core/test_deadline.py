@@ -1,4 +1,4 @@
-"""pyck.core._deadline: the watchdog behind the deadline on an answer's status line and headers.
+"""pyck.core.deadline: the watchdog behind the deadline on an answer's status line and headers.
 
 What the deadline does to a real dripping server is proved in ``tests/faults/test_slow_headers.py``; these
 check the watchdog itself: alarms go off, cancelled ones do not and do not pile up, and a forked child
@@ -12,18 +12,18 @@ import threading
 
 import pytest
 
-from pyck.core._deadline import _Watchdog
+from pyck.core.deadline import Watchdog
 
 
 def test_an_alarm_goes_off() -> None:
-    watchdog = _Watchdog()
+    watchdog = Watchdog()
     fired = threading.Event()
     watchdog.schedule(0.01, fired.set)
     assert fired.wait(10)
 
 
 def test_a_cancelled_alarm_never_goes_off_and_an_earlier_one_still_does() -> None:
-    watchdog = _Watchdog()
+    watchdog = Watchdog()
     cancelled, kept = threading.Event(), threading.Event()
     alarm = watchdog.schedule(0.05, cancelled.set)
     watchdog.cancel(alarm)
@@ -33,14 +33,14 @@ def test_a_cancelled_alarm_never_goes_off_and_an_earlier_one_still_does() -> Non
 
 
 def test_cancelled_alarms_do_not_pile_up() -> None:
-    watchdog = _Watchdog()
+    watchdog = Watchdog()
     for _ in range(1000):
         watchdog.cancel(watchdog.schedule(300, lambda: None))
     assert len(watchdog._alarms) <= 130
 
 
 def test_a_failing_alarm_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
-    watchdog = _Watchdog()
+    watchdog = Watchdog()
     fired = threading.Event()
 
     def fail() -> None:
@@ -56,7 +56,7 @@ def test_a_failing_alarm_does_not_stop_the_others(caplog: pytest.LogCaptureFixtu
 # The child only schedules an alarm and exits: none of the locks fork() may leave held are taken.
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_gets_a_working_watchdog() -> None:
-    watchdog = _Watchdog()
+    watchdog = Watchdog()
     started = threading.Event()
     watchdog.schedule(0.0, started.set)  # the parent's watchdog thread is running...
     assert started.wait(10)

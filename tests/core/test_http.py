@@ -14,8 +14,9 @@ import pytest
 import requests
 import responses
 
-from pyck.core import http
-from pyck.core.http import RateLimiter, build_session, is_credential_header, parse_retry_after, redact_url
+from pyck.core import http, redaction
+from pyck.core.http import RateLimiter, build_session, parse_retry_after
+from pyck.core.redaction import is_credential_header, redact_url
 
 API = "https://api.example.com"
 
@@ -63,9 +64,9 @@ def test_credential_headers() -> None:
 
 
 def test_secret_values_are_blanked_out_of_text() -> None:
-    secrets = http.secret_values(f"{API}/x?api_key=s3cr3t-value&page=2", {"Authorization": "Bearer abcdefgh12345"})
+    secrets = redaction.secret_values(f"{API}/x?api_key=s3cr3t-value&page=2", {"Authorization": "Bearer abcdefgh12345"})
     text = "bad key s3cr3t-value for token abcdefgh12345 on page 2"
-    assert http.blank_out(text, secrets) == "bad key *** for token *** on page 2"
+    assert redaction.blank_out(text, secrets) == "bad key *** for token *** on page 2"
 
 
 def test_parse_retry_after_seconds_and_http_date() -> None:
@@ -166,7 +167,7 @@ def test_connection_refused_is_retried_with_backoff_then_raises(waits: list[floa
 
 def test_redact_text_finds_secret_pairs_in_free_text() -> None:
     text = "Max retries exceeded with url: /x?token=abc&page=2 (Caused by ...) key=v 'secret=x'"
-    assert http.redact_text(text) == "Max retries exceeded with url: /x?token=***&page=2 (Caused by ...) key=*** 'secret=***'"
+    assert redaction.redact_text(text) == "Max retries exceeded with url: /x?token=***&page=2 (Caused by ...) key=*** 'secret=***'"
 
 
 # --- A real local server: timeouts and keep-alive ------------------------------------------------------------

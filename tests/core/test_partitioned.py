@@ -18,18 +18,15 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from pyck.core import partitioned
-from pyck.core.cron import register_cron, registry
+from pyck.core.cron import jobs as registry
+from pyck.core.cron import partitions as partitioned
+from pyck.core.cron import register_cron
 from pyck.core.cron.clock import Clock
-from pyck.core.cron.registry import _SyncTask
+from pyck.core.cron.jobs import _SyncTask
 from pyck.core.datasources import ConfigurationError, Incremental, MockDatasource, OnDelete, PageRanges, TransportError
 from pyck.core.models import CronTask, PartitionedRun, PartitionRun
-from pyck.core.partitioned import (
-    enqueue_partitioned_sync,
-    finish_partitioned_run,
-    resume_partitioned_runs,
-    run_partition,
-)
+from pyck.core.cron.partitions import enqueue_partitioned_sync, finish_partitioned_run, run_partition
+from pyck.core.cron.tasks import resume_partitioned_runs
 from tests.partition_support.api import items
 from tests.testapp.models import Article, Employee
 from tests.testapp.resources import ArticleResource

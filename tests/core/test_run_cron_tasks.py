@@ -19,7 +19,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from pyck.core.cron import register_cron, registry
+from pyck.core.cron import jobs as registry
+from pyck.core.cron import register_cron
 from pyck.core.models import CronTask, SyncRun
 from tests.cron_support.helpers import Child, child_env, requires_postgresql, run_manage, runs, wait_for
 

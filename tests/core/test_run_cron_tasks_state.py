@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from pyck.core.overview import when
 from pyck.core._sync.state import encode_value
-from pyck.core.cron import get_cron_job, registry
+from pyck.core.cron import get_cron_job
+from pyck.core.cron import jobs as registry
 from pyck.core.cron.clock import Clock
 from pyck.core.datasources import Incremental
 from pyck.core.exceptions import ConfigurationError

@@ -13,13 +13,22 @@ Put registrations in a ``cron`` module of your app (it is imported by the clock)
 start-up. Synced models whose ``sync_config.sync_interval`` is set are registered automatically as
 ``sync:<app_label>.<ModelName>``. Run the clock with ``python manage.py run_cron_tasks``.
 
-Modules: :mod:`~pyck.core.cron.registry` (what to run), :mod:`~pyck.core.cron.leases` (who runs it),
-:mod:`~pyck.core.cron.clock` (running it), :mod:`~pyck.core.cron.tasks` (handing it to Django Tasks workers).
+Modules, from the bottom up:
+
+- `jobs`: what to run, and how often (the registry; `autodiscover`).
+- `leases`: who runs it (a database lease per task).
+- `report`: what happened (`Outcome`), and the lines people follow (`Reporter`).
+- `execution`: one run of a task under its lease.
+- `clock`: running due tasks on time (`Clock`), in dependency order (`run_order`).
+- `schedule`: what ``run_cron_tasks --list`` prints.
+- `queue`: the Django Tasks framework pyck enqueues on.
+- `partitions`: one sync spread over Django Tasks workers, a task per partition.
+- `tasks`: the clock's enqueue mode: what it hands to workers, and how it looks after them.
 """
 
 from __future__ import annotations
 
-from .registry import (
+from .jobs import (
     CronJob,
     autodiscover,
     cron,
@@ -29,6 +38,7 @@ from .registry import (
     select_cron_jobs,
     unregister_cron,
 )
+from .report import Outcome, Reporter
 
 __all__ = [
     "Clock",
@@ -48,8 +58,8 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # The clock imports Django's ORM; keep ``from pyck.core.cron import cron`` cheap and safe before the app
     # registry is ready (settings files, datasource modules).
-    if name in {"Clock", "Outcome", "Reporter"}:
-        from . import clock
+    if name == "Clock":
+        from .clock import Clock
 
-        return getattr(clock, name)
+        return Clock
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,9 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection, connections, transaction
 from django.db.models import Q
+from django.utils import timezone
+
+from ..conf import pyck_settings
+from ..models import CronTask
 
 if TYPE_CHECKING:
-    from .registry import CronJob
+    from .jobs import CronJob
 
 __all__ = [
     "Heartbeat",
@@ -46,8 +50,6 @@ logger = logging.getLogger("pyck.cron.leases")
 
 def lease_duration() -> timedelta:
     """The ``CRON_LEASE_DURATION`` setting as a ``timedelta`` (it may be given in seconds)."""
-    from ..conf import pyck_settings
-
     value = pyck_settings.CRON_LEASE_DURATION
     return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
 
@@ -55,12 +57,6 @@ def lease_duration() -> timedelta:
 def new_owner_id(kind: str = "clock") -> str:
     """Return a lease owner id unique to this process and call: ``kind@host:pid:random``."""
     return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _model() -> Any:
-    from ..models import CronTask
-
-    return CronTask
 
 
 def free_lease(now: datetime) -> Q:
@@ -74,7 +70,6 @@ def ensure_rows(jobs: Iterable[CronJob], now: datetime) -> None:
     When an interval is shortened, a ``next_due`` computed from the old one is brought forward to
     ``last_started + interval``.
     """
-    CronTask = _model()
     jobs = list(jobs)
     CronTask.objects.bulk_create(
         [CronTask(name=job.name, interval=job.interval, next_due=now) for job in jobs], ignore_conflicts=True
@@ -89,7 +84,7 @@ def _record_interval(row: Any, interval: timedelta) -> None:
     changes: dict[str, Any] = {"interval": interval}
     if row.last_started is not None and row.last_started + interval < row.next_due:
         changes["next_due"] = row.last_started + interval
-    _model().objects.filter(pk=row.pk).update(**changes)
+    CronTask.objects.filter(pk=row.pk).update(**changes)
 
 
 def claim(
@@ -101,7 +96,6 @@ def claim(
     ``status`` is recorded as the task's ``last_status`` (``"running"``, or ``"enqueued"`` when a worker will
     run it); ``"running"`` also records ``last_started = now``.
     """
-    CronTask = _model()
     condition = Q(name=name) & free_lease(now)
     if due_only:
         condition &= Q(next_due__lte=now)
@@ -129,8 +123,7 @@ def hand_over(name: str, token: str, owner: str, *, now: datetime, lease: timede
     or ran the task, so this queued copy must not run.
     """
     return (
-        _model()
-        .objects.filter(name=name, lease_owner=token)
+        CronTask.objects.filter(name=name, lease_owner=token)
         .update(lease_owner=owner, lease_expires=now + lease, last_status="running", last_started=now)
         == 1
     )
@@ -138,7 +131,7 @@ def hand_over(name: str, token: str, owner: str, *, now: datetime, lease: timede
 
 def renew(name: str, owner: str, *, now: datetime, lease: timedelta) -> bool:
     """Push the expiry of ``owner``'s lease on ``name`` to ``now + lease``; ``False`` if ``owner`` lost it."""
-    return _model().objects.filter(name=name, lease_owner=owner).update(lease_expires=now + lease) == 1
+    return CronTask.objects.filter(name=name, lease_owner=owner).update(lease_expires=now + lease) == 1
 
 
 def release(name: str, owner: str, **fields: Any) -> bool:
@@ -147,7 +140,7 @@ def release(name: str, owner: str, **fields: Any) -> bool:
     Returns ``False`` and changes nothing when ``owner`` no longer holds the lease (it expired and was taken
     over); the process that holds it now records its own outcome.
     """
-    updated = _model().objects.filter(name=name, lease_owner=owner).update(lease_owner="", lease_expires=None, **fields)
+    updated = CronTask.objects.filter(name=name, lease_owner=owner).update(lease_owner="", lease_expires=None, **fields)
     return updated == 1
 
 
@@ -178,8 +171,6 @@ class LeaseRenewer:
         self._thread.join(timeout=max(self.lease.total_seconds(), 1.0))
 
     def _run(self) -> None:
-        from django.utils import timezone
-
         period = max(self.lease.total_seconds() / 3, 0.05)
         try:
             while not self._stop.wait(period):

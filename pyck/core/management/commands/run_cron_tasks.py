@@ -6,8 +6,16 @@ import argparse
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
+from pyck.core import registry
+from pyck.core.cron.clock import Clock
+from pyck.core.cron.jobs import SYNC_PREFIX, autodiscover, select_cron_jobs
+from pyck.core.cron.report import Reporter
+from pyck.core.cron.schedule import format_jobs
 from pyck.core.exceptions import ConfigurationError
+from pyck.core.models import CronTask, SyncState
+from pyck.core.overview import reset_sync_state
 
 HELP = """\
 Run pyck's periodic tasks: the sync of every synced model with a sync_interval (task "sync:app.Model") and
@@ -115,10 +123,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Select the tasks, then list them, run them once, or start the clock."""
-        from pyck.core import cron
-        from pyck.core.cron.clock import Clock, Reporter, format_jobs
-
-        cron.autodiscover()
+        autodiscover()
         names = [*options["names"], *options["tasks"]]
         if options["all_models"] and not options["reset"]:
             raise CommandError("--all goes with --reset (without --reset, no selection already means every task).")
@@ -128,7 +133,7 @@ class Command(BaseCommand):
             self._reset(names, every=options["all_models"])
             return
         try:
-            jobs = cron.select_cron_jobs(names)
+            jobs = select_cron_jobs(names)
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
         if options["list"]:
@@ -150,7 +155,8 @@ class Command(BaseCommand):
                 sync_mode="full" if options["full"] else None,
             )
             if clock.enqueue:
-                from pyck.core.cron import tasks  # noqa: F401  (fails early when no Tasks framework is installed)
+                # Not at the top: the Tasks framework is optional; importing the tasks fails early without it.
+                from pyck.core.cron import tasks  # noqa: F401
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
         if not options["once"]:
@@ -163,11 +169,6 @@ class Command(BaseCommand):
 
     def _reset(self, names: list[str], *, every: bool) -> None:
         """Delete the sync state of the models ``names`` select (``every``: of all models) and say what was reset."""
-        from pyck.core import registry
-        from pyck.core.overview import reset_sync_state
-        from pyck.core.cron.registry import SYNC_PREFIX
-        from pyck.core.models import SyncState
-
         if every and names:
             raise CommandError("--reset: give either model labels or --all, not both.")
         if every:
@@ -207,10 +208,5 @@ class Command(BaseCommand):
 
 def _running(label: str) -> str:
     """The owner of the lease of the model's sync task when one holds it now, else ``""``."""
-    from django.utils import timezone
-
-    from pyck.core.cron.registry import SYNC_PREFIX
-    from pyck.core.models import CronTask
-
     task = CronTask.objects.filter(name=f"{SYNC_PREFIX}{label}", lease_expires__gte=timezone.now()).exclude(lease_owner="")
     return task.values_list("lease_owner", flat=True).first() or ""

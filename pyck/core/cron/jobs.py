@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from django.utils.module_loading import autodiscover_modules
+
+from .. import registry
 from ..exceptions import ConfigurationError
 
 __all__ = [
+    "SYNC_PREFIX",
     "CronJob",
     "autodiscover",
     "cron",
@@ -178,7 +182,8 @@ def select_cron_jobs(names: Iterable[str] = ()) -> list[CronJob]:
 
 
 def _sync_model(label: str, progress: Callable[[Any], None] | None = None, mode: str = "auto") -> Any:
-    from .. import registry
+    # Not at the top: the engine imports models, and `from pyck.core.cron import cron` must work before the app
+    # registry is ready (settings files, datasource modules).
     from ..sync import sync_model
 
     return sync_model(registry.get_model(label), progress=progress, mode=mode)
@@ -187,8 +192,6 @@ def _sync_model(label: str, progress: Callable[[Any], None] | None = None, mode:
 def _register_synced_models() -> None:
     if importlib.util.find_spec("pyck.core.sync") is None:
         return  # the sync engine is not installed in this build: no sync tasks
-    from .. import registry
-
     for model in registry.synced_models():
         interval = model.sync_config.sync_interval
         label = model._meta.label
@@ -227,7 +230,5 @@ def autodiscover() -> None:
     The clock, ``run_cron_tasks`` and the Django Tasks worker entry point call this; call it yourself only when
     you use the registry outside them. It needs the app registry to be ready. Safe to call repeatedly.
     """
-    from django.utils.module_loading import autodiscover_modules
-
     autodiscover_modules("cron")
     _register_synced_models()

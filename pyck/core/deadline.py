@@ -1,10 +1,10 @@
-"""A deadline on the status line and headers of an answer, for :mod:`pyck.core.http`.
+"""A deadline on the status line and headers of an answer, for `pyck.core.http`.
 
 The timeout of a request applies to each read from the socket, so a server sending its headers one byte a
-second never trips it. :func:`pyck.core.http.build_session` mounts connection pools whose connections start an
-alarm when they wait for an answer; if the status line and headers are not all in when it goes off, the socket
-is shut down (which wakes the blocked read at once) and :class:`SlowAnswerError`, a read timeout, is raised.
-One watchdog thread serves the alarms of the whole process.
+second never trips it. `pyck.core.http.build_session` mounts connection pools (`DEADLINE_POOLS`) whose
+connections start an alarm when they wait for an answer; if the status line and headers are not all in when it
+goes off, the socket is shut down (which wakes the blocked read at once) and `SlowAnswerError`, a read timeout,
+is raised. One `Watchdog` thread serves the alarms of the whole process.
 """
 
 from __future__ import annotations
@@ -23,13 +23,27 @@ from urllib3 import exceptions as urllib3_exceptions
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-__all__ = ["DEADLINE_POOLS", "SlowAnswerError", "exchange"]
+__all__ = [
+    "DEADLINE_POOLS",
+    "DeadlineConnectionMixin",
+    "DeadlineHTTPConnection",
+    "DeadlineHTTPConnectionPool",
+    "DeadlineHTTPSConnection",
+    "DeadlineHTTPSConnectionPool",
+    "SlowAnswerError",
+    "Watchdog",
+    "exchange",
+    "header_seconds",
+]
 
 logger = logging.getLogger("pyck.http")
 
-#: The ``max_time`` of the adapter sending on this thread (``None``: no deadline); the connection reads it when
-#: the answer comes.
 exchange = threading.local()
+"""The `max_time` of the adapter sending on this thread (`None`: no deadline); the connection reads it when the
+answer comes."""
+
+# The attribute of an answer (urllib3's response) holding the seconds its status line and headers took.
+_HEADER_SECONDS = "_pyck_header_seconds"
 
 
 class SlowAnswerError(urllib3_exceptions.ReadTimeoutError):
@@ -53,8 +67,8 @@ class SlowAnswerError(urllib3_exceptions.ReadTimeoutError):
         return (type(self), (self.max_time,))
 
 
-class _DeadlineMixin:
-    """Gives up on an answer whose status line and headers drip in for longer than ``exchange.max_time``, by
+class DeadlineConnectionMixin:
+    """Gives up on an answer whose status line and headers drip in for longer than `exchange.max_time`, by
     shutting the socket down from the watchdog thread (a blocked read then returns at once)."""
 
     sock: Any
@@ -87,31 +101,49 @@ class _DeadlineMixin:
             response.close()
             raise SlowAnswerError(max_time)
         # read_body() gives the body what is left of the same deadline.
-        response._pyck_header_seconds = time.monotonic() - started
+        setattr(response, _HEADER_SECONDS, time.monotonic() - started)
         return response
 
 
-class _DeadlineHTTPConnection(_DeadlineMixin, HTTPConnection):
-    pass
+class DeadlineHTTPConnection(DeadlineConnectionMixin, HTTPConnection):
+    """urllib3's `HTTPConnection` with the deadline on the status line and headers."""
 
 
-class _DeadlineHTTPSConnection(_DeadlineMixin, HTTPSConnection):
-    pass
+class DeadlineHTTPSConnection(DeadlineConnectionMixin, HTTPSConnection):
+    """urllib3's `HTTPSConnection` with the deadline on the status line and headers."""
 
 
-class _DeadlineHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _DeadlineHTTPConnection
+class DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    """urllib3's `HTTPConnectionPool`, making `DeadlineHTTPConnection`s."""
+
+    ConnectionCls = DeadlineHTTPConnection
 
 
-class _DeadlineHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _DeadlineHTTPSConnection
+class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    """urllib3's `HTTPSConnectionPool`, making `DeadlineHTTPSConnection`s."""
+
+    ConnectionCls = DeadlineHTTPSConnection
 
 
-#: The pool classes to mount on a ``PoolManager`` (``pool_classes_by_scheme``).
-DEADLINE_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+DEADLINE_POOLS = {"http": DeadlineHTTPConnectionPool, "https": DeadlineHTTPSConnectionPool}
+"""The pool classes to mount on a `PoolManager` (`pool_classes_by_scheme`)."""
 
 
-class _Watchdog:
+def header_seconds(response: Any) -> float:
+    """The seconds the status line and headers of `response` (urllib3's) took to arrive once the request was
+    sent, when a deadline connection received it; else `0.0`.
+
+    Args:
+        response: the raw answer (`requests.Response.raw`), or any object.
+
+    Returns:
+        The seconds, or `0.0` when they were not measured.
+    """
+    seconds = getattr(response, _HEADER_SECONDS, 0.0)
+    return seconds if isinstance(seconds, float) else 0.0
+
+
+class Watchdog:
     """One daemon thread calling functions at their deadlines, for every session of the process (rather than
     a thread started per request). Fork-safe: a child process starts with no alarms and its own thread."""
 
@@ -174,4 +206,4 @@ class _Watchdog:
                     logger.exception("an HTTP deadline alarm failed")
 
 
-_watchdog = _Watchdog()
+_watchdog = Watchdog()

@@ -12,7 +12,8 @@ How a run stays correct while partitions finish in any order, fail, or lose thei
   it syncs it with ``sync_model(Model, partition=name, filter=...)``, which commits a checkpoint with every
   batch. A partition whose listing failed is enqueued again at once (up to ``max_attempts`` attempts); one
   whose worker died (its lease ran out) is enqueued again by the clock (``run_cron_tasks --enqueue`` calls
-  :func:`resume_partitioned_runs` at every tick). Either way the next attempt goes on from the checkpoint.
+  `pyck.core.cron.tasks.resume_partitioned_runs` at every tick). Either way the next attempt goes on from the
+  checkpoint.
 * **Exactly one worker finishes the run.** A partition's outcome is committed before its worker looks at the
   others, and the run is claimed with one conditional ``UPDATE`` (no partition pending or running, nobody
   finishing it): of two workers ending the last two partitions at once, the later to commit always sees both
@@ -30,39 +31,39 @@ How a run stays correct while partitions finish in any order, fail, or lose thei
 
 Partitions run in parallel only when the model's ``external_id`` is unique (``unique=True`` or a
 ``UniqueConstraint``): without it, two workers could both insert the same new record.
+
+Each partition is the Django Task `sync_partition` (see `pyck.core.cron.queue`), defined here next to the code it
+runs; importing this module needs the Tasks framework.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from . import registry
-from ._sync import state as states
-from .cron.leases import LeaseRenewer, lease_duration, new_owner_id
-from .exceptions import ConfigurationError
-from .models.partitioned import PartitionedRun, PartitionRun
-from .options import OnDelete
-from .page_ranges import PageRanges
-
-if TYPE_CHECKING:
-    from .cron.registry import CronJob
-    from .models.synced import SyncedModel
+from .. import registry
+from .._sync import state as states
+from .._sync.upsert import RunContext
+from ..exceptions import ConfigurationError
+from ..models import PartitionedRun, PartitionRun, SyncedModel
+from ..options import OnDelete
+from ..page_ranges import PageRanges
+from ..sync import RecordError, SyncResult, delete_missing, delete_options, jsonable, record_failer, storable, sync_model
+from . import queue
+from .leases import LeaseRenewer, lease_duration, new_owner_id
 
 __all__ = [
     "can_run_in_parallel",
+    "enqueue_partition",
     "enqueue_partitioned_sync",
     "finish_partitioned_run",
-    "resume_partitioned_runs",
     "run_partition",
+    "sync_partition",
 ]
 
 logger = logging.getLogger("pyck.partitioned")
@@ -118,8 +119,6 @@ def enqueue_partitioned_sync(
             wrong.
         DatasourceError: reading the partitions failed (``PageRanges`` could not fetch the first page).
     """
-    from .models.synced import SyncedModel
-
     if not (isinstance(model, type) and issubclass(model, SyncedModel)) or model._meta.abstract:
         raise ConfigurationError(
             f"enqueue_partitioned_sync(): expected a concrete SyncedModel subclass, got {model!r}."
@@ -179,7 +178,7 @@ def enqueue_partitioned_sync(
     logger.info("%s: partitioned run #%d started with %d partitions", label, run.pk, len(encoded))
     try:
         for name in encoded:
-            _enqueue_partition(run.pk, name, 1)
+            enqueue_partition(run.pk, name, 1)
     except Exception as error:
         message = f"Could not enqueue the partitions' tasks: {error!r}"
         with transaction.atomic():
@@ -232,7 +231,7 @@ def run_partition(run_id: int, name: str, attempt: int) -> str:
     if retry:
         logger.warning("%s; enqueuing attempt %d of %d", summary, attempt + 1, part.run.max_attempts)
         try:
-            _enqueue_partition(run_id, name, attempt + 1)
+            enqueue_partition(run_id, name, attempt + 1)
         except Exception:  # the clock enqueues it again once its lease runs out
             logger.exception("Could not enqueue partition %s of run #%s again; the clock will", name, run_id)
         return f"{summary}; attempt {attempt + 1} enqueued"
@@ -241,10 +240,21 @@ def run_partition(run_id: int, name: str, attempt: int) -> str:
     return f"{summary}; {finished_run}" if finished_run else summary
 
 
+@queue.task
+def sync_partition(run_id: int, name: str, attempt: int) -> str:
+    """The Django Task syncing partition `name` of the partitioned run `run_id`, as attempt number `attempt`
+    (see `run_partition`). Returns the partition's summary."""
+    return run_partition(run_id, name, attempt)
+
+
+def enqueue_partition(run_id: int, name: str, attempt: int) -> Any:
+    """Enqueue `sync_partition` for attempt `attempt` of partition `name` of run `run_id`, on the
+    `CRON_TASKS_BACKEND` backend and `CRON_TASKS_QUEUE` queue; return the backend's `TaskResult`."""
+    return queue.enqueue(sync_partition, run_id, name, attempt)
+
+
 def _sync_partition(run: PartitionedRun, part: PartitionRun) -> dict[str, Any]:
     """Run ``sync_model`` for the partition; return the fields recording its outcome."""
-    from .sync import sync_model
-
     options: dict[str, Any] = {"partition": part.name}
     if run.mode != "auto":
         options["mode"] = run.mode
@@ -360,9 +370,6 @@ def _second_pass(run: PartitionedRun, owner: str) -> None:
 def _conclude(run: PartitionedRun, parts: list[PartitionRun]) -> tuple[Any, Any, int]:
     """Add the partitions' counts up, delete what is gone when every partition completed a full listing
     without errors (``OnDelete.DELETE``); return ``(status, SyncResult, max_errors)``."""
-    from ._sync.upsert import RunContext
-    from .sync import SyncResult, delete_missing, delete_options, record_failer
-
     statuses = {part.status for part in parts}
     status = _RUN.FAILED if _PART.FAILED in statuses else _RUN.PARTIAL if _PART.PARTIAL in statuses else _RUN.SUCCEEDED
     result = SyncResult(model=run.model, started=run.started)
@@ -388,140 +395,14 @@ def _conclude(run: PartitionedRun, parts: list[PartitionRun]) -> tuple[Any, Any,
         return _RUN.FAILED, result, 100
 
 
-def resume_partitioned_runs(now: datetime | None = None) -> list[str]:
-    """Look after unfinished partitioned runs; return a line per thing done. The clock calls it at every tick in
-    enqueue mode (``run_cron_tasks --enqueue``); call it yourself if you start runs without that clock.
-
-    * A running partition whose lease expired (its worker died) is enqueued again, to go on from its
-      checkpoint; after ``max_attempts`` attempts it counts as failed.
-    * Pending partitions of a run none of whose partitions is running, enqueued longer ago than a lease, are
-      enqueued again (a task lost by the queue); a copy whose attempt was already taken does nothing.
-    * A run whose partitions have all ended and that nobody is finishing (its last worker died before
-      finishing it) gets a task that finishes it.
-    """
-    if not PartitionedRun.objects.filter(finished__isnull=True).exists():
-        return []  # the usual case at a tick: one query
-    now = now or timezone.now()
-    lease = lease_duration()
-    done: list[str] = []
-    stalled = PartitionRun.objects.filter(status=_PART.RUNNING, lease_expires__lt=now, run__finished__isnull=True)
-    for part in stalled.select_related("run"):
-        retry = part.attempts < part.run.max_attempts
-        message = f"attempt {part.attempts} stopped: its worker ({part.owner}) stopped renewing its lease"
-        still = PartitionRun.objects.filter(pk=part.pk, status=_PART.RUNNING, owner=part.owner, lease_expires__lt=now)
-        taken = still.update(
-            status=_PART.PENDING if retry else _PART.FAILED,
-            owner="",
-            lease_expires=now + lease if retry else None,
-            finished=now,
-            errors=[{"record_id": None, "message": message}],
-        )
-        if not taken:
-            continue
-        if retry:
-            done.append(f"partition {part.name} of run #{part.run_id}: {message}; attempt {part.attempts + 1} enqueued")
-            _try_enqueue_partition(part.run_id, part.name, part.attempts + 1)
-        else:
-            done.append(f"partition {part.name} of run #{part.run_id}: {message}; no attempts left: failed")
-    running = PartitionRun.objects.filter(run=OuterRef("run"), status=_PART.RUNNING)
-    lost = PartitionRun.objects.filter(
-        ~Exists(running), status=_PART.PENDING, lease_expires__lt=now, run__finished__isnull=True
-    )
-    for part in lost:
-        waiting = PartitionRun.objects.filter(pk=part.pk, status=_PART.PENDING, attempts=part.attempts, lease_expires__lt=now)
-        if waiting.update(lease_expires=now + lease):
-            done.append(f"partition {part.name} of run #{part.run_id}: still queued after a lease; enqueued again")
-            _try_enqueue_partition(part.run_id, part.name, part.attempts + 1)
-    active = PartitionRun.objects.filter(run=OuterRef("pk"), status__in=_ACTIVE)
-    free = Q(lease_owner="") | Q(lease_expires__lt=now)
-    for run in PartitionedRun.objects.filter(~Exists(active), free, finished__isnull=True):
-        token = new_owner_id("enqueued")
-        if PartitionedRun.objects.filter(free, pk=run.pk, finished__isnull=True, lease_owner=run.lease_owner).update(
-            lease_owner=token, lease_expires=now + lease
-        ):
-            done.append(f"run #{run.pk} of {run.model}: every partition has ended; finishing it")
-            try:
-                _enqueue_finish(run.pk, token)
-            except Exception:  # its lease runs out, and the next tick tries again
-                logger.exception("Could not enqueue the finishing of partitioned run #%s", run.pk)
-    for line in done:
-        logger.info("%s", line)
-    return done
-
-
-# --- The clock's enqueue mode ------------------------------------------------------------------------------
-
-
-def parallel_job(job: CronJob) -> CronJob:
-    """``job``, or for the sync task of a model whose partitions can run in parallel (:func:`can_run_in_parallel`)
-    a copy that starts a partitioned run instead of syncing the partitions one after another.
-
-    A Django Tasks worker running an enqueued ``sync:`` task calls this (see ``run_cron_tasks --enqueue``).
-    """
-    if not job.model_label:
-        return job
-    model = registry.get_model(job.model_label)
-    if not can_run_in_parallel(model):
-        return job
-    return dataclasses.replace(job, func=_StartRun(job.model_label))
-
-
-class _StartRun:
-    """A cron job function starting a partitioned run of a model (called with the sync task's arguments)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def __call__(self, progress: Callable[[Any], None] | None = None, mode: str = "auto") -> _Started:
-        run, started = enqueue_partitioned_sync(registry.get_model(self.label), mode=mode)
-        return _Started(run, started)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Started:
-    run: PartitionedRun
-    started: bool
-    ok: bool = True
-
-    def __str__(self) -> str:
-        run = self.run
-        if self.started:
-            return f"partitioned run #{run.pk} of {run.model} started: {run.partitions.count()} partitions enqueued"
-        started = f"{run.started:%Y-%m-%d %H:%M:%S}"
-        return f"partitioned run #{run.pk} of {run.model}, started {started}, is still going: none started"
-
-
 # --- Helpers ------------------------------------------------------------------------------------------------
 
 
-def _enqueue_partition(run_id: int, name: str, attempt: int) -> None:
-    from .cron.tasks import enqueue_partition
-
-    enqueue_partition(run_id, name, attempt)
-
-
-def _try_enqueue_partition(run_id: int, name: str, attempt: int) -> None:
-    try:
-        _enqueue_partition(run_id, name, attempt)
-    except Exception:  # it stays pending; the next tick after its lease tries again
-        logger.exception("Could not enqueue partition %s of run #%s", name, run_id)
-
-
-def _enqueue_finish(run_id: int, token: str) -> None:
-    from .cron.tasks import enqueue_finish
-
-    enqueue_finish(run_id, token)
-
-
 def _record_error(record_id: Any, message: str) -> Any:
-    from .sync import RecordError
-
     return RecordError(record_id, message)
 
 
 def _stored_errors(errors: list[Any]) -> list[dict[str, Any]]:
-    from .sync import jsonable, storable
-
     return [{"record_id": jsonable(e.record_id), "message": storable(e.message)} for e in errors]
 
 

@@ -1,0 +1,110 @@
+"""What the cron clock tells people: the `Outcome` of each task it took, and the `Reporter` writing the lines.
+
+Logging happens whatever the reporter does; the reporter writes the lines someone watching
+`manage.py run_cron_tasks` follows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+from django.utils import timezone
+
+from .jobs import CronJob
+
+if TYPE_CHECKING:
+    from ..sync import SyncProgress
+
+__all__ = ["Outcome", "Reporter"]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one task in one tick.
+
+    ``status`` is a :class:`~pyck.core.models.CronTask.Status` value, ``"enqueued"``, or ``"skipped"`` (another
+    process held the lease).
+    """
+
+    name: str
+    status: str
+    duration: float = 0.0
+    summary: str = ""
+    error: str = ""
+    exception: BaseException | None = field(default=None, repr=False)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the run failed (an exception, or a result whose ``ok`` is false)."""
+        return self.status == "failed"
+
+
+class Reporter:
+    """Writes the lines people follow: one when a task starts, one when it finishes, progress on a terminal.
+
+    Args:
+        stream: where to write (``None``: nowhere; logging still happens).
+        verbosity: 0 quiet, 1 start/finish lines, 2 also skipped tasks and ticks.
+        tty: whether ``stream`` is a terminal; progress lines (``\\r``-rewritten) are only written there.
+    """
+
+    #: Seconds between two progress lines.
+    progress_every = 1.0
+
+    def __init__(self, stream: TextIO | Any | None = None, *, verbosity: int = 1, tty: bool | None = None) -> None:
+        self.stream = stream
+        self.verbosity = verbosity
+        isatty = getattr(stream, "isatty", None)
+        self.tty = bool(tty if tty is not None else (isatty() if callable(isatty) else False))
+        self._last_progress = 0.0
+        self._progress_shown = False
+
+    def _write(self, line: str, level: int = 1) -> None:
+        if self.stream is None or self.verbosity < level:
+            return
+        if self._progress_shown:
+            self.stream.write("\n")
+            self._progress_shown = False
+        self.stream.write(f"{timezone.localtime():%Y-%m-%d %H:%M:%S} {line}\n")
+        flush = getattr(self.stream, "flush", None)
+        if callable(flush):
+            flush()
+
+    def started(self, job: CronJob) -> None:
+        """A task is starting in this process."""
+        self._write(f"{'started':<11} {job.name}")
+
+    def finished(self, outcome: Outcome) -> None:
+        """A task finished (or was enqueued, skipped, interrupted)."""
+        if outcome.status == "skipped":
+            self._write(f"{'skipped':<11} {outcome.name}: another process holds its lease", level=2)
+            return
+        if outcome.status == "enqueued":
+            self._write(f"{'enqueued':<11} {outcome.name}")
+            return
+        error_lines = outcome.error.strip().splitlines()
+        detail = outcome.summary or (error_lines[-1] if error_lines else "")
+        text = f"{outcome.status:<11} {outcome.name} in {outcome.duration:.2f}s"
+        self._write(f"{text}: {detail}" if detail else text)
+
+    def note(self, message: str, level: int = 1) -> None:
+        """Any other line (``level`` 2: only with ``-v 2``)."""
+        self._write(message, level)
+
+    def progress(self, report: SyncProgress) -> None:
+        """Receives the sync engine's progress reports; rewrites one line at most once a second on a terminal."""
+        if self.stream is None or not self.tty or self.verbosity < 1:
+            return
+        now = time.monotonic()
+        if now - self._last_progress < self.progress_every:
+            return
+        self._last_progress = now
+        label, batches, records = report.model, report.batches, report.records
+        rate = records / report.elapsed if report.elapsed else 0.0
+        self.stream.write(f"\r  {label}: {batches} batches, {records} records, {rate:.0f} records/s   ")
+        self._progress_shown = True
+        flush = getattr(self.stream, "flush", None)
+        if callable(flush):
+            flush()

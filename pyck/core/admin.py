@@ -15,9 +15,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from ._sync.plan import get_plan
+from .sync.plan import get_plan
 from .overview import describe_checkpoint, describe_mode, partition_states, when
-from ._sync.state import describe as describe_cursor
+from .sync.cursor import describe as describe_cursor
 from .cron import leases
 from .cron.clock import MAX_ERROR_CHARS, MAX_RESULT_CHARS
 from .cron.registry import SYNC_PREFIX

@@ -61,8 +61,8 @@ def _checked_models(app_configs: Any) -> list[Any]:
 def _check_model(model: Any) -> list[checks.CheckMessage]:
     from django.core.exceptions import FieldDoesNotExist
 
-    from ._sync.plan import _reverse_relations, resource_attributes
-    from ._sync.upsert import is_indexed
+    from .sync.plan import resource_attributes, reverse_relations
+    from .sync.lookups import is_indexed
     from .base import Datasource
     from .models.synced import SyncedModel
 
@@ -101,7 +101,7 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
                 )
             )
     field_map = config.field_map or {}
-    names = {f.name for f in model._meta.get_fields() if not f.auto_created or f.concrete} | set(_reverse_relations(model))
+    names = {f.name for f in model._meta.get_fields() if not f.auto_created or f.concrete} | set(reverse_relations(model))
     for name in sorted(set(field_map) - names):
         errors.append(
             checks.Error(
@@ -113,7 +113,7 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
         )
     attributes = resource_attributes(getattr(config.datasource, "resource_type", None))
     candidates = [(f.name, f) for f in [*model._meta.concrete_fields, *model._meta.many_to_many]]
-    candidates += list(_reverse_relations(model).items())
+    candidates += list(reverse_relations(model).items())
     for name, field in candidates:
         if not field.is_relation or name == "id" or field_map.get(name, "") is None:
             continue

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from . import http
-from ._sync import state as states
+from .sync import cursor as states
 
 if TYPE_CHECKING:
     from .models.synced import SyncedModel

@@ -46,7 +46,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from . import registry
-from ._sync import state as states
+from .sync import cursor as states
 from .cron.leases import LeaseRenewer, lease_duration, new_owner_id
 from .exceptions import ConfigurationError
 from .models.partitioned import PartitionedRun, PartitionRun
@@ -360,7 +360,7 @@ def _second_pass(run: PartitionedRun, owner: str) -> None:
 def _conclude(run: PartitionedRun, parts: list[PartitionRun]) -> tuple[Any, Any, int]:
     """Add the partitions' counts up, delete what is gone when every partition completed a full listing
     without errors (``OnDelete.DELETE``); return ``(status, SyncResult, max_errors)``."""
-    from ._sync.upsert import RunContext
+    from .sync import RunContext
     from .sync import SyncResult, delete_missing, delete_options, record_failer
 
     statuses = {part.status for part in parts}

@@ -19,7 +19,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from pyck.core.overview import when
-from pyck.core._sync.state import encode_value
+from pyck.core.sync.cursor import encode_value
 from pyck.core.cron import get_cron_job, registry
 from pyck.core.cron.clock import Clock
 from pyck.core.datasources import Incremental

@@ -298,7 +298,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 def _datasource_of(label: str) -> Any:
-    from . import registry
+    from .models import registry
     from .exceptions import ConfigurationError
 
     try:

@@ -15,6 +15,7 @@ from typing import Any
 from .base import Datasource, check_datasource
 from .conf import pyck_settings
 from .exceptions import ConfigurationError
+from .page_ranges import PageRanges
 
 __all__ = ["Incremental", "OnDelete", "SyncConfig"]
 
@@ -219,8 +220,6 @@ class SyncConfig:
             raise ConfigurationError(f"SyncConfig(incremental=...): expected an Incremental(...) or None, got {self.incremental!r}.")
         if self.partitions is not None and not callable(self.partitions):
             _check_partitions(self.partitions, "SyncConfig(partitions=...)")
-        from .page_ranges import PageRanges  # imports no Django models
-
         if isinstance(self.partitions, PageRanges) and self.incremental is not None:
             raise ConfigurationError(
                 "SyncConfig(partitions=PageRanges(...), incremental=...): page ranges are positions in one full "

@@ -45,7 +45,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from . import registry
+from .models import registry
 from .sync import cursor as states
 from .cron.leases import LeaseRenewer, lease_duration, new_owner_id
 from .exceptions import ConfigurationError

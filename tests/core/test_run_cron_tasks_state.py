@@ -25,7 +25,7 @@ from pyck.core.cron.clock import Clock
 from pyck.core.datasources import Incremental
 from pyck.core.exceptions import ConfigurationError
 from pyck.core.models import CronTask, SyncRun, SyncState
-from pyck.core.registry import synced_models as registry_models
+from pyck.core.models.registry import synced_models as registry_models
 from pyck.core.sync import sync_model
 from tests.testapp.models import Ticket
 

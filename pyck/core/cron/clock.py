@@ -266,7 +266,7 @@ def _ordered(jobs: Sequence[CronJob]) -> list[CronJob]:
     syncs = [job for job in jobs if job.is_sync]
     others = [job for job in jobs if not job.is_sync]
     if len(syncs) > 1:
-        from .. import registry
+        from ..models import registry
         from ..sync import sync_order
 
         by_label = {job.model_label: job for job in syncs if job.model_label}
@@ -557,7 +557,7 @@ def describe_sync_state(label: str) -> list[str]:
     """Lines on the sync of the model ``label``: its mode, then per partition its cursor and when it moved
     (incremental models), the last complete full listing, and the checkpoint an unfinished run left (where the
     next run goes on) and when it was saved."""
-    from .. import registry
+    from ..models import registry
 
     try:
         model = registry.get_model(label)

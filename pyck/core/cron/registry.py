@@ -178,7 +178,7 @@ def select_cron_jobs(names: Iterable[str] = ()) -> list[CronJob]:
 
 
 def _sync_model(label: str, progress: Callable[[Any], None] | None = None, mode: str = "auto") -> Any:
-    from .. import registry
+    from ..models import registry
     from ..sync import sync_model
 
     return sync_model(registry.get_model(label), progress=progress, mode=mode)
@@ -187,7 +187,7 @@ def _sync_model(label: str, progress: Callable[[Any], None] | None = None, mode:
 def _register_synced_models() -> None:
     if importlib.util.find_spec("pyck.core.sync") is None:
         return  # the sync engine is not installed in this build: no sync tasks
-    from .. import registry
+    from ..models import registry
 
     for model in registry.synced_models():
         interval = model.sync_config.sync_interval

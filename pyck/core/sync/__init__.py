@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..conf import pyck_settings
 from ..exceptions import ConfigurationError
+from ..models.synced import SyncedModel
 from ..options import OnDelete
 from .collector import heap_frozen
 from .context import RunContext, SeenRows
@@ -35,9 +36,6 @@ from .run import run_sync
 # workers) and for the documentation (CHECKPOINT_INTERVAL).
 from .checkpoint import CHECKPOINT_INTERVAL as CHECKPOINT_INTERVAL
 from .history import jsonable as jsonable, storable as storable
-
-if TYPE_CHECKING:
-    from ..models.synced import SyncedModel
 
 __all__ = ["RecordError", "SyncProgress", "SyncResult", "sync_model", "sync_models", "sync_order"]
 
@@ -96,8 +94,6 @@ def _sync_partitions(
     model: type[SyncedModel], context: RunContext, progress: ProgressCallback | None, options: dict[str, Any]
 ) -> SyncResult:
     """Sync one partition, the whole unpartitioned model, or each partition in turn then delete what is gone."""
-    from ..models.synced import SyncedModel
-
     if not (isinstance(model, type) and issubclass(model, SyncedModel)) or model._meta.abstract:
         raise ConfigurationError(f"sync_model(): expected a concrete SyncedModel subclass, got {model!r}.")
     unknown = set(options) - _RUN_OPTIONS

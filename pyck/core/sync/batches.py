@@ -10,18 +10,16 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from .. import http
 from ..exceptions import SyncError
+from ..models.synced import SyncedModel
 from .context import RunContext
 from .upsert import Outcome, upsert
-
-if TYPE_CHECKING:
-    from ..models.synced import SyncedModel
 
 __all__ = ["write_batch"]
 

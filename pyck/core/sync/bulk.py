@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -428,8 +429,6 @@ def _max_params(connection: Any) -> int:
         raw = connection.connection
         getlimit = getattr(raw, "getlimit", None)
         if getlimit is not None:
-            import sqlite3
-
             return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         return int(connection.features.max_query_params or 999)
     return _PG_MAX_PARAMS

@@ -11,20 +11,20 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from ..models.state import SyncState
+from ..models.synced import SyncedModel
+from ..options import Incremental
+from ..rest import RestDatasource
 from . import cursor as states
 from .context import SeenRows
+from .results import SyncResult
 from .statements import RowUpdate
 from .upsert import Outcome
-
-if TYPE_CHECKING:
-    from ..models.synced import SyncedModel
-    from ..options import Incremental
-    from .results import SyncResult
 
 __all__ = ["CHECKPOINT_INTERVAL", "RunState"]
 
@@ -50,8 +50,6 @@ class RunState:
         incremental: Incremental | None,
         result: SyncResult,
     ) -> None:
-        from ..models.state import SyncState
-
         self.model = model
         self.label = model._meta.label
         self.incremental = incremental
@@ -185,8 +183,6 @@ class RunState:
     def finisher(self, *, complete: bool) -> Callable[[Outcome, int], None]:
         """The callback ending the run in the last batch's transaction: clear the checkpoint, advance the cursor
         (only after a complete listing in which no record failed), note a complete full listing."""
-        from ..models.state import SyncState
-
         def finish(outcome: Outcome, failed_so_far: int) -> None:
             now = timezone.now()
             changes: dict[str, Any] = {"checkpoint": None, "checkpoint_updated": now}
@@ -203,8 +199,6 @@ class RunState:
 
 
 def _resumable(datasource: Any, mode: str, incremental: Incremental | None) -> bool:
-    from ..rest import RestDatasource
-
     if mode == "incremental" and incremental is not None and incremental.param is None:
         return False  # list_changed() is the datasource's own: no positions
     return isinstance(datasource, RestDatasource) and datasource.resumable

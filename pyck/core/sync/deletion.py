@@ -9,18 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import Q
 
 from ..exceptions import ConfigurationError, DatasourceError, NotFoundError
+from ..models.synced import SyncedModel
 from ..options import check_fraction
+from ..rest import RestDatasource
 from .batches import write_batch
 from .context import RunContext, SeenRows
 from .results import RecordError, SyncResult
-
-if TYPE_CHECKING:
-    from ..models.synced import SyncedModel
 
 __all__ = ["delete_missing", "delete_options"]
 
@@ -145,8 +144,6 @@ def delete_missing(
 
 def _record_predicate(datasource: Any) -> Callable[[Any], bool] | None:
     """The record filter a ``RestDatasource`` applies to its listing, if any: records it rejects are not listed."""
-    from ..rest import RestDatasource
-
     if isinstance(datasource, RestDatasource) and callable(datasource.filter):
         return datasource.filter
     return None

@@ -15,6 +15,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from .. import http
+from ..models.runs import SyncRun
 from .results import SyncResult
 
 __all__ = ["close_dead_runs", "jsonable", "record_outcome", "run_outcome", "same_outcome", "storable", "update_run"]
@@ -44,8 +45,6 @@ def run_outcome(result: SyncResult, datasource: Any, clock: float) -> dict[str, 
 def record_outcome(pk: Any, ending: SyncResult, datasource: Any, clock: float) -> dict[str, Any] | None:
     """Write the outcome the run will have if nothing follows its last batch, in that batch's transaction;
     return it (``None`` if it could not be written: the run writes its outcome afterwards, as it would)."""
-    from ..models.runs import SyncRun
-
     outcome = run_outcome(ending, datasource, clock)
     try:
         with transaction.atomic():
@@ -62,8 +61,6 @@ def same_outcome(recorded: dict[str, Any], outcome: dict[str, Any]) -> bool:
 
 def update_run(pk: Any, outcome: dict[str, Any], result: SyncResult, label: str) -> BaseException | None:
     """Write the run's outcome into its SyncRun; return the database error if it cannot be written."""
-    from ..models.runs import SyncRun
-
     try:
         try:
             SyncRun.objects.filter(pk=pk).update(**outcome)
@@ -83,8 +80,6 @@ def update_run(pk: Any, outcome: dict[str, Any], result: SyncResult, label: str)
 def close_dead_runs(label: str, partition: str, checkpointed: datetime, now: datetime) -> None:
     """Mark as failed the runs still "running" that started before the checkpoint being resumed was written:
     their process died without recording an outcome (a killed worker, a lost machine)."""
-    from ..models.runs import SyncRun
-
     message = (
         f"The process running this sync stopped without recording its outcome (killed?); the run started at "
         f"{now:%Y-%m-%d %H:%M:%S} went on from its last checkpoint."

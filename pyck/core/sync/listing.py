@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..conf import pyck_settings
 from ..exceptions import ConfigurationError, InvalidResourceError
 from ..lookahead import prefetch
-from ..rest import NOT_DESERIALISABLE
-
-if TYPE_CHECKING:
-    from .checkpoint import RunState
+from ..records import deserializer_for
+from ..rest import NOT_DESERIALISABLE, RestDatasource
+from .checkpoint import RunState
 
 __all__ = ["listing"]
 
@@ -37,8 +36,6 @@ def listing(datasource: Any, query: dict[str, Any], run: RunState) -> Iterator[t
     returning an iterator that survives the error. A generator that raised is finished, so then the error
     fails the listing.
     """
-    from ..rest import RestDatasource
-
     incremental = run.incremental
     if run.mode == "incremental" and incremental is not None and incremental.param is None:
         yield from ((record, None) for record in _generic_listing(datasource, datasource.list_changed(run.since, **query)))
@@ -86,9 +83,6 @@ def _plain_deserializer(datasource: Any) -> Callable[[Any], Any] | None:
     """The function turning one item into a record as ``datasource.deserialize_record`` does when it succeeds,
     without that method's frame and the raw id it reads for an error that rarely comes (``None`` when the
     datasource overrides ``deserialize_record``: then that method is called for each item)."""
-    from ..records import deserializer_for
-    from ..rest import RestDatasource
-
     cls = type(datasource)
     if cls.deserialize_record is not RestDatasource.deserialize_record:
         return None

@@ -6,12 +6,10 @@ Part of the sync engine; the docs page "How a sync works" describes the whole.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..models.synced import SyncedModel
 from .plan import get_plan
-
-if TYPE_CHECKING:
-    from ..models.synced import SyncedModel
 
 __all__ = ["sync_order"]
 

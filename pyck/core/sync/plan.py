@@ -24,6 +24,7 @@ from django.db import connections, models, router
 from django.utils import timezone
 
 from ..exceptions import ConfigurationError
+from ..models.synced import SyncedModel
 
 __all__ = [
     "MISSING", "FieldMapping", "Plan", "RecordFailure", "build_plan", "convert", "get_plan", "is_reference_id", "read",
@@ -191,8 +192,6 @@ def reverse_relations(model: type[models.Model]) -> dict[str, Any]:
 
 def build_plan(model: type[models.Model], attributes: set[str] | None) -> Plan:
     """Work out the synced fields of ``model`` given the resource's attribute names (``None``: unknown)."""
-    from ..models.synced import SyncedModel
-
     config = model.sync_config  # type: ignore[attr-defined]
     label = model._meta.label
     try:

@@ -10,14 +10,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from ..exceptions import ConfigurationError, DatasourceError, InvalidResourceError, SyncError
+from ..models.runs import SyncRun
+from ..models.synced import SyncedModel
 from ..options import OnDelete
 from ..pagination import truncation_notes
+from ..signals import sync_finished, sync_started
 from .batches import write_batch
 from .bulk import max_parameters
 from .checkpoint import RunState
@@ -27,9 +30,6 @@ from .history import close_dead_runs, record_outcome, run_outcome, same_outcome,
 from .listing import listing
 from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
 from .upsert import Outcome
-
-if TYPE_CHECKING:
-    from ..models.synced import SyncedModel
 
 __all__ = ["run_sync"]
 
@@ -49,9 +49,6 @@ def run_sync(
     seen: SeenRows | None,
 ) -> SyncResult:
     """Sync one model (one partition of it); ``seen`` collects the rows found unchanged (``None``: stamp them)."""
-    from ..models.runs import SyncRun
-    from ..signals import sync_finished, sync_started
-
     config = model.sync_config
     filter_ = options.get("filter", config.filter)
     # A batch's rows are looked up and written with one query parameter each: within the database's limit.

@@ -163,7 +163,7 @@ class Command(BaseCommand):
 
     def _reset(self, names: list[str], *, every: bool) -> None:
         """Delete the sync state of the models ``names`` select (``every``: of all models) and say what was reset."""
-        from pyck.core import registry
+        from pyck.core.models import registry
         from pyck.core.overview import reset_sync_state
         from pyck.core.cron.registry import SYNC_PREFIX
         from pyck.core.models import SyncState

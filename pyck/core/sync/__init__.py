@@ -23,6 +23,7 @@ from typing import Any
 
 from ..conf import pyck_settings
 from ..exceptions import ConfigurationError
+from ..models.runs import SyncStatus
 from ..models.synced import SyncedModel
 from ..options import OnDelete
 from .collector import heap_frozen
@@ -122,7 +123,7 @@ def _sync_partitions(
     combined = _combine(model._meta.label, results)
     on_delete = options.get("on_delete", config.on_delete)
     if on_delete is OnDelete.DELETE:
-        if not all(r.status == "succeeded" and r.mode == "full" for r in results):
+        if not all(r.status == SyncStatus.SUCCEEDED and r.mode == "full" for r in results):
             logger.info("%s: nothing deleted: not every partition completed a full listing without errors", model._meta.label)
         elif seen.lost:
             note(combined, f"{model._meta.label}: nothing deleted: {seen.lost}")
@@ -137,12 +138,12 @@ def _sync_partitions(
 
 
 def _combine(label: str, results: list[SyncResult]) -> SyncResult:
-    order = ["succeeded", "partial", "failed"]
+    order = [SyncStatus.SUCCEEDED, SyncStatus.PARTIAL, SyncStatus.FAILED]
     combined = SyncResult(
         model=label,
         started=min((r.started for r in results if r.started), default=None),
         finished=max((r.finished for r in results if r.finished), default=None),
-        status=max((r.status for r in results), key=order.index, default="succeeded"),
+        status=max((r.status for r in results), key=order.index, default=SyncStatus.SUCCEEDED),
         mode="incremental" if any(r.mode == "incremental" for r in results) else "full",
         resumed=any(r.resumed for r in results),
         truncated=any(r.truncated for r in results),

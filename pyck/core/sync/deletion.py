@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Q
 
 from ..exceptions import ConfigurationError, DatasourceError, NotFoundError
+from ..models.runs import SyncStatus
 from ..models.synced import SyncedModel
 from ..options import check_fraction
 from ..rest import RestDatasource
@@ -80,7 +81,7 @@ def delete_missing(
     if not missing:
         return
     if missing > max_fraction * total:
-        result.status = "partial"
+        result.status = SyncStatus.PARTIAL
         message = (
             f"Nothing was deleted: {missing} of the {total} rows of {label} are missing from the listing of "
             f"{datasource}, more than max_delete_fraction={max_fraction:g} allows. An API that answers an empty "
@@ -108,7 +109,7 @@ def delete_missing(
             except DatasourceError as error:
                 # Maybe transient, maybe the API is down: stop asking; the next run tries again.
                 error = error.with_context(datasource=datasource, record_id=key)
-                result.status = "partial"
+                result.status = SyncStatus.PARTIAL
                 unconfirmed = len(rows) - done
                 result.errors.insert(0, RecordError(key, (
                     f"{unconfirmed} of the {len(rows)} rows of {label} missing from the listing were kept: could "
@@ -131,8 +132,8 @@ def delete_missing(
     result.kept += len(live)
     if live:
         logger.info("%s: %d rows missing from the listing still exist remotely: kept and refreshed", label, len(live))
-        if result.failed and result.status == "succeeded":
-            result.status = "partial"
+        if result.failed and result.status == SyncStatus.SUCCEEDED:
+            result.status = SyncStatus.PARTIAL
     # Seen or written since (fetched as a reference of a refreshed record): it exists after all.
     gone = [pk for pk in gone if pk not in seen]
     for start in range(0, len(gone), 500):

@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from .. import http
-from ..models.runs import SyncRun
+from ..models.runs import SyncRun, SyncStatus
 from .results import SyncResult
 
 __all__ = ["close_dead_runs", "jsonable", "record_outcome", "run_outcome", "same_outcome", "storable", "update_run"]
@@ -84,8 +84,8 @@ def close_dead_runs(label: str, partition: str, checkpointed: datetime, now: dat
         f"The process running this sync stopped without recording its outcome (killed?); the run started at "
         f"{now:%Y-%m-%d %H:%M:%S} went on from its last checkpoint."
     )
-    SyncRun.objects.filter(model=label, partition=partition, status=SyncRun.Status.RUNNING, started__lte=checkpointed).update(
-        status=SyncRun.Status.FAILED, finished=checkpointed, errors=[{"record_id": None, "message": message}]
+    SyncRun.objects.filter(model=label, partition=partition, status=SyncStatus.RUNNING, started__lte=checkpointed).update(
+        status=SyncStatus.FAILED, finished=checkpointed, errors=[{"record_id": None, "message": message}]
     )
 
 

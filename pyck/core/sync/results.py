@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..models.runs import SyncStatus
+
 __all__ = ["ProgressCallback", "RecordError", "SyncProgress", "SyncResult", "note", "record_failer"]
 
 logger = logging.getLogger("pyck.sync")
@@ -31,10 +33,11 @@ class RecordError:
 class SyncResult:
     """The outcome of syncing one model.
 
-    ``status`` is ``"succeeded"`` (every record written, and deletions done as configured), ``"partial"`` (the
-    listing completed but some records failed, or it was cut short by a paginator's ``max_pages``, or rows
-    missing from it could not be deleted: too many of them, or ``get()`` could not confirm they are gone; the
-    errors say which) or ``"failed"`` (the listing itself failed; what was written before the failure stays).
+    ``status`` (a `SyncStatus`) is ``"succeeded"`` (every record written, and deletions done as configured),
+    ``"partial"`` (the listing completed but some records failed, or it was cut short by a paginator's
+    ``max_pages``, or rows missing from it could not be deleted: too many of them, or ``get()`` could not confirm
+    they are gone; the errors say which) or ``"failed"`` (the listing itself failed; what was written before the
+    failure stays).
     """
 
     model: str
@@ -51,7 +54,7 @@ class SyncResult:
     finished: datetime | None = None
     #: Seconds.
     duration: float = 0.0
-    status: str = "succeeded"
+    status: SyncStatus = SyncStatus.SUCCEEDED
     #: True when a paginator stopped the listing early because of its ``max_pages``: nothing was deleted.
     truncated: bool = False
     #: ``"full"`` (the whole listing) or ``"incremental"`` (the records changed since the cursor).
@@ -72,7 +75,7 @@ class SyncResult:
     @property
     def ok(self) -> bool:
         """True when every record was synced."""
-        return self.status == "succeeded"
+        return self.status == SyncStatus.SUCCEEDED
 
     def __str__(self) -> str:
         where = f"{self.model} [{self.partition}]" if self.partition else self.model

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..exceptions import ConfigurationError, DatasourceError, InvalidResourceError, SyncError
-from ..models.runs import SyncRun
+from ..models.runs import SyncRun, SyncStatus
 from ..models.synced import SyncedModel
 from ..options import OnDelete
 from ..pagination import truncation_notes
@@ -143,19 +143,19 @@ def run_sync(
             unexpected = crash
         if isinstance(error, DatasourceError):
             error = error.with_context(datasource=datasource)
-        result.status = "failed"
+        result.status = SyncStatus.FAILED
         where = " (the next run goes on from the last batch written)" if run.position is not None else ""
         result.errors.insert(0, RecordError(getattr(error, "record_id", None), f"The listing failed{where}: {error}"))
         del result.errors[max(max_errors, 1):]
     except BaseException as error:
-        result.status = "failed"
+        result.status = SyncStatus.FAILED
         result.errors.insert(0, RecordError(None, f"The sync of {label} crashed: {error!r}"))
         unexpected = error
     finally:
         context.confirmations.pop(model, None)
     result.cursor = run.cursor
 
-    deletable = may_delete and run.mode == "full" and result.status == "succeeded"
+    deletable = may_delete and run.mode == "full" and result.status == SyncStatus.SUCCEEDED
     if unexpected is None and deletable and on_delete is OnDelete.DELETE:
         if seen is not None and seen.lost:
             note(result, f"{label}: nothing deleted: {seen.lost}")
@@ -163,7 +163,7 @@ def run_sync(
             try:
                 delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, **deletion)
             except BaseException as error:
-                result.status = "failed"
+                result.status = SyncStatus.FAILED
                 result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))
                 unexpected = error
     elif on_delete is OnDelete.DELETE:
@@ -188,16 +188,16 @@ def run_sync(
 
 def _settle(result: SyncResult, run: RunState, truncations: list[str], on_delete: OnDelete, max_errors: int) -> None:
     """Give a listing that completed its status, and the errors that explain a partial one."""
-    result.status = "partial" if result.failed else "succeeded"
+    result.status = SyncStatus.PARTIAL if result.failed else SyncStatus.SUCCEEDED
     if run.failed_before:
-        result.status = "partial"
+        result.status = SyncStatus.PARTIAL
         result.errors.insert(0, RecordError(None, (
             f"{run.failed_before} records failed in the earlier, interrupted part of this listing (see the "
             "previous sync run): nothing was deleted and the cursor did not move"
         )))
     if truncations:
         result.truncated = True
-        result.status = "partial"
+        result.status = SyncStatus.PARTIAL
         consequence = "nothing was deleted" if on_delete is OnDelete.DELETE else "records after it were not read"
         result.errors.insert(0, RecordError(None, (
             f"The listing of {run.datasource} was cut short on purpose ({'; '.join(truncations)}), so it does not "

@@ -25,10 +25,10 @@ from ..conf import pyck_settings
 from ..exceptions import ConfigurationError
 from ..models.runs import SyncStatus
 from ..models.synced import SyncedModel
-from ..options import OnDelete
+from ..options import OnDelete, RunOptions
 from .collector import heap_frozen
 from .context import RunContext, SeenRows
-from .deletion import delete_missing, delete_options
+from .deletion import delete_missing, deletion_arguments
 from .order import sync_order
 from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
 from .run import run_sync
@@ -36,16 +36,12 @@ from .run import run_sync
 # Not part of the public API, but named here for the rest of pyck (the partitioned runs of the cron
 # workers) and for the documentation (CHECKPOINT_INTERVAL).
 from .checkpoint import CHECKPOINT_INTERVAL as CHECKPOINT_INTERVAL
+from .deletion import delete_options as delete_options
 from .history import jsonable as jsonable, storable as storable
 
 __all__ = ["RecordError", "SyncProgress", "SyncResult", "sync_model", "sync_models", "sync_order"]
 
 logger = logging.getLogger("pyck.sync")
-
-_RUN_OPTIONS = frozenset(
-    {"filter", "batch_size", "on_delete", "max_errors", "max_delete_fraction", "confirm_delete", "mode", "partition"}
-)
-
 
 def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = None, **options: Any) -> SyncResult:
     """Sync ``model`` from its datasource now, record a ``SyncRun`` and return the result.
@@ -89,49 +85,43 @@ def _freeze_gc() -> bool:
     return freeze
 
 
-
-
 def _sync_partitions(
-    model: type[SyncedModel], context: RunContext, progress: ProgressCallback | None, options: dict[str, Any]
+    model: type[SyncedModel], context: RunContext, progress: ProgressCallback | None, overrides: dict[str, Any]
 ) -> SyncResult:
     """Sync one partition, the whole unpartitioned model, or each partition in turn then delete what is gone."""
     if not (isinstance(model, type) and issubclass(model, SyncedModel)) or model._meta.abstract:
         raise ConfigurationError(f"sync_model(): expected a concrete SyncedModel subclass, got {model!r}.")
-    unknown = set(options) - _RUN_OPTIONS
-    if unknown:
-        raise TypeError(f"sync_model() got unknown options {sorted(unknown)}; the known ones are {sorted(_RUN_OPTIONS)}.")
+    options = RunOptions.for_model(model, **overrides)
     config = model.sync_config
-    partition = options.pop("partition", None)
-    if partition is not None:
-        if not isinstance(partition, str) or not partition:
-            raise ConfigurationError(f"sync_model(partition=...): expected a non-empty partition name, got {partition!r}.")
-        if "filter" not in options:  # a partitioned run's worker passes the stored filter: no lookup
+    if options.partition is not None:
+        if "filter" not in overrides:  # a partitioned run's worker passes the stored filter: no lookup
             declared = config.get_partitions()
-            if partition in declared:
-                options["filter"] = {**config.filter, **declared[partition]}
+            if options.partition in declared:
+                options = options.using(filter={**config.filter, **declared[options.partition]})
         # Deletions are decided elsewhere (by the last partition of a partitioned run): stamp what is unchanged.
-        return run_sync(model, context, progress, options, partition=partition, may_delete=False, seen=None)
+        return run_sync(model, context, progress, options, may_delete=False, seen=None)
     partitions = config.get_partitions()
     if not partitions:
-        return run_sync(model, context, progress, options, partition="", may_delete=True, seen=SeenRows())
-    base_filter = options.pop("filter", config.filter)
+        return run_sync(model, context, progress, options, may_delete=True, seen=SeenRows())
     seen = SeenRows()
     results = [
-        run_sync(model, context, progress, {**options, "filter": {**base_filter, **extra}}, partition=name, may_delete=False, seen=seen)
+        run_sync(
+            model, context, progress, options.using(filter={**options.filter, **extra}, partition=name),
+            may_delete=False, seen=seen,
+        )
         for name, extra in partitions.items()
     ]
     combined = _combine(model._meta.label, results)
-    on_delete = options.get("on_delete", config.on_delete)
-    if on_delete is OnDelete.DELETE:
+    if options.on_delete is OnDelete.DELETE:
         if not all(r.status == SyncStatus.SUCCEEDED and r.mode == "full" for r in results):
             logger.info("%s: nothing deleted: not every partition completed a full listing without errors", model._meta.label)
         elif seen.lost:
             note(combined, f"{model._meta.label}: nothing deleted: {seen.lost}")
         else:
-            fail = record_failer(combined, options.get("max_errors", config.max_errors), model._meta.label, config.datasource)
+            fail = record_failer(combined, options.max_errors, model._meta.label, config.datasource)
             delete_missing(
                 context, model, combined, fail, since=min(r.listing_started for r in results), seen=seen,
-                **delete_options(config, options),
+                **deletion_arguments(options),
             )
             logger.info("%s: %d rows deleted after a full listing of its %d partitions", model._meta.label, combined.deleted, len(results))
     return combined

@@ -7,42 +7,39 @@ Part of the sync engine; the docs page "How a sync works" describes the whole.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from django.db.models import Q
 
-from ..exceptions import ConfigurationError, DatasourceError, NotFoundError
+from ..exceptions import DatasourceError, NotFoundError
 from ..models.runs import SyncStatus
 from ..models.synced import SyncedModel
-from ..options import check_fraction
+from ..options import RunOptions, SyncConfig
 from ..rest import RestDatasource
 from .batches import write_batch
 from .context import RunContext, SeenRows
 from .results import RecordError, SyncResult
 
-__all__ = ["delete_missing", "delete_options"]
+__all__ = ["delete_missing", "delete_options", "deletion_arguments"]
 
 logger = logging.getLogger("pyck.sync")
 
 
-def delete_options(config: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of `delete_missing` for a model's `SyncConfig` and the run's `options`."""
-    max_delete_fraction = options.get("max_delete_fraction")
-    if max_delete_fraction is None:
-        max_delete_fraction = config.get_max_delete_fraction()
-    else:
-        check_fraction(max_delete_fraction, "sync_model(max_delete_fraction=...)")
-    confirm_delete = options.get("confirm_delete", config.confirm_delete)
-    if not isinstance(confirm_delete, bool):
-        raise ConfigurationError(f"sync_model(confirm_delete=...): expected True or False, got {confirm_delete!r}.")
+def deletion_arguments(options: RunOptions) -> dict[str, Any]:
+    """The keyword arguments of `delete_missing` for a run with `options`."""
     return {
-        "max_fraction": max_delete_fraction,
-        "confirm": confirm_delete,
-        "batch_size": options.get("batch_size") or config.get_batch_size(),
-        "max_errors": options.get("max_errors", config.max_errors),
+        "max_fraction": options.max_delete_fraction,
+        "confirm": options.confirm_delete,
+        "batch_size": options.batch_size,
+        "max_errors": options.max_errors,
     }
+
+
+def delete_options(config: SyncConfig, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of `delete_missing` for a model with `config`, and the `sync_model()` `overrides`."""
+    return deletion_arguments(RunOptions.from_config(config, **overrides))
 
 
 def delete_missing(

@@ -15,17 +15,17 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..exceptions import ConfigurationError, DatasourceError, InvalidResourceError, SyncError
+from ..exceptions import DatasourceError, InvalidResourceError, SyncError
 from ..models.runs import SyncRun, SyncStatus
 from ..models.synced import SyncedModel
-from ..options import OnDelete
+from ..options import OnDelete, RunOptions
 from ..pagination import truncation_notes
 from ..signals import sync_finished, sync_started
 from .batches import write_batch
 from .bulk import max_parameters
 from .checkpoint import RunState
 from .context import RunContext, SeenRows
-from .deletion import delete_missing, delete_options
+from .deletion import delete_missing, deletion_arguments
 from .history import close_dead_runs, record_outcome, run_outcome, same_outcome, update_run
 from .listing import listing
 from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
@@ -35,35 +35,27 @@ __all__ = ["run_sync"]
 
 logger = logging.getLogger("pyck.sync")
 
-_MODES = ("auto", "full", "incremental")
-
-
 def run_sync(
     model: type[SyncedModel],
     context: RunContext,
     progress: ProgressCallback | None,
-    options: dict[str, Any],
+    options: RunOptions,
     *,
-    partition: str,
     may_delete: bool,
     seen: SeenRows | None,
 ) -> SyncResult:
-    """Sync one model (one partition of it); ``seen`` collects the rows found unchanged (``None``: stamp them)."""
+    """Sync one model (the partition `options.partition` of it, if not `None`) with `options`; `may_delete`: the
+    run decides deletions itself; `seen` collects the rows found unchanged (`None`: stamp them)."""
     config = model.sync_config
-    filter_ = options.get("filter", config.filter)
+    partition = options.partition or ""
+    filter_ = options.filter
     # A batch's rows are looked up and written with one query parameter each: within the database's limit.
-    batch_size = min(options.get("batch_size") or config.get_batch_size(), max_parameters(model))
-    on_delete = options.get("on_delete", config.on_delete)
-    max_errors = options.get("max_errors", config.max_errors)
-    deletion = delete_options(config, options)
-    requested = options.get("mode", "auto")
-    if requested not in _MODES:
-        raise ConfigurationError(f"sync_model(mode=...): expected one of {', '.join(_MODES)}, got {requested!r}.")
+    batch_size = min(options.batch_size, max_parameters(model))
+    on_delete = options.on_delete
+    max_errors = options.max_errors
+    deletion = deletion_arguments(options)
+    requested = options.mode
     incremental = config.incremental
-    if requested == "incremental" and incremental is None:
-        raise ConfigurationError(
-            f"sync_model({model.__name__}, mode='incremental'): the model's SyncConfig has no incremental=Incremental(...)."
-        )
     label = model._meta.label
     datasource = config.datasource
 

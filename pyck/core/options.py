@@ -20,9 +20,9 @@ from .page_ranges import PageRanges
 
 __all__ = ["MODES", "RUN_OPTIONS", "Incremental", "OnDelete", "RunOptions", "SyncConfig", "check_fraction"]
 
-#: The values of `sync_model(mode=...)`: `"auto"` (incremental when the model can be, full otherwise), `"full"` or
-#: `"incremental"`.
 MODES = ("auto", "full", "incremental")
+"""The values of `sync_model(mode=...)`: `"auto"` (incremental when the model can be, full otherwise), `"full"`
+or `"incremental"`."""
 
 
 class OnDelete(enum.Enum):
@@ -342,8 +342,8 @@ class RunOptions:
         return replace(self, **changes)
 
 
-#: The keyword arguments `sync_model()` takes besides `progress`: the fields of `RunOptions`.
 RUN_OPTIONS = frozenset(f.name for f in fields(RunOptions))
+"""The keyword arguments `sync_model()` takes besides `progress`: the fields of `RunOptions`."""
 
 
 def check_fraction(value: Any, where: str) -> float:

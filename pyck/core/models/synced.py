@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.apps import apps
 from django.db import models
 
 from ..options import SyncConfig
@@ -44,7 +45,6 @@ class SyncedModel(models.Model):
     @classmethod
     def sync(cls, **options: Any) -> SyncResult:
         """Sync this model from its datasource now and return the result (see :func:`pyck.core.sync.sync_model`)."""
-        from ..sync import sync_model  # the engine imports the models: imported when called, not with the models
-
-        return sync_model(cls, **options)
+        # The engine imports the models, so they reach it through the app (see PyckConfig.sync_model).
+        return apps.get_app_config("pyck").sync_model(cls, **options)
 

@@ -19,7 +19,6 @@ from django.utils import timezone
 from ..models.state import SyncState
 from ..models.synced import SyncedModel
 from ..options import Incremental
-from ..rest import RestDatasource
 from . import cursor as states
 from .context import SeenRows
 from .results import SyncResult
@@ -201,5 +200,5 @@ class RunState:
 def _resumable(datasource: Any, mode: str, incremental: Incremental | None) -> bool:
     if mode == "incremental" and incremental is not None and incremental.param is None:
         return False  # list_changed() is the datasource's own: no positions
-    return isinstance(datasource, RestDatasource) and datasource.resumable
+    return bool(datasource.resumable)
 

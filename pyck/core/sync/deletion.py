@@ -17,7 +17,6 @@ from ..exceptions import DatasourceError, NotFoundError
 from ..models.runs import SyncStatus
 from ..models.synced import SyncedModel
 from ..options import RunOptions, SyncConfig
-from ..rest import RestDatasource
 from .batches import write_batch
 from .context import RunContext, SeenRows
 from .results import RecordError, SyncResult
@@ -96,7 +95,6 @@ def delete_missing(
     if not confirm:
         gone = [pk for pk, _ in rows]
     else:
-        predicate = _record_predicate(datasource)
         for done, (pk, key) in enumerate(rows):
             try:
                 record = datasource.get(key)
@@ -114,7 +112,7 @@ def delete_missing(
                 )))
                 del result.errors[max(max_errors, 1):]
                 break
-            if predicate is not None and not predicate(record):
+            if not datasource.includes(record):
                 gone.append(pk)  # it exists, but the datasource's filter leaves it out of the listing
             else:
                 live.append(record)
@@ -138,11 +136,4 @@ def delete_missing(
         result.deleted += per_model.get(label, 0)
     if gone:
         context.forget()  # cascades may have removed rows of other models too
-
-
-def _record_predicate(datasource: Any) -> Callable[[Any], bool] | None:
-    """The record filter a ``RestDatasource`` applies to its listing, if any: records it rejects are not listed."""
-    if isinstance(datasource, RestDatasource) and callable(datasource.filter):
-        return datasource.filter
-    return None
 

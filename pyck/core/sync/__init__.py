@@ -6,7 +6,7 @@ by step; each step has its module here:
 
 - `run`: one run of one model (one partition of it), from its `SyncRun` row to its `SyncResult`;
 - `checkpoint`: where a run stands and the checkpoints it writes (`SyncState`); `cursor`: the cursor's encoding;
-- `listing`: reading the datasource's listing;
+- `listing`: reading the datasource's listing (its `read_listing()`);
 - `batches`: writing a batch in one transaction, and redoing it row by row when the database refuses it;
 - `upsert`: the set-based upsert of one batch, relations included, through the model's `plan`;
 - `bulk`, `lookups`, `statements`: the statements a batch sends; `context`: what a run remembers between batches;
@@ -33,8 +33,8 @@ from .order import sync_order
 from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
 from .run import run_sync
 
-# Not part of the public API, but named here for the rest of pyck (the partitioned runs of the cron
-# workers) and for the documentation (CHECKPOINT_INTERVAL).
+# Not in __all__, but named here for the rest of pyck (the partitioned runs of the cron workers import them, and
+# RunContext, record_failer, delete_missing from here) and for the documentation (CHECKPOINT_INTERVAL).
 from .checkpoint import CHECKPOINT_INTERVAL as CHECKPOINT_INTERVAL
 from .deletion import delete_options as delete_options
 from .history import jsonable as jsonable, storable as storable
@@ -42,6 +42,7 @@ from .history import jsonable as jsonable, storable as storable
 __all__ = ["RecordError", "SyncProgress", "SyncResult", "sync_model", "sync_models", "sync_order"]
 
 logger = logging.getLogger("pyck.sync")
+
 
 def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = None, **options: Any) -> SyncResult:
     """Sync ``model`` from its datasource now, record a ``SyncRun`` and return the result.

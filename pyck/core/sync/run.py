@@ -35,6 +35,7 @@ __all__ = ["run_sync"]
 
 logger = logging.getLogger("pyck.sync")
 
+
 def run_sync(
     model: type[SyncedModel],
     context: RunContext,

@@ -1,4 +1,4 @@
-"""Micro-benchmark of the write paths of one batch: the ORM's bulk methods against :mod:`pyck.core._sync.bulk`.
+"""Micro-benchmark of the write paths of one batch: the ORM's bulk methods against :mod:`pyck.core.sync.bulk`.
 
 Usage (the database is dropped and recreated; its name must contain ``bench``)::
 
@@ -40,7 +40,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     from django.db import connection, transaction
 
     from benchmarks.benchapp.models import Member, Party
-    from pyck.core._sync import bulk
+    from pyck.core.sync import bulk
 
     call_command("migrate", verbosity=0, interactive=False)
     party = Party.objects.create(external_id=1, name="P", colour="000000")

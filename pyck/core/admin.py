@@ -15,9 +15,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from . import registry
-from ._sync.plan import get_plan
-from ._sync.state import describe as describe_cursor
+from .models import registry
+from .sync.cursor import describe as describe_cursor
+from .sync.plan import get_plan
 from .cron import leases
 from .cron.execution import MAX_ERROR_CHARS, MAX_RESULT_CHARS
 from .cron.jobs import SYNC_PREFIX

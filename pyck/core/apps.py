@@ -1,6 +1,13 @@
 """Django app configuration for pyck."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from .sync import SyncResult
 
 
 class PyckConfig(AppConfig):
@@ -13,3 +20,10 @@ class PyckConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+
+    def sync_model(self, model: Any, **options: Any) -> SyncResult:
+        """Sync `model` now with `pyck.core.sync.sync_model`: how `SyncedModel.sync()` reaches the engine, which
+        imports the models."""
+        from .sync import sync_model  # it imports the models: Django imports this module before they may be
+
+        return sync_model(model, **options)

@@ -7,15 +7,20 @@ records, and it says which type the records are and which attribute holds their 
 from __future__ import annotations
 
 import abc
+import inspect
 import operator
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from .exceptions import ConfigurationError, NotFoundError
+from .exceptions import ConfigurationError, InvalidResourceError, NotFoundError
 
-__all__ = ["Datasource", "MockDatasource", "ResourceT"]
+__all__ = ["Datasource", "Listed", "MockDatasource", "ResourceT", "listing_of"]
 
 ResourceT = TypeVar("ResourceT")
+
+Listed = tuple[Any, Any]
+"""What `Datasource.read_listing` yields for each record: the record (or the `InvalidResourceError` of a record
+that could not be read), and the listing's position after it (`None` when the listing cannot resume)."""
 
 
 class Datasource(Generic[ResourceT], abc.ABC):
@@ -53,6 +58,9 @@ class Datasource(Generic[ResourceT], abc.ABC):
     parameters. A datasource doing its own HTTP may set it to what it sends; assign a new tuple rather than
     changing it, so that readers in other threads need no lock.
     """
+    resumable: bool = False
+    """Whether `read_listing` can start part way through, from a position it yielded before (the sync engine
+    stores them as checkpoints, and resumes a run that died from there)."""
 
     def __init__(self, **kwargs: Any) -> None:
         for key, value in kwargs.items():
@@ -83,6 +91,32 @@ class Datasource(Generic[ResourceT], abc.ABC):
             f"{self} has no list_changed(): set Incremental(param=...) to the list() argument taking the cursor, "
             "or implement list_changed(since, **filter) on the datasource."
         )
+
+    def read_listing(self, filter: Mapping[str, Any], *, start: Any = None) -> Iterator[Listed]:
+        """Yield `(record, position)` for each record of the listing `list(**filter)`: how the sync engine reads it.
+
+        `record` is a resource, or an `InvalidResourceError` in place of a record that could not be read (naming
+        this datasource and, where known, the URL and the record's id): the engine counts and reports it, and
+        reads on. `position` is where the listing is after that record, as JSON (the engine stores it as the
+        run's checkpoint), or `None`; `start` is such a position, to go on right after it (only given when
+        `resumable` is true).
+
+        The default reads `list(**filter)` from the start, with `None` positions (see `listing_of`).
+        `RestDatasource` reads its pages itself (see `RestDatasource.read_listing`). Override it when your API
+        can resume a listing part way through (then set `resumable`), or can give the engine the records faster
+        than `list()` does; `list()` stays the listing everyone else reads.
+        """
+        return listing_of(self, self.list(**filter))
+
+    def includes(self, record: ResourceT) -> bool:
+        """Whether the listing includes `record`, a record `get()` returned.
+
+        The sync engine asks it before deleting a row missing from a complete listing whose record `get()`
+        still finds: a record the listing leaves out on purpose is gone as far as the model is concerned. The
+        default says yes; `RestDatasource` applies its `filter`. Override it when `list()` leaves records out
+        that `get()` still returns.
+        """
+        return True
 
     def get_id(self, resource: ResourceT) -> Any:
         """Return the id of ``resource``: its :attr:`identifier` attribute (or key, for a mapping)."""
@@ -145,6 +179,26 @@ def _value(resource: Any, attribute: str) -> Any:
         return operator.attrgetter(attribute)(resource)
     except AttributeError:
         raise TypeError(f"MockDatasource cannot filter or sort on {attribute!r}: the records have no such attribute") from None
+
+
+def listing_of(datasource: Datasource[Any], records: Iterable[Any]) -> Iterator[Listed]:
+    """Yield `(record, None)` for each of `records` (what `datasource.list()` or `list_changed()` returned), as
+    `Datasource.read_listing` yields them.
+
+    An `InvalidResourceError` the iterator raises is yielded in place of its record, with `datasource` as its
+    context, when the iterator can go on after it; a generator that raised is finished, so then the error ends
+    the listing (it is raised).
+    """
+    iterator = iter(records)
+    while True:
+        try:
+            yield next(iterator), None
+        except StopIteration:
+            return
+        except InvalidResourceError as error:
+            if inspect.isgenerator(iterator):
+                raise  # a generator that raised is finished: the rest of the listing is lost
+            yield error.with_context(datasource=datasource), None
 
 
 def check_datasource(value: Any, *, where: str) -> Datasource[Any]:

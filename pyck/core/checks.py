@@ -6,8 +6,19 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.cache import InvalidCacheBackendError, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.exceptions import FieldDoesNotExist
 
+from .base import Datasource
 from .conf import DEFAULTS
+from .models.registry import synced_models
+from .models.synced import SyncedModel
+from .sync.lookups import is_indexed
+from .sync.plan import resource_attributes, reverse_relations
 
 
 @checks.register()
@@ -53,19 +64,10 @@ def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
 
 def _checked_models(app_configs: Any) -> list[Any]:
     """The registered synced models, limited to ``app_configs`` when ``manage.py check`` names apps."""
-    from .registry import synced_models
-
     return [m for m in synced_models() if app_configs is None or m._meta.app_config in app_configs]
 
 
 def _check_model(model: Any) -> list[checks.CheckMessage]:
-    from django.core.exceptions import FieldDoesNotExist
-
-    from ._sync.plan import _reverse_relations, resource_attributes
-    from ._sync.upsert import is_indexed
-    from .base import Datasource
-    from .models.synced import SyncedModel
-
     config = model.sync_config
     label = model._meta.label
     errors: list[checks.CheckMessage] = []
@@ -101,7 +103,7 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
                 )
             )
     field_map = config.field_map or {}
-    names = {f.name for f in model._meta.get_fields() if not f.auto_created or f.concrete} | set(_reverse_relations(model))
+    names = {f.name for f in model._meta.get_fields() if not f.auto_created or f.concrete} | set(reverse_relations(model))
     for name in sorted(set(field_map) - names):
         errors.append(
             checks.Error(
@@ -113,7 +115,7 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
         )
     attributes = resource_attributes(getattr(config.datasource, "resource_type", None))
     candidates = [(f.name, f) for f in [*model._meta.concrete_fields, *model._meta.many_to_many]]
-    candidates += list(_reverse_relations(model).items())
+    candidates += list(reverse_relations(model).items())
     for name, field in candidates:
         if not field.is_relation or name == "id" or field_map.get(name, "") is None:
             continue
@@ -154,8 +156,6 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
 
 
 def _check_incremental(model: Any, attributes: set[str] | None) -> list[checks.CheckMessage]:
-    from .base import Datasource
-
     incremental = model.sync_config.incremental
     datasource = model.sync_config.datasource
     if incremental is None or not isinstance(datasource, Datasource):
@@ -200,8 +200,6 @@ def check_request_budgets(app_configs: Any = None, **kwargs: Any) -> list[checks
                two steps that concurrent processes can interleave (file, database)
     ========== ==================================================================================
     """
-    from django.core.cache import InvalidCacheBackendError, caches
-
     messages: list[checks.CheckMessage] = []
     for model in _checked_models(app_configs):
         datasource = getattr(model.sync_config, "datasource", None)
@@ -236,11 +234,6 @@ def check_request_budgets(app_configs: Any = None, **kwargs: Any) -> list[checks
 
 
 def _budget_cache_problem(cache: Any) -> str | None:
-    from django.core.cache.backends.db import DatabaseCache
-    from django.core.cache.backends.dummy import DummyCache
-    from django.core.cache.backends.filebased import FileBasedCache
-    from django.core.cache.backends.locmem import LocMemCache
-
     if isinstance(cache, DummyCache):
         return "keeps nothing: every request of that datasource will fail with a ConfigurationError"
     if isinstance(cache, LocMemCache):

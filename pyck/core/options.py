@@ -1,4 +1,5 @@
-"""Per-model sync options: :class:`SyncConfig`, :class:`OnDelete` and :class:`Incremental`.
+"""Sync options: per model, :class:`SyncConfig`, :class:`OnDelete` and :class:`Incremental`; per run,
+`RunOptions` (a model's `SyncConfig` with the overrides of one `sync_model()` call).
 
 This module imports no Django models, so datasource modules and settings files may import it freely.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,8 +16,13 @@ from typing import Any
 from .base import Datasource, check_datasource
 from .conf import pyck_settings
 from .exceptions import ConfigurationError
+from .page_ranges import PageRanges
 
-__all__ = ["Incremental", "OnDelete", "SyncConfig"]
+__all__ = ["MODES", "RUN_OPTIONS", "Incremental", "OnDelete", "RunOptions", "SyncConfig", "check_fraction"]
+
+MODES = ("auto", "full", "incremental")
+"""The values of `sync_model(mode=...)`: `"auto"` (incremental when the model can be, full otherwise), `"full"`
+or `"incremental"`."""
 
 
 class OnDelete(enum.Enum):
@@ -219,8 +225,6 @@ class SyncConfig:
             raise ConfigurationError(f"SyncConfig(incremental=...): expected an Incremental(...) or None, got {self.incremental!r}.")
         if self.partitions is not None and not callable(self.partitions):
             _check_partitions(self.partitions, "SyncConfig(partitions=...)")
-        from .page_ranges import PageRanges  # imports no Django models
-
         if isinstance(self.partitions, PageRanges) and self.incremental is not None:
             raise ConfigurationError(
                 "SyncConfig(partitions=PageRanges(...), incremental=...): page ranges are positions in one full "
@@ -249,7 +253,101 @@ class SyncConfig:
         return check_fraction(pyck_settings.SYNC_MAX_DELETE_FRACTION, "The PYCK['SYNC_MAX_DELETE_FRACTION'] setting")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    """The options of one sync run: a model's `SyncConfig`, with the keyword arguments of the `sync_model()` call
+    taking precedence, checked once, when the object is made.
+
+    Make one with `for_model` (or `from_config`); change one with `using`, which returns a checked copy and leaves
+    the original alone.
+
+    Attributes:
+        filter: the `list()` arguments of the listing.
+        batch_size: records written per batch (the engine also keeps it within the database's parameter limit).
+        on_delete: what to do with rows missing from a complete listing.
+        max_errors: how many record errors the result keeps.
+        max_delete_fraction: the largest share of the table a run may delete.
+        confirm_delete: whether each row missing from the listing is confirmed gone with `get()` first.
+        mode: one of `MODES`.
+        partition: the one partition to sync, or `None` (the whole model).
+    """
+
+    filter: dict[str, Any]
+    batch_size: int
+    on_delete: OnDelete
+    max_errors: int
+    max_delete_fraction: float
+    confirm_delete: bool
+    mode: str = "auto"
+    partition: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.partition is not None and (not isinstance(self.partition, str) or not self.partition):
+            raise ConfigurationError(
+                f"sync_model(partition=...): expected a non-empty partition name, got {self.partition!r}."
+            )
+        check_fraction(self.max_delete_fraction, "sync_model(max_delete_fraction=...)")
+        if not isinstance(self.confirm_delete, bool):
+            raise ConfigurationError(f"sync_model(confirm_delete=...): expected True or False, got {self.confirm_delete!r}.")
+        if self.mode not in MODES:
+            raise ConfigurationError(f"sync_model(mode=...): expected one of {', '.join(MODES)}, got {self.mode!r}.")
+
+    @classmethod
+    def from_config(cls, config: SyncConfig, /, **overrides: Any) -> RunOptions:
+        """The options of a run of a model with `config`, and `overrides` (the keyword arguments of `sync_model()`).
+
+        A `batch_size` of `None` or 0 and a `max_delete_fraction` of `None` keep the config's (or the setting's).
+
+        Raises:
+            TypeError: an override is not a run option.
+            ConfigurationError: an option's value is wrong.
+        """
+        unknown = set(overrides) - RUN_OPTIONS
+        if unknown:
+            raise TypeError(
+                f"sync_model() got unknown options {sorted(unknown)}; the known ones are {sorted(RUN_OPTIONS)}."
+            )
+        fraction = overrides.get("max_delete_fraction")
+        return cls(
+            filter=overrides.get("filter", config.filter),
+            batch_size=overrides.get("batch_size") or config.get_batch_size(),
+            on_delete=overrides.get("on_delete", config.on_delete),
+            max_errors=overrides.get("max_errors", config.max_errors),
+            max_delete_fraction=config.get_max_delete_fraction() if fraction is None else fraction,
+            confirm_delete=overrides.get("confirm_delete", config.confirm_delete),
+            mode=overrides.get("mode", "auto"),
+            partition=overrides.get("partition"),
+        )
+
+    @classmethod
+    def for_model(cls, model: Any, /, **overrides: Any) -> RunOptions:
+        """The options of a run of `model` (a `SyncedModel`): `from_config` with its `SyncConfig`, also checking
+        that an incremental run can be asked of it.
+
+        Raises:
+            TypeError: an override is not a run option.
+            ConfigurationError: an option's value is wrong, or `mode="incremental"` for a model without
+                `SyncConfig.incremental`.
+        """
+        config = model.sync_config
+        options = cls.from_config(config, **overrides)
+        if options.mode == "incremental" and config.incremental is None:
+            raise ConfigurationError(
+                f"sync_model({model.__name__}, mode='incremental'): the model's SyncConfig has no incremental=Incremental(...)."
+            )
+        return options
+
+    def using(self, **changes: Any) -> RunOptions:
+        """Return a copy with `changes` (checked as when made); this object does not change."""
+        return replace(self, **changes)
+
+
+RUN_OPTIONS = frozenset(f.name for f in fields(RunOptions))
+"""The keyword arguments `sync_model()` takes besides `progress`: the fields of `RunOptions`."""
+
+
 def check_fraction(value: Any, where: str) -> float:
+    """Return `value` as a float if it is a number from 0 to 1, else raise a `ConfigurationError` naming `where`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ConfigurationError(
             f"{where}: expected a number from 0 (never delete) to 1 (no limit), or None, got {value!r}."

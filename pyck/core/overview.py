@@ -12,9 +12,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from ._sync import state as states
 from .models import SyncedModel, SyncState
 from .redaction import redact_url
+from .sync import cursor as states
 
 __all__ = [
     "PartitionState",

@@ -36,7 +36,7 @@ import requests
 from urllib3 import exceptions as urllib3_exceptions
 
 from . import http
-from .base import Datasource, ResourceT
+from .base import Datasource, Listed, ResourceT
 from .budget import RequestBudget
 from .conf import pyck_settings
 from .exceptions import (
@@ -48,6 +48,7 @@ from .exceptions import (
     ResponseError,
     TransportError,
 )
+from .lookahead import prefetch
 from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
 from .records import deserializer_for, to_camel_case
 
@@ -515,6 +516,85 @@ class RestDatasource(Datasource[ResourceT]):
             cause = error
         raise invalid from (None if cause is None or _reveals(cause, self.sent_secrets) else cause)
 
+    def read_listing(self, filter: Mapping[str, Any], *, start: Any = None) -> Iterator[Listed]:
+        """Yield `(record, position)` for each record of the listing, as the sync engine reads it (see
+        `Datasource.read_listing`), walking the pages itself rather than through `list()`:
+
+        - each item is deserialised as `deserialize_record` would (straight by the resource type's deserialiser
+          when neither it nor `deserialize` is overridden); an item that fails is yielded as the
+          `InvalidResourceError` of `deserialize_record`, naming this datasource, the endpoint's URL and the
+          record's id, and the listing goes on;
+        - records `filter` (the attribute) rejects are left out;
+        - when `resumable`, the pages are fetched and parsed in a background thread, up to the
+          `SYNC_PREFETCH_PAGES` setting ahead of the record being yielded (records are deserialised in the
+          caller's thread), a position names the page and how many of its items were read, and `start` resumes
+          right after one.
+
+        A subclass that overrides `list()` gets `Datasource.read_listing`: its `list()` is the listing. Override
+        this method only to change how a sync reads the pages; yield what it yields.
+        """
+        if type(self).list is not RestDatasource.list:
+            yield from super().read_listing(filter, start=start)
+            return
+        url = self.redact(self.url)
+        resumable = self.resumable
+        if resumable:
+            start_page, skip = (start["page"], start["index"]) if start else (None, 0)
+            depth = pyck_settings.SYNC_PREFETCH_PAGES
+            if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+                raise ConfigurationError(
+                    f"The SYNC_PREFETCH_PAGES setting must be a whole number, 0 or more (0: off), got {depth!r}."
+                )
+            # The next pages are fetched and parsed in another thread while the caller writes the current batch.
+            pages = prefetch(self.walk(start_page, **filter), depth, name=f"pyck-prefetch {self}")
+        else:
+            start_page, skip, pages = None, 0, ((None, [item]) for item in self.paginate(**filter))
+        to_record = self._plain_deserializer()
+        for page_position, items in pages:
+            for index, item in enumerate(items[skip:], start=skip):
+                position = {"page": page_position, "index": index + 1} if resumable else None
+                try:
+                    if to_record is None:
+                        record = self.deserialize_record(item, url=url, record_id=self.get_raw_id(item))
+                    else:
+                        record = to_record(item)
+                except _DESERIALISING_ERRORS as error:
+                    record = self._explained(item, url, error, again=to_record is not None)
+                    if isinstance(record, InvalidResourceError):
+                        yield record, position
+                        continue
+                if self.filter is None or self.filter(record):
+                    yield record, position
+            skip = 0
+
+    def includes(self, record: ResourceT) -> bool:
+        """Whether the listing includes `record`: whether `filter` (the attribute), if set, accepts it."""
+        return not callable(self.filter) or bool(self.filter(record))
+
+    def _plain_deserializer(self) -> Callable[[Any], Any] | None:
+        # The function turning one item into a record as deserialize_record() does when it succeeds, without
+        # that method's frame and the raw id it reads for an error that rarely comes; None when a subclass
+        # overrides deserialize_record(), which is then called for each item.
+        cls = type(self)
+        if cls.deserialize_record is not RestDatasource.deserialize_record:
+            return None
+        if cls.deserialize is not RestDatasource.deserialize:
+            return self.deserialize
+        return deserializer_for(self.resource_type, camel_case=self.camel_case)
+
+    def _explained(self, item: Any, url: str, error: Exception, *, again: bool) -> Any:
+        # What deserialize_record() makes of an item that raised `error`: the error naming this datasource, the
+        # URL and the record (or, should a second try succeed, the record). `again`: the error came from the
+        # plain deserialiser, so deserialize_record() is asked; otherwise it came from that method already.
+        if not again:
+            if isinstance(error, InvalidResourceError):
+                return error
+            raise error
+        try:
+            return self.deserialize_record(item, url=url, record_id=self.get_raw_id(item))
+        except InvalidResourceError as explained:
+            return explained
+
     # --- Internals -------------------------------------------------------------------------------------
 
     def _get_limiter(self) -> http.RateLimiter:
@@ -577,6 +657,10 @@ class RestDatasource(Datasource[ResourceT]):
 # What RestDatasource.deserialize_record turns into an InvalidResourceError besides that error itself: what a
 # deserialize() override reading a missing key or a value of the wrong type raises.
 NOT_DESERIALISABLE = (KeyError, TypeError, ValueError)
+
+# What read_listing() catches from the deserialiser: what deserialize_record turns into an InvalidResourceError
+# (anything else propagates).
+_DESERIALISING_ERRORS = (InvalidResourceError, *NOT_DESERIALISABLE)
 
 # The most URLs whose redacted form a datasource keeps (a listing's pages are each shown about four times, in a row).
 _REDACTED_URLS = 64

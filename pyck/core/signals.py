@@ -30,7 +30,7 @@ def _log_started(sender: Any, **kwargs: Any) -> None:
 
 @receiver(sync_finished, dispatch_uid="pyck.signals.log_finished")
 def _log_finished(sender: Any, result: Any, **kwargs: Any) -> None:
-    if result.status == "succeeded":
+    if result.ok:
         logger.info("%s", result)
     else:
         logger.warning("%s", result)

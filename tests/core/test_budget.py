@@ -27,7 +27,8 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db import models
 from django.test.utils import isolate_apps
 
-from pyck.core import http, registry
+from pyck.core import http
+from pyck.core.models import registry
 from pyck.core.budget import RequestBudget
 from pyck.core.checks import check_request_budgets
 from pyck.core.datasources import (

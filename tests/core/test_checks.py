@@ -11,7 +11,7 @@ from django.core.management.base import SystemCheckError
 from django.db import models
 from django.test.utils import isolate_apps
 
-from pyck.core import registry
+from pyck.core.models import registry
 from pyck.core.checks import check_settings, check_synced_models
 from pyck.core.datasources import MockDatasource, SyncConfig, SyncedModel
 

@@ -116,7 +116,7 @@ def test_autodiscover_registers_synced_models_with_a_sync_interval() -> None:
     from django.apps import apps
     from django.db import models
 
-    from pyck.core import registry as model_registry
+    from pyck.core.models import registry as model_registry
     from pyck.core.datasources import MockDatasource, SyncConfig, SyncedModel
 
     class Scheduled(SyncedModel):

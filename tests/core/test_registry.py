@@ -6,7 +6,7 @@ import pytest
 from django.db import models
 from django.test.utils import isolate_apps
 
-from pyck.core import registry
+from pyck.core.models import registry
 from pyck.core.datasources import ConfigurationError, MockDatasource, SyncConfig, SyncedModel
 from tests.testapp.models import MP, Article, Constituency, Party
 

@@ -19,14 +19,14 @@ from django.test import override_settings
 from django.utils import timezone
 
 from pyck.core.overview import when
-from pyck.core._sync.state import encode_value
+from pyck.core.sync.cursor import encode_value
 from pyck.core.cron import get_cron_job
 from pyck.core.cron import jobs as registry
 from pyck.core.cron.clock import Clock
 from pyck.core.datasources import Incremental
 from pyck.core.exceptions import ConfigurationError
 from pyck.core.models import CronTask, SyncRun, SyncState
-from pyck.core.registry import synced_models as registry_models
+from pyck.core.models.registry import synced_models as registry_models
 from pyck.core.sync import sync_model
 from tests.testapp.models import Ticket
 

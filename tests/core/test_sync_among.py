@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 
-from pyck.core._sync.lookups import Among, _array_castable
+from pyck.core.sync.lookups import Among, _array_castable
 from tests.testapp.models import Author, Team
 
 pytestmark = pytest.mark.django_db

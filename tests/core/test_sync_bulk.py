@@ -1,6 +1,6 @@
 """The database's own bulk paths (``COPY``, ``UPDATE ... FROM (VALUES ...)``, ``executemany``) against the ORM's.
 
-Each comparison syncs (or writes) the same data twice, once through :mod:`pyck.core._sync.bulk` and once with it
+Each comparison syncs (or writes) the same data twice, once through :mod:`pyck.core.sync.bulk` and once with it
 switched off (``bulk.ENABLED = False``: ``bulk_create`` and one ``bulk_update`` per column), and asserts that the
 tables end up holding the same values.
 """
@@ -18,7 +18,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import signals
 from django.test.utils import CaptureQueriesContext
 
-from pyck.core._sync import bulk
+from pyck.core.sync import bulk
 from pyck.core.sync import sync_model
 from tests.testapp import resources as r
 from tests.testapp.models import MP, Article, City, Constituency, Country, Employee, Party, Player, Team
@@ -206,7 +206,7 @@ def test_a_refused_copy_raises_djangos_database_error_and_the_batch_is_redone_ro
     items = _articles(20, 0)
     use(monkeypatch, Article, items)
     # The existing row is invisible to the sync's lookup (as if inserted concurrently after it looked).
-    from pyck.core._sync import upsert as upsert_module
+    from pyck.core.sync import upsert as upsert_module
 
     real = upsert_module._load_existing
     monkeypatch.setattr(upsert_module, "_load_existing", lambda ctx, plan, keys: {k: v for k, v in real(ctx, plan, keys).items() if k != 5})

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from django.test import override_settings
 
-from pyck.core._sync import collector
-from pyck.core._sync.collector import heap_frozen
+from pyck.core.sync import collector
+from pyck.core.sync.collector import heap_frozen
 from pyck.core.exceptions import ConfigurationError
 from pyck.core.sync import sync_model, sync_models
 from tests.testapp import resources as r

@@ -29,8 +29,8 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyck.core._sync import plan, upsert
-from pyck.core._sync.plan import MISSING, _Plan, _RecordFailure, convert, get_plan, read
+from pyck.core.sync import plan, upsert
+from pyck.core.sync.plan import MISSING, Plan as _Plan, RecordFailure as _RecordFailure, convert, get_plan, read
 from pyck.core.sync import sync_model
 from tests.testapp import resources as r
 from tests.testapp.models import Article, Author

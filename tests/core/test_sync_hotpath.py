@@ -1,6 +1,6 @@
 """The per-record shortcuts of the sync engine's hot path give exactly what the long way gives.
 
-- ``bulk._unprepared_types``: the value types a field's ``get_db_prep_save`` provably returns unchanged, so that
+- ``bulk.unprepared_types``: the value types a field's ``get_db_prep_save`` provably returns unchanged, so that
   an insert can skip the call; checked here against the call itself, field class by field class.
 - ``bulk._prepared_column``: a value shared by every row is prepared once (Django's own fields only).
 - ``plan``: the backend facts a value check needs (integer ranges, the vendor's decimal rounding) are read once
@@ -22,8 +22,8 @@ import pytest
 from django.db import connection, connections, models, router
 from django.db.backends.base.operations import BaseDatabaseOperations
 
-from pyck.core._sync import bulk, plan
-from pyck.core._sync.plan import MISSING, _RecordFailure, convert, read
+from pyck.core.sync import bulk, plan
+from pyck.core.sync.plan import MISSING, RecordFailure as _RecordFailure, convert, read
 from pyck.core.datasources import RestDatasource
 from tests.testapp.models import Article, Player
 
@@ -97,7 +97,7 @@ def test_the_types_passed_through_are_those_get_db_prep_save_returns_unchanged(c
     field = _field(cls, **options)
     if isinstance(field, models.IntegerField) and _adapts_integers(connection):
         expected = set()  # PostgreSQL with psycopg 3 wraps each integer in its type (Int4, Int8...)
-    unprepared = bulk._unprepared_types(field, connection)
+    unprepared = bulk.unprepared_types(field, connection)
     assert unprepared == expected
     for kind in unprepared:
         for value in _SAMPLES[kind]:
@@ -131,11 +131,11 @@ def test_other_fields_and_overriding_subclasses_prepare_every_value(cls) -> None
         options = {"max_length": 10}
     if cls is models.BigAutoField:
         options = {"primary_key": True}
-    assert bulk._unprepared_types(_field(cls, **options), connection) == frozenset()
+    assert bulk.unprepared_types(_field(cls, **options), connection) == frozenset()
 
 
 def test_a_foreign_key_prepares_every_value() -> None:
-    assert bulk._unprepared_types(Player._meta.get_field("team"), connection) == frozenset()
+    assert bulk.unprepared_types(Player._meta.get_field("team"), connection) == frozenset()
 
 
 def test_integers_are_prepared_on_a_backend_that_adapts_them() -> None:
@@ -145,10 +145,10 @@ def test_integers_are_prepared_on_a_backend_that_adapts_them() -> None:
 
     adapting = SimpleNamespace(ops=Ops(connection))
     integers = _field(models.IntegerField)
-    assert bulk._unprepared_types(integers, adapting) == frozenset()
-    assert bulk._unprepared_types(_field(models.CharField, max_length=5), adapting) == {str, type(None)}
+    assert bulk.unprepared_types(integers, adapting) == frozenset()
+    assert bulk.unprepared_types(_field(models.CharField, max_length=5), adapting) == {str, type(None)}
     # This database: SQLite passes integers through, PostgreSQL with psycopg 3 adapts them.
-    assert (bulk._unprepared_types(integers, connection) == frozenset()) == _adapts_integers(connection)
+    assert (bulk.unprepared_types(integers, connection) == frozenset()) == _adapts_integers(connection)
 
 
 def test_a_column_is_prepared_as_get_db_prep_save_prepares_each_value() -> None:

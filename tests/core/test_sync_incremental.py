@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from pyck.core import sync as sync_module
+from pyck.core.sync import batches
+from pyck.core.sync.checkpoint import RunState
 from pyck.core.datasources import Incremental, MockDatasource, OnDelete, RestDatasource
 from pyck.core.exceptions import ConfigurationError
 from pyck.core.models import SyncRun, SyncState
@@ -153,7 +154,7 @@ def test_a_resumed_incremental_run_keeps_asking_from_the_same_cursor(helpdesk):
 
 @pytest.mark.parametrize("where", ["after the rows", "after the checkpoint"])
 def test_the_checkpoint_commits_with_its_batch_and_a_crash_loses_neither(helpdesk, monkeypatch, where):
-    real_upsert, real_checkpoint = sync_module.upsert, sync_module._Run.checkpoint
+    real_upsert, real_checkpoint = batches.upsert, RunState.checkpoint
     calls = []
 
     def crash_on_third_batch(*args: Any, **kwargs: Any) -> Any:
@@ -171,19 +172,19 @@ def test_the_checkpoint_commits_with_its_batch_and_a_crash_loses_neither(helpdes
         return None
 
     if where == "after the rows":
-        monkeypatch.setattr(sync_module, "upsert", crash_on_third_batch)
+        monkeypatch.setattr(batches, "upsert", crash_on_third_batch)
     else:
-        monkeypatch.setattr(sync_module._Run, "checkpoint", crash_on_third_checkpoint)
+        monkeypatch.setattr(RunState, "checkpoint", crash_on_third_checkpoint)
     with pytest.raises(RuntimeError):
         sync_model(Ticket)
-    monkeypatch.setattr(sync_module._Run, "checkpoint", real_checkpoint)
+    monkeypatch.setattr(RunState, "checkpoint", real_checkpoint)
 
     # The third batch rolled back with its checkpoint: the state says two batches, and so does the table.
     assert Ticket.objects.count() == 20
     assert _state().checkpoint["position"] == {"page": 10, "index": 10}
     assert _state().cursor is None
 
-    monkeypatch.setattr(sync_module, "upsert", real_upsert)
+    monkeypatch.setattr(batches, "upsert", real_upsert)
     helpdesk.requests.clear()
     result = sync_model(Ticket)
     assert result.ok and result.resumed and [q["offset"] for q in helpdesk.requests] == ["10", "20", "30"]

@@ -1,4 +1,4 @@
-"""How the sync engine turns a RestDatasource's listed items into records (``sync._listing``).
+"""How the sync engine turns a RestDatasource's listed items into records (``RestDatasource.read_listing``).
 
 A plain datasource's items go straight to the resource type's deserialiser; only an item that fails goes
 through ``deserialize_record``, which names the datasource, the page and the record. Overridden

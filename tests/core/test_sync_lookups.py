@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
-from pyck.core._sync import upsert as upsert_module
+from pyck.core.sync import upsert as upsert_module
 from pyck.core.sync import sync_model
 from tests.testapp import resources as r
 from tests.testapp.models import MP, City, Country, Party, Team

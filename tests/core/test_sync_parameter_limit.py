@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from django.db import connection
 
-from pyck.core._sync.upsert import RunContext
+from pyck.core.sync.context import RunContext
 from pyck.core.datasources import MockDatasource
 from pyck.core.sync import sync_model
 from tests.testapp import resources as r

@@ -22,7 +22,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import connection, models
 
-from pyck.core._sync import bulk
+from pyck.core.sync import bulk
 from tests.testapp.models import Article, Player, Team
 
 _random = random.Random(20240615)
@@ -344,8 +344,8 @@ class _MixedText(models.CharField, _Shouting):  # type: ignore[type-arg]
 
 def test_text_passes_through_only_when_nothing_sits_between_the_field_class_and_its_bases() -> None:
     plain, mixed = _field(models.CharField, max_length=20), _field(_MixedText, max_length=20)
-    assert str in bulk._unprepared_types(plain, connection)
-    assert bulk._unprepared_types(mixed, connection) == frozenset()
+    assert str in bulk.unprepared_types(plain, connection)
+    assert bulk.unprepared_types(mixed, connection) == frozenset()
     values = ["abc", "Zoë", None]
     assert bulk._prepared_column(mixed, values, connection) == [mixed.get_db_prep_save(v, connection) for v in values]
     assert bulk._prepared_column(mixed, values, connection)[0] == "ABC"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection
 
-from pyck.core import sync as sync_module
+from pyck.core.sync import run as sync_module
 from pyck.core.datasources import OnDelete
 from pyck.core.models import SyncRun
 from pyck.core.sync import sync_model

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import path, reverse
 
 from pyck.core.overview import when
-from pyck.core._sync.state import encode_value
+from pyck.core.sync.cursor import encode_value
 from pyck.core.admin import SyncedModelAdmin, SyncRunAdmin, SyncStateAdmin
 from pyck.core.models import SyncRun, SyncState
 from tests.testapp.models import Ticket

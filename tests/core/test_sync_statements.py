@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from pyck.core._sync.statements import RowUpdate
+from pyck.core.sync.statements import RowUpdate
 from pyck.core.models import SyncState
 
 pytestmark = pytest.mark.django_db

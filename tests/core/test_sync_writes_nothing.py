@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from pyck.core import sync as sync_module
+from pyck.core.sync import batches, checkpoint
 from pyck.core.datasources import OnDelete
 from pyck.core.models import SyncRun, SyncState
 from pyck.core.sync import sync_model
@@ -72,7 +72,7 @@ def test_an_unchanged_resync_writes_nothing_but_its_run_record(helpdesk, monkeyp
 
 def test_batches_that_write_nothing_still_checkpoint_every_interval(helpdesk, monkeypatch):
     sync_model(Ticket, mode="full")
-    monkeypatch.setattr(sync_module, "CHECKPOINT_INTERVAL", 0.0)
+    monkeypatch.setattr(checkpoint, "CHECKPOINT_INTERVAL", 0.0)
 
     with CaptureQueriesContext(connection) as queries:
         assert sync_model(Ticket, mode="full").unchanged == 35
@@ -110,8 +110,8 @@ def test_a_run_resumed_after_its_predecessor_died_defers_deletion_to_the_next_fu
     rows gone remotely, so it deletes nothing, says so, and does not count as a full listing."""
     _synced_then_ticket_30_deleted_remotely(helpdesk, monkeypatch)
     last_full = _state().last_full_sync
-    monkeypatch.setattr(sync_module, "CHECKPOINT_INTERVAL", 0.0)
-    real_upsert, calls = sync_module.upsert, []
+    monkeypatch.setattr(checkpoint, "CHECKPOINT_INTERVAL", 0.0)
+    real_upsert, calls = batches.upsert, []
 
     def die_in_the_third_batch(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
@@ -119,10 +119,10 @@ def test_a_run_resumed_after_its_predecessor_died_defers_deletion_to_the_next_fu
             raise KeyboardInterrupt  # not an error the engine handles: the process goes down
         return real_upsert(*args, **kwargs)
 
-    monkeypatch.setattr(sync_module, "upsert", die_in_the_third_batch)
+    monkeypatch.setattr(batches, "upsert", die_in_the_third_batch)
     with pytest.raises(KeyboardInterrupt):
         sync_model(Ticket, mode="full")
-    monkeypatch.setattr(sync_module, "upsert", real_upsert)
+    monkeypatch.setattr(batches, "upsert", real_upsert)
     assert _state().checkpoint["confirmed"] is False
     # A KeyboardInterrupt still lets the run record its outcome; a SIGKILL would not: leave it "running".
     SyncRun.objects.filter(model="testapp.Ticket", status="failed").update(status="running", errors=[], finished=None)

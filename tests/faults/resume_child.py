@@ -23,9 +23,9 @@ from typing import Any
 def _pause_inside_batch(at: int) -> None:
     from django.db import connection
 
-    from pyck.core import sync
+    from pyck.core.sync.checkpoint import RunState
 
-    real = sync._Run.checkpoint
+    real = RunState.checkpoint
     calls = 0
 
     def checkpoint(self: Any, outcome: Any, failed_so_far: int) -> None:
@@ -36,7 +36,7 @@ def _pause_inside_batch(at: int) -> None:
             print(f"PAUSED {calls} in_atomic_block={connection.in_atomic_block}", flush=True)
             time.sleep(120)  # the parent kills us here; if it does not, the test fails on its timeout
 
-    sync._Run.checkpoint = checkpoint  # type: ignore[method-assign]
+    RunState.checkpoint = checkpoint  # type: ignore[method-assign]
 
 
 def main() -> None:

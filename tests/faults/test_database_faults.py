@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
-from pyck.core import sync as sync_module
+from pyck.core.sync import run as sync_module
 from pyck.core.datasources import SyncRun
 from pyck.core.sync import SyncProgress, sync_model
 from tests.testapp.models import Article
@@ -279,7 +279,7 @@ def test_a_connection_killed_after_the_last_batch_still_records_the_run(
 ) -> None:
     Article.sync_config.datasource.data = REMOTE[:11]  # the last batch is short: it is written, then progress
     if not with_the_batch:  # as when the outcome could not be written in that transaction: written afterwards
-        monkeypatch.setattr(sync_module, "_record_outcome", lambda *args: None)
+        monkeypatch.setattr(sync_module, "record_outcome", lambda *args: None)
 
     def kill_after_the_last_batch(progress: SyncProgress) -> None:
         if progress.records == 11:

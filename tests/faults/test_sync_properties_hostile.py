@@ -27,7 +27,7 @@ from django.db import models
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pyck.core._sync.plan import _RecordFailure, convert, get_plan, read
+from pyck.core.sync.plan import RecordFailure as _RecordFailure, convert, get_plan, read
 from pyck.core.datasources import MockDatasource, SyncRun
 from pyck.core.sync import SyncResult, sync_model
 from tests.testapp.models import Article, Author, Party

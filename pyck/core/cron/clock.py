@@ -23,7 +23,7 @@ from types import FrameType, ModuleType
 
 from django.utils import timezone
 
-from .. import registry
+from ..models import registry
 from ..conf import pyck_settings
 from ..models import CronTask
 from ..sync import sync_order

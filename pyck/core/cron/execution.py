@@ -18,6 +18,7 @@ from django.db import DatabaseError, connections
 from django.db.models import F
 
 from ..exceptions import ConfigurationError, SyncError
+from ..options import MODES
 from . import leases
 from .jobs import CronJob
 from .report import Outcome, Reporter
@@ -25,7 +26,6 @@ from .report import Outcome, Reporter
 __all__ = [
     "MAX_ERROR_CHARS",
     "MAX_RESULT_CHARS",
-    "SYNC_MODES",
     "Interrupted",
     "check_sync_mode",
     "execute",
@@ -42,9 +42,6 @@ MAX_ERROR_CHARS = 10_000
 MAX_RESULT_CHARS = 2_000
 """Longest summary of a task's return value kept in `CronTask.last_result`."""
 
-SYNC_MODES = ("auto", "full", "incremental")
-"""The values of `Clock(sync_mode=...)`: `sync_model(mode=...)` for every sync task the clock runs."""
-
 
 class Interrupted(BaseException):
     """Raised inside a running task by a second SIGTERM/SIGINT. ``BaseException`` so task code that catches
@@ -56,10 +53,10 @@ def check_sync_mode(sync_mode: str | None) -> str | None:
     `"auto"` (each model's own choice), else the mode itself.
 
     Raises:
-        ConfigurationError: `sync_mode` is not one of `SYNC_MODES` or `None`.
+        ConfigurationError: `sync_mode` is not one of `MODES` or `None`.
     """
-    if sync_mode is not None and sync_mode not in SYNC_MODES:
-        raise ConfigurationError(f"Cron sync_mode: expected one of {', '.join(SYNC_MODES)} or None, got {sync_mode!r}.")
+    if sync_mode is not None and sync_mode not in MODES:
+        raise ConfigurationError(f"Cron sync_mode: expected one of {', '.join(MODES)} or None, got {sync_mode!r}.")
     return None if sync_mode == "auto" else sync_mode
 
 

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from django.utils.module_loading import autodiscover_modules
 
-from .. import registry
 from ..exceptions import ConfigurationError
 
 __all__ = [
@@ -182,8 +181,9 @@ def select_cron_jobs(names: Iterable[str] = ()) -> list[CronJob]:
 
 
 def _sync_model(label: str, progress: Callable[[Any], None] | None = None, mode: str = "auto") -> Any:
-    # Not at the top: the engine imports models, and `from pyck.core.cron import cron` must work before the app
-    # registry is ready (settings files, datasource modules).
+    # Not at the top: the engine and the model registry import models, and `from pyck.core.cron import cron`
+    # must work before the app registry is ready (settings files, datasource modules).
+    from ..models import registry
     from ..sync import sync_model
 
     return sync_model(registry.get_model(label), progress=progress, mode=mode)
@@ -192,6 +192,8 @@ def _sync_model(label: str, progress: Callable[[Any], None] | None = None, mode:
 def _register_synced_models() -> None:
     if importlib.util.find_spec("pyck.core.sync") is None:
         return  # the sync engine is not installed in this build: no sync tasks
+    from ..models import registry  # imports models: not at the top, for the same reason as in _sync_model
+
     for model in registry.synced_models():
         interval = model.sync_config.sync_interval
         label = model._meta.label

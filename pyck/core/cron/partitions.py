@@ -46,14 +46,12 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from .. import registry
-from .._sync import state as states
-from .._sync.upsert import RunContext
 from ..exceptions import ConfigurationError
-from ..models import PartitionedRun, PartitionRun, SyncedModel
-from ..options import OnDelete
+from ..models import PartitionedRun, PartitionRun, SyncedModel, registry
+from ..options import MODES, OnDelete
 from ..page_ranges import PageRanges
-from ..sync import RecordError, SyncResult, delete_missing, delete_options, jsonable, record_failer, storable, sync_model
+from ..sync import cursor as states
+from ..sync import RecordError, RunContext, SyncResult, delete_missing, delete_options, jsonable, record_failer, storable, sync_model
 from . import queue
 from .leases import LeaseRenewer, lease_duration, new_owner_id
 
@@ -71,7 +69,6 @@ logger = logging.getLogger("pyck.partitioned")
 _RUN = PartitionedRun.Status
 _PART = PartitionRun.Status
 _ACTIVE = (_PART.PENDING, _PART.RUNNING)
-_MODES = ("auto", "full", "incremental")
 # The outcome fields of an attempt that ended before the sync engine could report anything.
 _NO_OUTCOME: dict[str, Any] = {
     "mode": "", "resumed": False, "listing_started": None, "created": 0, "updated": 0, "unchanged": 0, "failed": 0
@@ -125,9 +122,9 @@ def enqueue_partitioned_sync(
         )
     label = model._meta.label
     config = model.sync_config
-    if mode not in _MODES:
+    if mode not in MODES:
         raise ConfigurationError(
-            f"enqueue_partitioned_sync(mode=...): expected one of {', '.join(_MODES)}, got {mode!r}."
+            f"enqueue_partitioned_sync(mode=...): expected one of {', '.join(MODES)}, got {mode!r}."
         )
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or not 1 <= max_attempts <= 100:
         raise ConfigurationError(

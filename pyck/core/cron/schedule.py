@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from .. import registry
+from ..models import registry
 from ..exceptions import ConfigurationError
 from ..models import CronTask
 from ..overview import describe_mode, human_duration, partition_states, when

@@ -28,7 +28,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from .. import registry
+from ..models import registry
 from ..exceptions import PyckError
 from ..models import PartitionedRun, PartitionRun
 from . import leases, partitions, queue

@@ -1,5 +1,6 @@
 """pyck's models: the abstract :class:`SyncedModel`, the :class:`SyncRun` history, the per-model
-:class:`SyncState`, the cron task state, and the :class:`PartitionedRun` of partitions run by many workers.
+:class:`SyncState`, the cron task state, and the :class:`PartitionedRun` of partitions run by many workers; and
+`registry`, the registry of the concrete synced models.
 
 One module per concern; Django finds them all through this package.
 """
@@ -9,3 +10,7 @@ from .partitioned import *  # noqa: F401,F403
 from .runs import *  # noqa: F401,F403
 from .state import *  # noqa: F401,F403
 from .synced import *  # noqa: F401,F403
+
+# Connects the class_prepared receiver that registers every concrete SyncedModel subclass (before any can be
+# defined: defining one imports this package first).
+from . import registry  # noqa: F401

@@ -1,7 +1,7 @@
 """The :class:`PartitionedRun` rows: one sync of a partitioned model spread over Django Tasks workers, and the
 :class:`PartitionRun` of each of its partitions.
 
-Written by :mod:`pyck.core.partitioned`; read them (or the admin) to follow a run.
+Written by `pyck.core.cron.partitions`; read them (or the admin) to follow a run.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ __all__ = ["PartitionRun", "PartitionedRun"]
 class PartitionedRun(models.Model):
     """One sync of a partitioned model whose partitions run as separate Django Tasks, on any workers.
 
-    Created by :func:`~pyck.core.partitioned.enqueue_partitioned_sync` with the set of partitions, fixed for
+    Created by `pyck.core.cron.partitions.enqueue_partitioned_sync` with the set of partitions, fixed for
     the whole run. The worker that ends the last partition finishes the run: after every partition completed
     a full listing without errors it deletes what is gone (``OnDelete.DELETE``), then records the outcome
     here. At most one run of a model is unfinished at a time.

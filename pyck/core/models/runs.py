@@ -1,10 +1,26 @@
-"""The :class:`SyncRun` history: one row per model sync."""
+"""The :class:`SyncRun` history: one row per model sync, and `SyncStatus`, how a sync ended."""
 
 from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["SyncRun"]
+__all__ = ["SyncRun", "SyncStatus"]
+
+
+class SyncStatus(models.TextChoices):
+    """How a sync ended, or that it is still running: the `status` of a `SyncResult` and of its `SyncRun`.
+
+    - `RUNNING`: the run has started and not recorded its outcome yet.
+    - `SUCCEEDED`: every record listed was written, and deletions were done as configured.
+    - `PARTIAL`: the run finished but not everything landed: some records failed, the listing was cut short (a
+      paginator's `max_pages`), or deletions were refused or left unconfirmed. The errors say which.
+    - `FAILED`: the listing itself failed (records written before the failure stay), or the run crashed.
+    """
+
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
 
 
 class SyncRun(models.Model):
@@ -13,15 +29,8 @@ class SyncRun(models.Model):
     Written by :func:`pyck.core.sync.sync_model` (``status="running"`` at the start, the outcome at the end).
     """
 
-    class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        #: Every record listed was written.
-        SUCCEEDED = "succeeded", "Succeeded"
-        #: The run finished but not everything landed: some records failed, the listing was truncated (max_pages),
-        #: or deletions were refused or left unconfirmed. The errors say which.
-        PARTIAL = "partial", "Partial"
-        #: The listing itself failed (records written before the failure stay).
-        FAILED = "failed", "Failed"
+    # The choices of `status` (`SyncRun.Status.FAILED`...).
+    Status = SyncStatus
 
     model = models.CharField(max_length=200, db_index=True, help_text="The synced model's 'app_label.ModelName'.")
     started = models.DateTimeField(db_index=True)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.apps import apps
 from django.db import models
-from django.db.models.signals import class_prepared
 
-from ..exceptions import ConfigurationError
 from ..options import SyncConfig
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ class SyncedModel(models.Model):
             name = models.CharField(max_length=256)
 
     The primary key is a UUID assigned in Python, so the sync engine can point references at rows before they
-    are saved. Concrete subclasses register themselves with :mod:`pyck.core.registry`.
+    are saved. Concrete subclasses register themselves with `pyck.core.models.registry`.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -46,24 +45,6 @@ class SyncedModel(models.Model):
     @classmethod
     def sync(cls, **options: Any) -> SyncResult:
         """Sync this model from its datasource now and return the result (see :func:`pyck.core.sync.sync_model`)."""
-        from ..sync import sync_model
+        # The engine imports the models, so they reach it through the app (see PyckConfig.sync_model).
+        return apps.get_app_config("pyck").sync_model(cls, **options)
 
-        return sync_model(cls, **options)
-
-
-def _register_synced_model(sender: type[models.Model], **kwargs: Any) -> None:
-    if not issubclass(sender, SyncedModel) or sender._meta.abstract or sender._meta.proxy:
-        return
-    config = getattr(sender, "sync_config", None)
-    if not isinstance(config, SyncConfig):
-        raise ConfigurationError(
-            f"{sender.__module__}.{sender.__qualname__} is a SyncedModel without a SyncConfig "
-            f"(found sync_config={config!r}). Add one to the class body, for example:\n"
-            f"    sync_config = SyncConfig(datasource=...)"
-        )
-    from ..registry import register
-
-    register(sender)
-
-
-class_prepared.connect(_register_synced_model, dispatch_uid="pyck.models.synced.register")

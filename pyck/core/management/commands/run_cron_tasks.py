@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from pyck.core import registry
+from pyck.core.models import registry
 from pyck.core.cron.clock import Clock
 from pyck.core.cron.jobs import SYNC_PREFIX, autodiscover, select_cron_jobs
 from pyck.core.cron.report import Reporter

@@ -1,6 +1,6 @@
 """Which model fields a sync writes, where their values come from, and how values are converted.
 
-A :class:`_Plan` is built once per model and resource type and says, for every synced field, the resource
+A :class:`Plan` is built once per model and resource type and says, for every synced field, the resource
 attribute it reads and what kind of field it is (plain value, foreign key, many-to-many, inverse relation).
 """
 
@@ -24,6 +24,12 @@ from django.db import connections, models, router
 from django.utils import timezone
 
 from ..exceptions import ConfigurationError
+from ..models.synced import SyncedModel
+
+__all__ = [
+    "MISSING", "FieldMapping", "Plan", "RecordFailure", "build_plan", "convert", "get_plan", "is_reference_id", "read",
+    "resource_attributes", "reverse_relations",
+]
 
 _Kind = Literal["value", "fk", "m2m", "reverse"]
 
@@ -34,12 +40,14 @@ _RESERVED = frozenset({"id", "last_sync_time"})
 _Converter = Callable[[Any], Any]
 
 
-class _RecordFailure(Exception):
+class RecordFailure(Exception):
     """One record cannot be written; the message says why (the caller adds the record id)."""
 
 
 @dataclass(frozen=True)
-class _Mapping:
+class FieldMapping:
+    """One synced field of a plan: the model field, the resource attribute it reads, and its kind."""
+
     name: str  # the model field name (or reverse accessor name)
     source: str  # the resource attribute path
     kind: _Kind
@@ -52,10 +60,12 @@ class _Mapping:
 
 
 @dataclass
-class _Plan:
+class Plan:
+    """The synced fields of one model for one resource type (see `get_plan`)."""
+
     model: type[models.Model]
     external_id: models.Field[Any, Any]
-    mappings: list[_Mapping]
+    mappings: list[FieldMapping]
     # Built by key_function() and value_converters(), per database alias (per tuple of aliases for the values:
     # one per model their fields belong to).
     _keys: dict[str, _Converter] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
@@ -64,11 +74,11 @@ class _Plan:
     )
 
     @property
-    def columns(self) -> list[_Mapping]:
+    def columns(self) -> list[FieldMapping]:
         """Mappings stored in the model's own table (values and foreign keys)."""
         return [m for m in self.mappings if m.kind in ("value", "fk")]
 
-    def of_kind(self, *kinds: _Kind) -> list[_Mapping]:
+    def of_kind(self, *kinds: _Kind) -> list[FieldMapping]:
         return [m for m in self.mappings if m.kind in kinds]
 
     def key(self, raw_id: Any, alias: str | None = None) -> Any:
@@ -80,23 +90,23 @@ class _Plan:
         ``alias`` is the database the row goes to (by default, the one the router picks for the model).
         """
         if raw_id is None:
-            raise _RecordFailure("the record has no id")
+            raise RecordFailure("the record has no id")
         field = self.external_id
         if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int, float, decimal.Decimal, uuid.UUID)):
-            raise _RecordFailure(f"its id {_show(raw_id)} is a {type(raw_id).__name__}, not a string, integer or UUID")
+            raise RecordFailure(f"its id {_show(raw_id)} is a {type(raw_id).__name__}, not a string, integer or UUID")
         if isinstance(raw_id, uuid.UUID) and isinstance(field, models.IntegerField):
-            raise _RecordFailure(f"its id {_show(raw_id)} is a UUID, so it does not fit the integer field {field.name}")
+            raise RecordFailure(f"its id {_show(raw_id)} is a UUID, so it does not fit the integer field {field.name}")
         try:
             key = field.to_python(raw_id)
         except ValidationError as error:
-            raise _RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}: {_messages(error)}") from None
+            raise RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}: {_messages(error)}") from None
         except (ArithmeticError, TypeError, ValueError):  # int(float("inf")) and the like: Django lets them out
-            raise _RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}") from None
+            raise RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}") from None
         if isinstance(raw_id, (float, decimal.Decimal)) and isinstance(key, int) and key != raw_id:
-            raise _RecordFailure(f"its id {_show(raw_id)} is not a whole number, so it does not fit {field.name}")
+            raise RecordFailure(f"its id {_show(raw_id)} is not a whole number, so it does not fit {field.name}")
         problem = _unstorable(field, key, alias)
         if problem:
-            raise _RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}: {problem}")
+            raise RecordFailure(f"its id {_show(raw_id)} does not fit {field.name}: {problem}")
         return key
 
     def key_function(self) -> _Converter:
@@ -153,10 +163,10 @@ def resource_attributes(resource_type: Any, sample: Any = None) -> set[str] | No
     return None
 
 
-_plans: dict[tuple[Any, ...], _Plan] = {}
+_plans: dict[tuple[Any, ...], Plan] = {}
 
 
-def get_plan(model: type[models.Model], sample: Any = None) -> _Plan:
+def get_plan(model: type[models.Model], sample: Any = None) -> Plan:
     """Return the plan of ``model`` for its current datasource (cached while the config stays the same)."""
     config = model.sync_config  # type: ignore[attr-defined]
     resource_type = config.datasource.resource_type
@@ -171,7 +181,8 @@ def get_plan(model: type[models.Model], sample: Any = None) -> _Plan:
     return plan
 
 
-def _reverse_relations(model: type[models.Model]) -> dict[str, Any]:
+def reverse_relations(model: type[models.Model]) -> dict[str, Any]:
+    """The inverse one-to-many relations of `model` a sync may fill (accessor name -> relation)."""
     return {
         rel.get_accessor_name(): rel
         for rel in model._meta.related_objects
@@ -179,10 +190,8 @@ def _reverse_relations(model: type[models.Model]) -> dict[str, Any]:
     }
 
 
-def build_plan(model: type[models.Model], attributes: set[str] | None) -> _Plan:
+def build_plan(model: type[models.Model], attributes: set[str] | None) -> Plan:
     """Work out the synced fields of ``model`` given the resource's attribute names (``None``: unknown)."""
-    from ..models.synced import SyncedModel
-
     config = model.sync_config  # type: ignore[attr-defined]
     label = model._meta.label
     try:
@@ -194,7 +203,7 @@ def build_plan(model: type[models.Model], attributes: set[str] | None) -> _Plan:
         ) from None
     field_map = dict(config.field_map or {})
     attributes = attributes or set()
-    reverse = _reverse_relations(model)
+    reverse = reverse_relations(model)
     skip = _RESERVED | {external_id.name}
 
     candidates: dict[str, Any] = {}
@@ -205,7 +214,7 @@ def build_plan(model: type[models.Model], attributes: set[str] | None) -> _Plan:
     for accessor, rel in reverse.items():
         candidates.setdefault(accessor, rel)
 
-    mappings: list[_Mapping] = []
+    mappings: list[FieldMapping] = []
     for name, field in candidates.items():
         if name in skip or field is model._meta.pk:
             continue
@@ -238,7 +247,7 @@ def build_plan(model: type[models.Model], attributes: set[str] | None) -> _Plan:
                 f"{label}.{name} uses a custom through model; the sync engine only writes automatic ones. "
                 f"Exclude it with field_map={{{name!r}: None}} and fill it yourself."
             )
-        mappings.append(_Mapping(name=name, source=source, kind=kind, field=field, related=related))
+        mappings.append(FieldMapping(name=name, source=source, kind=kind, field=field, related=related))
     unknown = sorted(set(field_map) - set(candidates) - _RESERVED)
     if unknown:
         raise ConfigurationError(
@@ -246,7 +255,7 @@ def build_plan(model: type[models.Model], attributes: set[str] | None) -> _Plan:
             f"{'is not a field' if len(unknown) == 1 else 'are not fields'} of the model. "
             f"Keys are model field names; the fields are: {', '.join(sorted(candidates))}."
         )
-    return _Plan(model=model, external_id=external_id, mappings=mappings)
+    return Plan(model=model, external_id=external_id, mappings=mappings)
 
 
 #: What :func:`read` returns for an attribute the record does not carry at all (a key absent from a dict).
@@ -292,7 +301,7 @@ def convert(field: models.Field[Any, Any], value: Any, alias: str | None = None)
     ``alias`` is the database the value goes to (by default, the one the router picks for the field's model).
 
     Raises:
-        _RecordFailure: the field rejects the value, the database could not store it (see :func:`_unstorable`),
+        RecordFailure: the field rejects the value, the database could not store it (see :func:`_unstorable`),
             or it is required and the value is ``None``.
     """
     if value is None:
@@ -302,7 +311,7 @@ def convert(field: models.Field[Any, Any], value: Any, alias: str | None = None)
             return field.get_default()
         if field.empty_strings_allowed and isinstance(field, (models.CharField, models.TextField)):
             return ""
-        raise _RecordFailure(f"field {field.name!r} is required but the record has no value for it")
+        raise RecordFailure(f"field {field.name!r} is required but the record has no value for it")
     if isinstance(field, models.DateTimeField):
         if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
             value = datetime.datetime(value.year, value.month, value.day)
@@ -312,7 +321,7 @@ def convert(field: models.Field[Any, Any], value: Any, alias: str | None = None)
             try:
                 value = timezone.make_aware(value, timezone.get_current_timezone())
             except (OverflowError, ValueError):
-                raise _RecordFailure(f"field {field.name!r} rejects the value {_show(value)}: out of range") from None
+                raise RecordFailure(f"field {field.name!r} rejects the value {_show(value)}: out of range") from None
     else:
         value = _to_python(field, value)
     if value is None:  # "" for a number or a date: no value
@@ -324,7 +333,7 @@ def convert(field: models.Field[Any, Any], value: Any, alias: str | None = None)
             pass  # too many digits: _unstorable() says so
     problem = _unstorable(field, value, alias)
     if problem:
-        raise _RecordFailure(f"field {field.name!r} {problem}")
+        raise RecordFailure(f"field {field.name!r} {problem}")
     return value
 
 
@@ -332,9 +341,9 @@ def _to_python(field: models.Field[Any, Any], value: Any) -> Any:
     try:
         return field.to_python(value)
     except ValidationError as error:
-        raise _RecordFailure(f"field {field.name!r} rejects the value {_show(value)}: {_messages(error)}") from None
+        raise RecordFailure(f"field {field.name!r} rejects the value {_show(value)}: {_messages(error)}") from None
     except (ArithmeticError, TypeError, ValueError):  # int(float("inf")), parse_datetime(12): Django lets them out
-        raise _RecordFailure(f"field {field.name!r} rejects the value {_show(value)}: out of range") from None
+        raise RecordFailure(f"field {field.name!r} rejects the value {_show(value)}: out of range") from None
 
 
 # Every check below stands for a value the database would refuse, or that SQLite would store but PostgreSQL would
@@ -414,7 +423,7 @@ def _quantizer(
 
 # What a value check needs to know about the database, read once per database alias rather than once per value
 # (``connections[alias]`` is a thread-local lookup, about half the cost of checking an integer): an alias's backend
-# does not change while the process runs. The router is asked once per batch (see _Plan.value_converters), or,
+# does not change while the process runs. The router is asked once per batch (see Plan.value_converters), or,
 # through convert() without an alias, once per value.
 
 #: Per database alias: its vendor (``"postgresql"``, ``"sqlite"``...).
@@ -458,7 +467,7 @@ def _value_converter(field: models.Field[Any, Any], alias: str) -> _Converter:
 
 
 def _converter(field: models.Field[Any, Any], alias: str, slow: _Converter, *, ids: bool = False) -> _Converter:
-    """Return ``slow`` (``convert`` or ``_Plan.key`` for ``field`` and database ``alias``) behind a shortcut for
+    """Return ``slow`` (``convert`` or ``Plan.key`` for ``field`` and database ``alias``) behind a shortcut for
     the values whose outcome is known without it.
 
     The shortcut covers Django's own field classes (a subclass overriding ``to_python`` does not get one) and

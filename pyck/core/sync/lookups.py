@@ -1,4 +1,5 @@
-"""``field IN (values)`` for the batch lookups of the sync engine, without the ORM's work per value.
+"""Finding a batch's rows by external id: `Among` (``field IN (values)`` without the ORM's work per value),
+`among` (cut to the database's parameter limit) and `is_indexed`.
 
 Each batch looks its rows up by external id (``external_id__in=[... 500 ids]``). The ORM's ``__in`` prepares every
 value through the field's lookup machinery, and on PostgreSQL psycopg then parses a statement with 500
@@ -11,15 +12,15 @@ PostgreSQL sends them as one array: ``field = ANY(%s::bigint[])``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import models
 from django.db.models import BooleanField, Expression, F
 
-from .bulk import _unprepared_types
+from .bulk import max_parameters, unprepared_types
 
-__all__ = ["Among"]
+__all__ = ["Among", "among", "is_indexed"]
 
 
 class Among(Expression):
@@ -54,7 +55,7 @@ class Among(Expression):
             prepare = field.get_db_prep_value
             values = [v if type(v) in _DRIVER_TYPES else prepare(v, connection) for v in self.values]
             return f"{lhs} = ANY(%s::{_ARRAY_TYPES[field.get_internal_type()]}[])", [*params, values]
-        unprepared = _unprepared_types(field, connection)
+        unprepared = unprepared_types(field, connection)
         prepare = field.get_db_prep_value
         values = [v if type(v) in unprepared else prepare(v, connection) for v in self.values]
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]
@@ -77,3 +78,25 @@ def _array_castable(field: models.Field[Any, Any]) -> bool:
     """True when ``field``'s column is of the type Django gives its internal type (no custom ``db_type``, such as
     ``citext``, whose comparisons differ), so an array of :data:`_ARRAY_TYPES` compares with it as ``=`` does."""
     return type(field).db_type is models.Field.db_type and field.get_internal_type() in _ARRAY_TYPES
+
+
+def among(model: type[models.Model], field: models.Field[Any, Any], values: list[Any]) -> Iterator[Among]:
+    """``Among(field, values)`` in as many parts as the database's limit on query parameters needs (SQLite's
+    is 999 before 3.32, and can be lowered per connection): one part, almost always."""
+    limit = max_parameters(model, write=False)
+    for start in range(0, len(values), limit):
+        yield Among(field, values[start : start + limit])
+
+
+def is_indexed(model: type[models.Model], field: models.Field[Any, Any]) -> bool:
+    """True when the database can find rows by ``field`` without scanning the table (Django's own metadata)."""
+    if field.primary_key or field.unique or field.db_index:
+        return True
+    name = field.name
+    for index in model._meta.indexes:
+        if index.fields and index.fields[0].lstrip("-") == name:
+            return True
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.UniqueConstraint) and constraint.fields and constraint.fields[0] == name:
+            return True
+    return any(together and together[0] == name for together in model._meta.unique_together)

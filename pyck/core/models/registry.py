@@ -1,17 +1,18 @@
-"""The registry of synced models, walked by the sync engine and the cron clock.
+"""The registry of synced models, walked by the sync engine, the system checks and the cron clock.
 
-Concrete :class:`~pyck.core.datasources.SyncedModel` subclasses register themselves when Django prepares
-their class; :func:`register` is there for models built some other way.
+Concrete `SyncedModel` subclasses register themselves when Django prepares their class (the `class_prepared`
+signal, connected here); `register` is there for models built some other way.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .exceptions import ConfigurationError
+from django.db.models.signals import class_prepared
 
-if TYPE_CHECKING:
-    from .models.synced import SyncedModel
+from ..exceptions import ConfigurationError
+from ..options import SyncConfig
+from .synced import SyncedModel
 
 __all__ = ["get_model", "register", "synced_models", "unregister"]
 
@@ -26,11 +27,9 @@ def _label(model: type[Any]) -> str:
 def register(model: type[SyncedModel]) -> type[SyncedModel]:
     """Register a concrete synced model (usable as a class decorator); registering it again replaces it.
 
-    Only needed for models that bypass Django's ``class_prepared`` signal: subclasses of ``SyncedModel``
-    register themselves.
+    Only needed for models that bypass Django's `class_prepared` signal: subclasses of `SyncedModel` register
+    themselves.
     """
-    from .models.synced import SyncedModel
-
     if not (isinstance(model, type) and issubclass(model, SyncedModel)):
         raise ConfigurationError(f"register(): expected a SyncedModel subclass, got {model!r}.")
     if model._meta.abstract or model._meta.proxy:
@@ -51,7 +50,7 @@ def synced_models() -> list[type[SyncedModel]]:
 
 
 def get_model(label: str) -> type[SyncedModel]:
-    """Return the synced model labelled ``"app_label.ModelName"`` (case-insensitive).
+    """Return the synced model labelled `"app_label.ModelName"` (case-insensitive).
 
     Raises:
         ConfigurationError: no synced model has that label; the message lists the known ones.
@@ -63,3 +62,20 @@ def get_model(label: str) -> type[SyncedModel]:
         raise ConfigurationError(
             f"No synced model is labelled {label!r}. Use 'app_label.ModelName'; the synced models are: {known}."
         ) from None
+
+
+def _register_synced_model(sender: type[Any], **kwargs: Any) -> None:
+    """Check and register each concrete `SyncedModel` subclass as Django prepares its class."""
+    if not issubclass(sender, SyncedModel) or sender._meta.abstract or sender._meta.proxy:
+        return
+    config = getattr(sender, "sync_config", None)
+    if not isinstance(config, SyncConfig):
+        raise ConfigurationError(
+            f"{sender.__module__}.{sender.__qualname__} is a SyncedModel without a SyncConfig "
+            f"(found sync_config={config!r}). Add one to the class body, for example:\n"
+            f"    sync_config = SyncConfig(datasource=...)"
+        )
+    register(sender)
+
+
+class_prepared.connect(_register_synced_model, dispatch_uid="pyck.models.synced.register")

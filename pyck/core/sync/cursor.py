@@ -1,4 +1,7 @@
-"""Reading and writing :class:`~pyck.core.models.SyncState`: cursor values as JSON, checkpoints, high-water marks.
+"""The cursor's encoding: cursor values as JSON for the `SyncState` table (`pyck.core.models.state`), high-water
+marks, and the text a checkpoint's filter is compared by.
+
+Part of the sync engine; the docs page "How a sync works" describes the whole.
 
 Cursor values are stored tagged with their type (``{"datetime": "2026-11-27T10:00:00+00:00"}``) so that they
 come back as the same type and compare the same way.
@@ -14,6 +17,8 @@ from typing import Any
 from django.utils import timezone
 
 from ..exceptions import SyncError
+
+__all__ = ["aware", "canonical", "decode_value", "describe", "encode_value", "later", "read_cursor"]
 
 _MISSING = object()
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -34,7 +35,8 @@ from django.db.backends.utils import CursorDebugWrapper
 from django.db.models import NOT_PROVIDED, signals
 
 __all__ = [
-    "COPY_MIN_ROWS", "COPY_UPDATE_MIN_ROWS", "ENABLED", "OWN_PARAMETERS", "insert", "max_parameters", "update", "vendor_path"
+    "COPY_MIN_ROWS", "COPY_UPDATE_MIN_ROWS", "ENABLED", "OWN_PARAMETERS", "insert", "max_parameters", "unprepared_types",
+    "update", "vendor_path",
 ]
 
 #: Set to False to send every write through the ORM's bulk methods (tests compare the two paths with it).
@@ -112,14 +114,14 @@ def _prepared_column(field: models.Field[Any, Any], values: list[Any], connectio
 
     One value shared by every row (the sync's ``last_sync_time``) is prepared once when the field is one of
     Django's own, whose preparation depends on nothing but the value; values of a type the field provably
-    passes through unchanged (:func:`_unprepared_types`) are not prepared at all, and those of the one type
+    passes through unchanged (:func:`unprepared_types`) are not prepared at all, and those of the one type
     whose preparation :func:`_direct_preparation` knows get only its last step.
     """
     prep = field.get_db_prep_save
     first = values[0]
     if _djangos_own(field) and all(value is first for value in values):
         return [prep(first, connection)] * len(values)
-    unprepared = _unprepared_types(field, connection)
+    unprepared = unprepared_types(field, connection)
     if unprepared:
         return [value if type(value) in unprepared else prep(value, connection) for value in values]
     direct = _direct_preparation(field, connection, prep)
@@ -169,7 +171,7 @@ _PASS_THROUGH: list[tuple[type[models.Field[Any, Any]], tuple[Any, Any, Any], fr
 ]
 
 
-def _unprepared_types(field: models.Field[Any, Any], connection: Any) -> frozenset[type]:
+def unprepared_types(field: models.Field[Any, Any], connection: Any) -> frozenset[type]:
     """The types whose values ``field.get_db_prep_save(value, connection)`` returns unchanged, checked against
     Django's own code: text (``str``) for a ``CharField`` or ``TextField``, ``bool`` for a ``BooleanField``,
     ``int`` for an ``IntegerField`` on a backend that does not adapt integers, and ``None`` for each; nothing
@@ -361,7 +363,7 @@ def _orm_update(
 
 def _value_getter(name: str, field: models.Field[Any, Any], connection: Any) -> Callable[[Any, dict[str, Any]], Any]:
     prep = field.get_db_prep_save
-    unprepared = _unprepared_types(field, connection)
+    unprepared = unprepared_types(field, connection)
 
     def get(pk: Any, values: dict[str, Any]) -> Any:
         if name not in values:
@@ -427,8 +429,6 @@ def _max_params(connection: Any) -> int:
         raw = connection.connection
         getlimit = getattr(raw, "getlimit", None)
         if getlimit is not None:
-            import sqlite3
-
             return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         return int(connection.features.max_query_params or 999)
     return _PG_MAX_PARAMS

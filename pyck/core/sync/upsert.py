@@ -1,4 +1,6 @@
-"""Set-based upsert of one batch of resources into one model, relations included.
+"""Set-based upsert of one batch of resources into one model, relations included: `upsert` and its `Outcome`.
+
+Part of the sync engine; the docs page "How a sync works" describes the whole.
 
 :func:`upsert` is called with the records of one listing batch, and recursively with the embedded or fetched
 records they reference. Each call costs a bounded number of queries whatever the batch size: one to load the
@@ -14,7 +16,7 @@ import datetime
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,120 +25,16 @@ from django.db.models import Q
 
 from ..exceptions import DatasourceError, NotFoundError, SyncError
 from . import bulk
-from .lookups import Among
-from .plan import MISSING, _Mapping, _Plan, _RecordFailure, get_plan, is_reference_id, read
+from .context import RunContext
+from .lookups import among, is_indexed
+from .plan import MISSING, FieldMapping, Plan, RecordFailure, get_plan, is_reference_id, read
+
+__all__ = ["Outcome", "upsert"]
 
 logger = logging.getLogger("pyck.sync")
 
 #: Deepest chain of embedded resources followed (a guard against cyclic data).
 _MAX_DEPTH = 32
-
-#: Most rows per model whose external id -> pk a run keeps once found (about 100 bytes each).
-_MAX_KNOWN = 100_000
-
-_Key = tuple[str, Any]  # (model label, external id converted to the column's type)
-
-
-class RunContext:
-    """What one run (``sync_model`` or ``sync_models``) remembers between batches and models."""
-
-    def __init__(self) -> None:
-        # References that could not be resolved this run, with the reason: never fetched twice.
-        self.unresolvable: dict[_Key, str] = {}
-        # Rows being written by the current top-level batch (all models): lets records point at rows of the
-        # same batch, and stops cycles (A embeds B embeds A) from recursing forever.
-        self.pending: dict[_Key, uuid.UUID] = {}
-        #: How many times a related model's datasource ``get`` was called.
-        self.fetches = 0
-        # external_id -> pk of every row, per model whose external_id column has no index: loaded with one
-        # query the first time the run needs it, so that each batch reads rows by primary key instead of
-        # scanning the table for ``external_id IN (...)``.
-        self._id_maps: dict[type[models.Model], dict[Any, uuid.UUID]] = {}
-        # external_id -> pk of rows already found or written this run, per model whose external_id is indexed:
-        # references repeat from batch to batch (members of the same few parties), so most are not looked up
-        # twice. Bounded (_MAX_KNOWN per model); a row deleted meanwhile fails its batch's foreign key check,
-        # and the batch is then redone with every map forgotten.
-        self._known: dict[type[models.Model], dict[Any, uuid.UUID]] = {}
-        #: Models whose rows found unchanged must be remembered as seen (a model being synced, whose deletion
-        #: detection needs every row the listing included): in a :class:`SeenRows`, or, when the value is
-        #: ``None``, by stamping their ``last_sync_time`` (durable, for a run whose deletions another process
-        #: decides). Unchanged rows of other models are left alone.
-        self.confirmations: dict[type[models.Model], SeenRows | None] = {}
-
-    def pks_by_external_id(
-        self, model: type[models.Model], field: models.Field[Any, Any], keys: list[Any]
-    ) -> dict[Any, uuid.UUID]:
-        """Return ``{external id: pk}`` for the rows of ``model`` among ``keys``, in at most one query (or one per
-        part of ``keys`` within the database's limit on query parameters)."""
-        if is_indexed(model, field):
-            known = self._known.setdefault(model, {})
-            unknown = [key for key in keys if key not in known]
-            found = {key: known[key] for key in keys if key in known}
-            if unknown:
-                looked_up = {}
-                for among in _among(model, field, unknown):
-                    looked_up.update(model._base_manager.filter(among).values_list(field.attname, "pk"))
-                found.update(looked_up)
-                self._remember(known, looked_up)
-            return found
-        known = self._id_maps.get(model)
-        if known is None:
-            known = self._id_maps[model] = {}
-            for key, pk in model._base_manager.order_by().values_list(field.attname, "pk").iterator(chunk_size=10_000):
-                known.setdefault(key, pk)
-        return {key: known[key] for key in keys if key in known}
-
-    def learn(self, model: type[models.Model], pks: dict[Any, uuid.UUID]) -> None:
-        """Note rows just inserted into ``model``."""
-        known = self._id_maps.get(model)
-        if known is not None:
-            for key, pk in pks.items():
-                known.setdefault(key, pk)
-        if model in self._known:
-            self._remember(self._known[model], pks)
-
-    @staticmethod
-    def _remember(known: dict[Any, uuid.UUID], pks: dict[Any, uuid.UUID]) -> None:
-        if len(known) + len(pks) <= _MAX_KNOWN:
-            known.update(pks)
-
-    def forget(self, model: type[models.Model] | None = None) -> None:
-        """Drop the id maps of ``model`` (every model's if ``None``): after a rollback or a deletion."""
-        if model is None:
-            self._id_maps.clear()
-            self._known.clear()
-        else:
-            self._id_maps.pop(model, None)
-            self._known.pop(model, None)
-
-
-class SeenRows:
-    """The rows of one model that a run found unchanged, and so did not write: kept in memory (``pk.int`` in a
-    set, about 80 bytes a row: 80 MB per million), so that an unchanged re-sync writes nothing and deletion
-    still knows what was listed."""
-
-    def __init__(self) -> None:
-        self.pks: set[int] = set()
-        #: Why some rows found unchanged are not in :attr:`pks` (a resumed run whose interrupted part died
-        #: with them): deletion must then wait for a listing that sees them all.
-        self.lost: str | None = None
-
-    def __contains__(self, pk: uuid.UUID) -> bool:
-        return pk.int in self.pks
-
-
-def is_indexed(model: type[models.Model], field: models.Field[Any, Any]) -> bool:
-    """True when the database can find rows by ``field`` without scanning the table (Django's own metadata)."""
-    if field.primary_key or field.unique or field.db_index:
-        return True
-    name = field.name
-    for index in model._meta.indexes:
-        if index.fields and index.fields[0].lstrip("-") == name:
-            return True
-    for constraint in model._meta.constraints:
-        if isinstance(constraint, models.UniqueConstraint) and constraint.fields and constraint.fields[0] == name:
-            return True
-    return any(together and together[0] == name for together in model._meta.unique_together)
 
 
 @dataclass
@@ -153,7 +51,7 @@ class _Row:
 
 
 @dataclass
-class _Outcome:
+class Outcome:
     """What an upsert did: pks of the rows written, counts, and the records that failed."""
 
     pks: dict[Any, uuid.UUID] = field(default_factory=dict)
@@ -177,12 +75,12 @@ def upsert(
     *,
     stamp: datetime.datetime,
     depth: int = 0,
-) -> _Outcome:
+) -> Outcome:
     """Write ``items`` (resource, extra column values) into ``model``; return what happened.
 
     Must run inside a transaction: rows may point at rows of the same batch inserted later in it.
     """
-    outcome = _Outcome()
+    outcome = Outcome()
     if not items:
         return outcome
     label = model._meta.label
@@ -201,7 +99,7 @@ def upsert(
         try:
             raw_id = datasource.get_id(resource)
             key = key_of(raw_id)
-        except (_RecordFailure, AttributeError, KeyError, TypeError) as error:
+        except (RecordFailure, AttributeError, KeyError, TypeError) as error:
             outcome.failures.append((raw_id, f"cannot read its id ({error})"))
             continue
         if depth and (label, key) in ctx.pending:
@@ -210,7 +108,7 @@ def upsert(
         row = _Row(resource=resource, raw_id=raw_id, key=key, extra=extra)
         try:
             _read_values(resource, converters, one_step, row.values)
-        except _RecordFailure as error:
+        except RecordFailure as error:
             outcome.failures.append((raw_id, str(error)))
             continue
         rows.pop(key, None)  # a record listed twice: the later one wins
@@ -277,21 +175,21 @@ _V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _V4_SET = (4 << 76) | (0x8000 << 48)
 
 
-def _load_existing(ctx: RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, dict[str, Any]]:
+def _load_existing(ctx: RunContext, plan: Plan, keys: list[Any]) -> dict[Any, dict[str, Any]]:
     if not keys:
         return {}
     ext = plan.external_id.attname
     columns = [m.attname for m in plan.columns]
     found: dict[Any, dict[str, Any]] = {}
     if is_indexed(plan.model, plan.external_id):
-        lookups = _among(plan.model, plan.external_id, keys)
+        lookups = among(plan.model, plan.external_id, keys)
     else:
         pks = ctx.pks_by_external_id(plan.model, plan.external_id, keys)
         if not pks:
             return {}
-        lookups = _among(plan.model, plan.model._meta.pk, list(pks.values()))
-    for among in lookups:
-        for values in plan.model._base_manager.filter(among).values("pk", ext, *columns):
+        lookups = among(plan.model, plan.model._meta.pk, list(pks.values()))
+    for condition in lookups:
+        for values in plan.model._base_manager.filter(condition).values("pk", ext, *columns):
             key = values.pop(ext)
             if key in found:
                 logger.warning("%s: several rows have external id %r; syncing the first", plan.model._meta.label, key)
@@ -300,16 +198,8 @@ def _load_existing(ctx: RunContext, plan: _Plan, keys: list[Any]) -> dict[Any, d
     return found
 
 
-def _among(model: type[models.Model], field: models.Field[Any, Any], values: list[Any]) -> Iterator[Among]:
-    """``Among(field, values)`` in as many parts as the database's limit on query parameters needs (SQLite's
-    is 999 before 3.32, and can be lowered per connection): one part, almost always."""
-    limit = bulk.max_parameters(model, write=False)
-    for start in range(0, len(values), limit):
-        yield Among(field, values[start : start + limit])
-
-
 def _resolve(
-    ctx: RunContext, plan: _Plan, mapping: _Mapping, rows: list[_Row], *, stamp: datetime.datetime, depth: int
+    ctx: RunContext, plan: Plan, mapping: FieldMapping, rows: list[_Row], *, stamp: datetime.datetime, depth: int
 ) -> None:
     """Turn the references in ``mapping`` (ids or embedded resources) into pks of the related model."""
     related = mapping.related
@@ -324,7 +214,7 @@ def _resolve(
     wanted: list[tuple[_Row, list[Any]]] = []  # per row, its references as keys (or _Unreadable)
     raw_ids: dict[Any, Any] = {}
     embedded: dict[Any, tuple[Any, dict[str, Any]]] = {}
-    rplan: _Plan | None = None
+    rplan: Plan | None = None
     rkey: Callable[[Any], Any] | None = None
     for row in rows:
         if row.error is not None:
@@ -358,7 +248,7 @@ def _resolve(
                 else:
                     key = rkey(rdatasource.get_id(item))
                     embedded[key] = (item, extra)
-            except (_RecordFailure, AttributeError, KeyError, TypeError) as error:
+            except (RecordFailure, AttributeError, KeyError, TypeError) as error:
                 key = _Unreadable(f"{rlabel} reference {item!r} is unreadable: {error}")
             keys.append(key)
         wanted.append((row, keys))
@@ -403,7 +293,7 @@ def _resolve(
             if rplan is not None:
                 try:
                     ctx.unresolvable[(rlabel, rplan.key(raw_id))] = message
-                except _RecordFailure:
+                except RecordFailure:
                     pass
 
     attname = mapping.attname if fk else ""
@@ -435,16 +325,16 @@ class _Unreadable:
         self.reason = reason
 
 
-def _note_nested_failure(rlabel: str, rplan: _Plan | None, raw_id: Any, message: str, reasons: dict[Any, str]) -> None:
+def _note_nested_failure(rlabel: str, rplan: Plan | None, raw_id: Any, message: str, reasons: dict[Any, str]) -> None:
     logger.warning("%s record %r (referenced) failed: %s", rlabel, raw_id, message)
     if rplan is not None:
         try:
             reasons[rplan.key(raw_id)] = message
-        except _RecordFailure:
+        except RecordFailure:
             pass
 
 
-def _drop_failed(ctx: RunContext, plan: _Plan, rows: dict[Any, _Row]) -> None:
+def _drop_failed(ctx: RunContext, plan: Plan, rows: dict[Any, _Row]) -> None:
     """Unlink rows that failed after being given a pk, and null (or fail) the rows of the batch pointing at them."""
     label = plan.model._meta.label
     self_fks = [m for m in plan.of_kind("fk") if m.related is plan.model]
@@ -471,7 +361,7 @@ def _drop_failed(ctx: RunContext, plan: _Plan, rows: dict[Any, _Row]) -> None:
                     row.to_many[name] = [pk for pk in pks if pk not in failed]
 
 
-def _write_rows(ctx: RunContext, plan: _Plan, rows: list[_Row], outcome: _Outcome, *, stamp: datetime.datetime) -> None:
+def _write_rows(ctx: RunContext, plan: Plan, rows: list[_Row], outcome: Outcome, *, stamp: datetime.datetime) -> None:
     model = plan.model
     ext = plan.external_id.attname
     pk_name = model._meta.pk.attname
@@ -502,7 +392,7 @@ def _write_rows(ctx: RunContext, plan: _Plan, rows: list[_Row], outcome: _Outcom
             outcome.stamped += model._base_manager.filter(pk__in=unchanged).update(last_sync_time=stamp)
 
 
-def _write_m2m(mapping: _Mapping, rows: list[_Row]) -> None:
+def _write_m2m(mapping: FieldMapping, rows: list[_Row]) -> None:
     field = mapping.field
     through = field.remote_field.through
     source = through._meta.get_field(field.m2m_field_name()).attname
@@ -521,7 +411,7 @@ def _write_m2m(mapping: _Mapping, rows: list[_Row]) -> None:
         through._base_manager.bulk_create(added)
 
 
-def _write_reverse(mapping: _Mapping, rows: list[_Row]) -> None:
+def _write_reverse(mapping: FieldMapping, rows: list[_Row]) -> None:
     fk = mapping.field.field
     child = mapping.related
     assert child is not None

@@ -1,0 +1,148 @@
+"""The sync engine: read a model's datasource listing in batches and upsert it, relations included.
+
+Entry points: `sync_model` (one model; also `Model.sync()`), `sync_models` (several, in dependency order,
+sharing one per-run cache) and `sync_order`. The docs page "How a sync works" describes what a sync does, step
+by step; each step has its module here:
+
+- `run`: one run of one model (one partition of it), from its `SyncRun` row to its `SyncResult`;
+- `checkpoint`: where a run stands and the checkpoints it writes (`SyncState`); `cursor`: the cursor's encoding;
+- `listing`: reading the datasource's listing (its `read_listing()`);
+- `batches`: writing a batch in one transaction, and redoing it row by row when the database refuses it;
+- `upsert`: the set-based upsert of one batch, relations included, through the model's `plan`;
+- `bulk`, `lookups`, `statements`: the statements a batch sends; `context`: what a run remembers between batches;
+- `deletion`: deleting what a complete listing did not include; `history`: the `SyncRun` rows;
+- `results`: `SyncResult`, `SyncProgress`, `RecordError`; `order`: `sync_order`; `collector`: the garbage
+  collector kept off the objects that existed before the sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from ..conf import pyck_settings
+from ..exceptions import ConfigurationError
+from ..models.runs import SyncStatus
+from ..models.synced import SyncedModel
+from ..options import OnDelete, RunOptions
+from .collector import heap_frozen
+from .context import RunContext, SeenRows
+from .deletion import delete_missing, deletion_arguments
+from .order import sync_order
+from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
+from .run import run_sync
+
+# Not in __all__, but named here for the rest of pyck (the partitioned runs of the cron workers import them, and
+# RunContext, record_failer, delete_missing from here) and for the documentation (CHECKPOINT_INTERVAL).
+from .checkpoint import CHECKPOINT_INTERVAL as CHECKPOINT_INTERVAL
+from .deletion import delete_options as delete_options
+from .history import jsonable as jsonable, storable as storable
+
+__all__ = ["RecordError", "SyncProgress", "SyncResult", "sync_model", "sync_models", "sync_order"]
+
+logger = logging.getLogger("pyck.sync")
+
+
+def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = None, **options: Any) -> SyncResult:
+    """Sync ``model`` from its datasource now, record a ``SyncRun`` and return the result.
+
+    Args:
+        model: a concrete :class:`~pyck.core.datasources.SyncedModel`.
+        progress: called with a :class:`SyncProgress` after each batch.
+        **options: override the model's ``SyncConfig`` for this run: ``filter``, ``batch_size``,
+            ``on_delete``, ``max_errors``, ``max_delete_fraction``, ``confirm_delete``; and
+            ``mode``: ``"auto"`` (the default: incremental when the model has ``SyncConfig.incremental``, a
+            cursor and no reconcile due, full otherwise), ``"full"`` or ``"incremental"``;
+            ``partition``: sync only this partition (a name of ``SyncConfig.partitions``, or any name for the
+            cursor and checkpoint of a listing you narrow with ``filter``). A single partition never deletes.
+
+    A run that died part way (a killed process, a lost connection, a failed page) left a checkpoint: the next
+    run goes on from it when the datasource's paging allows it, and starts over otherwise (``result.notes``
+    says why).
+
+    Listing and record errors do not raise: they are in the result. Errors in pyck or the database do, after
+    the ``SyncRun`` and the ``sync_finished`` signal have recorded the failure.
+    """
+    with heap_frozen(_freeze_gc()):
+        return _sync_partitions(model, RunContext(), progress, dict(options))
+
+
+def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallback | None = None) -> list[SyncResult]:
+    """Sync several models in dependency order (see :func:`sync_order`) and return their results in that order.
+
+    The models share one run: a reference missing locally and not found remotely is asked for once, and
+    models synced earlier are found locally by the ones referencing them.
+    """
+    context = RunContext()
+    with heap_frozen(_freeze_gc()):
+        return [_sync_partitions(model, context, progress, {}) for model in sync_order(models)]
+
+
+def _freeze_gc() -> bool:
+    freeze = pyck_settings.SYNC_FREEZE_GC
+    if not isinstance(freeze, bool):
+        raise ConfigurationError(f"The SYNC_FREEZE_GC setting must be True or False, got {freeze!r}.")
+    return freeze
+
+
+def _sync_partitions(
+    model: type[SyncedModel], context: RunContext, progress: ProgressCallback | None, overrides: dict[str, Any]
+) -> SyncResult:
+    """Sync one partition, the whole unpartitioned model, or each partition in turn then delete what is gone."""
+    if not (isinstance(model, type) and issubclass(model, SyncedModel)) or model._meta.abstract:
+        raise ConfigurationError(f"sync_model(): expected a concrete SyncedModel subclass, got {model!r}.")
+    options = RunOptions.for_model(model, **overrides)
+    config = model.sync_config
+    if options.partition is not None:
+        if "filter" not in overrides:  # a partitioned run's worker passes the stored filter: no lookup
+            declared = config.get_partitions()
+            if options.partition in declared:
+                options = options.using(filter={**config.filter, **declared[options.partition]})
+        # Deletions are decided elsewhere (by the last partition of a partitioned run): stamp what is unchanged.
+        return run_sync(model, context, progress, options, may_delete=False, seen=None)
+    partitions = config.get_partitions()
+    if not partitions:
+        return run_sync(model, context, progress, options, may_delete=True, seen=SeenRows())
+    seen = SeenRows()
+    results = [
+        run_sync(
+            model, context, progress, options.using(filter={**options.filter, **extra}, partition=name),
+            may_delete=False, seen=seen,
+        )
+        for name, extra in partitions.items()
+    ]
+    combined = _combine(model._meta.label, results)
+    if options.on_delete is OnDelete.DELETE:
+        if not all(r.status == SyncStatus.SUCCEEDED and r.mode == "full" for r in results):
+            logger.info("%s: nothing deleted: not every partition completed a full listing without errors", model._meta.label)
+        elif seen.lost:
+            note(combined, f"{model._meta.label}: nothing deleted: {seen.lost}")
+        else:
+            fail = record_failer(combined, options.max_errors, model._meta.label, config.datasource)
+            delete_missing(
+                context, model, combined, fail, since=min(r.listing_started for r in results), seen=seen,
+                **deletion_arguments(options),
+            )
+            logger.info("%s: %d rows deleted after a full listing of its %d partitions", model._meta.label, combined.deleted, len(results))
+    return combined
+
+
+def _combine(label: str, results: list[SyncResult]) -> SyncResult:
+    order = [SyncStatus.SUCCEEDED, SyncStatus.PARTIAL, SyncStatus.FAILED]
+    combined = SyncResult(
+        model=label,
+        started=min((r.started for r in results if r.started), default=None),
+        finished=max((r.finished for r in results if r.finished), default=None),
+        status=max((r.status for r in results), key=order.index, default=SyncStatus.SUCCEEDED),
+        mode="incremental" if any(r.mode == "incremental" for r in results) else "full",
+        resumed=any(r.resumed for r in results),
+        truncated=any(r.truncated for r in results),
+        partitions=results,
+    )
+    for r in results:
+        for name in ("created", "updated", "unchanged", "deleted", "kept", "failed", "duration"):
+            setattr(combined, name, getattr(combined, name) + getattr(r, name))
+        combined.errors.extend(r.errors)
+        combined.notes.extend(r.notes)
+    return combined

@@ -1,0 +1,106 @@
+"""Writing one batch: `write_batch` upserts it in one transaction, and redoes it row by row, each row under a
+savepoint, when the database refuses it, so that only the culprits are lost.
+
+Part of the sync engine; the docs page "How a sync works" describes the whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from .. import http
+from ..exceptions import SyncError
+from ..models.synced import SyncedModel
+from .context import RunContext
+from .upsert import Outcome, upsert
+
+__all__ = ["write_batch"]
+
+logger = logging.getLogger("pyck.sync")
+
+# A listed record's extra column values: none (upsert only reads them).
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+def write_batch(
+    context: RunContext, model: type[SyncedModel], batch: list[Any], on_write: Callable[[Outcome], None] | None
+) -> Outcome:
+    """Write one batch in one transaction; on a database error redo it row by row to isolate the culprits.
+
+    ``on_write(outcome)`` runs inside the same transaction, after the rows: the run's state (checkpoint,
+    cursor) commits with the data it describes, or not at all.
+    """
+    stamp = timezone.now()
+    if not batch:
+        if on_write is not None:
+            with transaction.atomic():
+                on_write(Outcome())
+        return Outcome()
+    try:
+        with transaction.atomic():
+            outcome = upsert(context, model, [(resource, _NO_EXTRA) for resource in batch], stamp=stamp)
+            if on_write is not None:
+                on_write(outcome)
+            return outcome
+    except (DatabaseError, SyncError) as error:
+        context.forget()  # rows its id maps learnt were rolled back
+        reason = http.redact_secrets(str(error), model.sync_config.datasource)
+        logger.warning("%s: a batch of %d failed (%s); retrying it record by record", model._meta.label, len(batch), reason)
+    finally:
+        context.pending.clear()
+    return _write_row_by_row(context, model, batch, stamp, on_write)
+
+
+def _write_row_by_row(
+    context: RunContext, model: type[SyncedModel], batch: list[Any], stamp: datetime, on_write: Callable[[Outcome], None] | None
+) -> Outcome:
+    total = Outcome()
+    datasource = model.sync_config.datasource
+    tables = sorted({m._meta.db_table for m in _related_models(model)})
+    with transaction.atomic():
+        for resource in batch:
+            try:
+                with transaction.atomic():
+                    outcome = upsert(context, model, [(resource, _NO_EXTRA)], stamp=stamp)
+                    # Foreign keys are deferred to the commit: check them now, while a savepoint can undo this row.
+                    connection.check_constraints(table_names=tables)
+            except (DatabaseError, SyncError) as error:
+                context.forget()
+                try:
+                    record_id = datasource.get_id(resource)
+                except Exception:
+                    record_id = None
+                total.failures.append((record_id, f"the database refused it: {error}"))
+                continue
+            finally:
+                context.pending.clear()
+            total.created += outcome.created
+            total.updated += outcome.updated
+            total.unchanged += outcome.unchanged
+            total.stamped += outcome.stamped
+            total.failures.extend(outcome.failures)
+        if on_write is not None:
+            on_write(total)
+    return total
+
+
+def _related_models(model: type[Any], seen: set[type[Any]] | None = None) -> set[type[Any]]:
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return seen
+    seen.add(model)
+    for f in model._meta.get_fields():
+        if f.is_relation and f.related_model is not None and hasattr(f.related_model, "sync_config"):
+            _related_models(f.related_model, seen)
+        through = getattr(getattr(f, "remote_field", None), "through", None)
+        if f.many_to_many and through is not None and not isinstance(through, str):
+            seen.add(through)
+    return seen
+

@@ -1,0 +1,127 @@
+"""What a sync reports: `SyncResult`, `SyncProgress`, `RecordError`, and how record errors are collected.
+
+Part of the sync engine; the docs page "How a sync works" describes the whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..models.runs import SyncStatus
+
+__all__ = ["ProgressCallback", "RecordError", "SyncProgress", "SyncResult", "note", "record_failer"]
+
+logger = logging.getLogger("pyck.sync")
+
+
+@dataclass
+class RecordError:
+    """A record that could not be synced: its remote id (``None`` if unknown) and why."""
+
+    record_id: Any
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class SyncResult:
+    """The outcome of syncing one model.
+
+    ``status`` (a `SyncStatus`) is ``"succeeded"`` (every record written, and deletions done as configured),
+    ``"partial"`` (the listing completed but some records failed, or it was cut short by a paginator's
+    ``max_pages``, or rows missing from it could not be deleted: too many of them, or ``get()`` could not confirm
+    they are gone; the errors say which) or ``"failed"`` (the listing itself failed; what was written before the
+    failure stays).
+    """
+
+    model: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    #: Rows missing from the listing whose record ``get()`` still returned: kept, and refreshed from it.
+    kept: int = 0
+    failed: int = 0
+    #: The first ``SyncConfig.max_errors`` record errors (``failed`` counts them all).
+    errors: list[RecordError] = field(default_factory=list)
+    started: datetime | None = None
+    finished: datetime | None = None
+    #: Seconds.
+    duration: float = 0.0
+    status: SyncStatus = SyncStatus.SUCCEEDED
+    #: True when a paginator stopped the listing early because of its ``max_pages``: nothing was deleted.
+    truncated: bool = False
+    #: ``"full"`` (the whole listing) or ``"incremental"`` (the records changed since the cursor).
+    mode: str = "full"
+    #: The partition synced (``""``: the model is not partitioned, or the result combines every partition).
+    partition: str = ""
+    #: True when the run went on from the checkpoint of an earlier run that died.
+    resumed: bool = False
+    #: The incremental cursor after the run (``None`` for a model without ``SyncConfig.incremental``).
+    cursor: Any = None
+    #: Things worth knowing that are not errors (a run that had to start over, and why).
+    notes: list[str] = field(default_factory=list)
+    #: For a partitioned model synced as a whole: the result of each partition.
+    partitions: list[SyncResult] = field(default_factory=list)
+    #: When the listing this run read started: earlier than ``started`` when the run resumed an earlier one.
+    listing_started: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every record was synced."""
+        return self.status == SyncStatus.SUCCEEDED
+
+    def __str__(self) -> str:
+        where = f"{self.model} [{self.partition}]" if self.partition else self.model
+        how = f" ({self.mode}{', resumed' if self.resumed else ''})" if self.mode != "full" or self.resumed else ""
+        return (
+            f"Sync of {where}{how} {self.status}: {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.deleted} deleted, {self.failed} failed in {self.duration:.2f}s"
+        )
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Where a running sync has got to; passed to the ``progress`` callback after each batch."""
+
+    model: str
+    batches: int
+    records: int
+    #: Seconds since the model's sync started.
+    elapsed: float
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.records} records in {self.batches} batches, {self.elapsed:.1f}s"
+
+
+ProgressCallback = Callable[[SyncProgress], Any]
+
+
+def record_failer(result: SyncResult, max_errors: int, label: str, datasource: Any) -> Callable[[Any, str], None]:
+    """Return `fail(record_id, reason)`, which counts a failed record in `result` and keeps its error (the first
+    `max_errors` of them), naming the model `label`, the datasource and the record id."""
+
+    def fail(record_id: Any, reason: str) -> None:
+        result.failed += 1
+        if len(result.errors) < max_errors:
+            result.errors.append(RecordError(record_id, f"{reason} (model {label}, datasource {datasource}, record id {_quote(record_id)})"))
+
+    return fail
+
+
+def note(result: SyncResult, text: str) -> None:
+    """Log `text` and add it to `result.notes`."""
+    logger.info("%s", text)
+    result.notes.append(text)
+
+
+def _quote(value: Any, limit: int = 100) -> str:
+    """``repr(value)``, shortened: a remote id may be any length, and error messages are stored and searched."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 25]}...({len(text)} characters)"

@@ -1,0 +1,208 @@
+"""One run of one model (one partition of it): `run_sync` reads the listing in batches, writes them, deletes what
+is gone, and records the run.
+
+Part of the sync engine; the docs page "How a sync works" describes the whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..exceptions import DatasourceError, InvalidResourceError, SyncError
+from ..models.runs import SyncRun, SyncStatus
+from ..models.synced import SyncedModel
+from ..options import OnDelete, RunOptions
+from ..pagination import truncation_notes
+from ..signals import sync_finished, sync_started
+from .batches import write_batch
+from .bulk import max_parameters
+from .checkpoint import RunState
+from .context import RunContext, SeenRows
+from .deletion import delete_missing, deletion_arguments
+from .history import close_dead_runs, record_outcome, run_outcome, same_outcome, update_run
+from .listing import listing
+from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
+from .upsert import Outcome
+
+__all__ = ["run_sync"]
+
+logger = logging.getLogger("pyck.sync")
+
+
+def run_sync(
+    model: type[SyncedModel],
+    context: RunContext,
+    progress: ProgressCallback | None,
+    options: RunOptions,
+    *,
+    may_delete: bool,
+    seen: SeenRows | None,
+) -> SyncResult:
+    """Sync one model (the partition `options.partition` of it, if not `None`) with `options`; `may_delete`: the
+    run decides deletions itself; `seen` collects the rows found unchanged (`None`: stamp them)."""
+    config = model.sync_config
+    partition = options.partition or ""
+    filter_ = options.filter
+    # A batch's rows are looked up and written with one query parameter each: within the database's limit.
+    batch_size = min(options.batch_size, max_parameters(model))
+    on_delete = options.on_delete
+    max_errors = options.max_errors
+    deletion = deletion_arguments(options)
+    requested = options.mode
+    incremental = config.incremental
+    label = model._meta.label
+    datasource = config.datasource
+
+    clock = time.perf_counter()
+    result = SyncResult(model=label, started=timezone.now(), partition=partition)
+    with transaction.atomic():  # the run's state and record: one commit (a disk flush) rather than two
+        run = RunState(model, partition, filter_, requested, incremental, result)
+        result.mode, result.resumed = run.mode, run.resume is not None
+        tracked = run.mode == "full"  # only a full listing can tell what is gone
+        if tracked:
+            run.track(seen)
+            context.confirmations[model] = seen
+        result.listing_started = run.listing_started
+        sync_run = SyncRun.objects.create(
+            model=label, started=result.started, partition=partition, mode=run.mode, resumed=result.resumed
+        )
+        if run.resumed_from is not None:
+            close_dead_runs(label, partition, run.resumed_from, result.started)
+    sync_started.send(sender=model)
+    fail = record_failer(result, max_errors, label, datasource)
+
+    batches = records = 0
+    unexpected: BaseException | None = None
+    #: The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
+    recorded: dict[str, Any] | None = None
+    batch: list[Any] = []
+    truncations: list[str] = []
+
+    def checkpoint(outcome: Outcome) -> None:
+        run.checkpoint(outcome, result.failed)
+
+    def written(count: int) -> None:
+        nonlocal batches, records
+        batches, records = batches + 1, records + count
+        if progress:
+            progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
+
+    try:
+        with truncation_notes() as truncations:
+            for resource, position in listing(datasource, run.query(filter_), run):
+                run.position = position
+                if isinstance(resource, InvalidResourceError):
+                    result.failed += 1
+                    if len(result.errors) < max_errors:
+                        result.errors.append(RecordError(resource.record_id, str(resource)))
+                    continue
+                run.see(resource)
+                batch.append(resource)
+                if len(batch) >= batch_size:
+                    _apply(result, write_batch(context, model, batch, checkpoint), fail)
+                    written(len(batch))
+                    batch = []
+        complete = not truncations
+        finish = run.finisher(complete=complete)
+
+        def end(outcome: Outcome) -> None:
+            nonlocal recorded
+            finish(outcome, result.failed)
+            if on_delete is not OnDelete.DELETE:  # nothing can change the outcome after this batch
+                ending = replace(result, errors=[replace(e) for e in result.errors], notes=list(result.notes))
+                _apply(ending, outcome, record_failer(ending, max_errors, label, datasource))
+                _settle(ending, run, truncations, on_delete, max_errors)
+                recorded = record_outcome(sync_run.pk, ending, datasource, clock)
+
+        _apply(result, write_batch(context, model, batch, end), fail)
+        if batch:
+            written(len(batch))
+            batch = []
+        _settle(result, run, truncations, on_delete, max_errors)
+    except (DatasourceError, SyncError) as error:
+        try:
+            if batch:  # records received before the listing failed are good: keep them
+                _apply(result, write_batch(context, model, batch, checkpoint), fail)
+            if tracked and seen is not None and run.position is not None:
+                run.keep_confirmations(seen, result.failed)
+        except BaseException as crash:
+            unexpected = crash
+        if isinstance(error, DatasourceError):
+            error = error.with_context(datasource=datasource)
+        result.status = SyncStatus.FAILED
+        where = " (the next run goes on from the last batch written)" if run.position is not None else ""
+        result.errors.insert(0, RecordError(getattr(error, "record_id", None), f"The listing failed{where}: {error}"))
+        del result.errors[max(max_errors, 1):]
+    except BaseException as error:
+        result.status = SyncStatus.FAILED
+        result.errors.insert(0, RecordError(None, f"The sync of {label} crashed: {error!r}"))
+        unexpected = error
+    finally:
+        context.confirmations.pop(model, None)
+    result.cursor = run.cursor
+
+    deletable = may_delete and run.mode == "full" and result.status == SyncStatus.SUCCEEDED
+    if unexpected is None and deletable and on_delete is OnDelete.DELETE:
+        if seen is not None and seen.lost:
+            note(result, f"{label}: nothing deleted: {seen.lost}")
+        else:
+            try:
+                delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, **deletion)
+            except BaseException as error:
+                result.status = SyncStatus.FAILED
+                result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))
+                unexpected = error
+    elif on_delete is OnDelete.DELETE:
+        why = (
+            "an incremental run cannot see deletions" if run.mode == "incremental"
+            else "a single partition is not the whole listing" if not may_delete
+            else "the listing did not complete without errors"
+        )
+        logger.info("%s: nothing deleted: %s", label, why)
+
+    outcome = run_outcome(result, datasource, clock)
+    if recorded is not None and same_outcome(recorded, outcome):
+        result.finished, result.duration = recorded["finished"], recorded["duration"]
+    else:
+        refused = update_run(sync_run.pk, outcome, result, label)
+        unexpected = unexpected or refused
+    sync_finished.send(sender=model, result=result)
+    if unexpected is not None:
+        raise unexpected
+    return result
+
+
+def _settle(result: SyncResult, run: RunState, truncations: list[str], on_delete: OnDelete, max_errors: int) -> None:
+    """Give a listing that completed its status, and the errors that explain a partial one."""
+    result.status = SyncStatus.PARTIAL if result.failed else SyncStatus.SUCCEEDED
+    if run.failed_before:
+        result.status = SyncStatus.PARTIAL
+        result.errors.insert(0, RecordError(None, (
+            f"{run.failed_before} records failed in the earlier, interrupted part of this listing (see the "
+            "previous sync run): nothing was deleted and the cursor did not move"
+        )))
+    if truncations:
+        result.truncated = True
+        result.status = SyncStatus.PARTIAL
+        consequence = "nothing was deleted" if on_delete is OnDelete.DELETE else "records after it were not read"
+        result.errors.insert(0, RecordError(None, (
+            f"The listing of {run.datasource} was cut short on purpose ({'; '.join(truncations)}), so it does not "
+            f"count as complete: {consequence}. Remove max_pages from the paginator to read the whole listing"
+        )))
+    del result.errors[max(max_errors, 1):]
+
+
+def _apply(result: SyncResult, outcome: Outcome, fail: Callable[[Any, str], None]) -> None:
+    """Add the counts and failures of a batch's `outcome` to `result`."""
+    result.created += outcome.created
+    result.updated += outcome.updated
+    result.unchanged += outcome.unchanged
+    for record_id, reason in outcome.failures:
+        fail(record_id, reason)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from . import cursor as states
 from .context import SeenRows
+from .locks import load_state
 from .statements import RowUpdate
 from .upsert import Outcome
 
@@ -56,7 +57,9 @@ class RunState:
         self.label = model._meta.label
         self.incremental = incremental
         self.datasource = model.sync_config.datasource
-        state, _ = SyncState.objects.get_or_create(model=self.label, partition=partition)
+        state, pushed = load_state(model, partition)
+        #: Whether pushes write a model this run writes: its batches then take the write lock.
+        self.pushed = pushed
         self.state_pk = state.pk
         self.cursor = states.decode_value(state.cursor)
         self.filter_text = states.canonical(filter_)

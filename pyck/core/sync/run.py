@@ -104,6 +104,7 @@ def run_sync(
         if progress:
             progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
 
+    concurrent, context.concurrent = context.concurrent, context.concurrent or run.pushed  # see RunContext
     try:
         with truncation_notes() as truncations:
             for resource, position in listing(datasource, run.query(filter_), run):
@@ -177,6 +178,7 @@ def run_sync(
         )
         logger.info("%s: nothing deleted: %s", label, why)
 
+    context.concurrent = concurrent
     outcome = run_outcome(result, datasource, clock)
     if recorded is not None and same_outcome(recorded, outcome):
         result.finished, result.duration = recorded["finished"], recorded["duration"]

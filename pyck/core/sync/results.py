@@ -54,7 +54,8 @@ class SyncResult:
     status: str = "succeeded"
     #: True when a paginator stopped the listing early because of its ``max_pages``: nothing was deleted.
     truncated: bool = False
-    #: ``"full"`` (the whole listing) or ``"incremental"`` (the records changed since the cursor).
+    #: ``"full"`` (the whole listing), ``"incremental"`` (the records changed since the cursor) or ``"push"``
+    #: (records given to `apply_records`).
     mode: str = "full"
     #: The partition synced (``""``: the model is not partitioned, or the result combines every partition).
     partition: str = ""

@@ -58,7 +58,7 @@ class RunState:
         self.incremental = incremental
         self.datasource = model.sync_config.datasource
         state, pushed = load_state(model, partition)
-        #: Whether pushes write a model this run writes: its batches then take the write lock.
+        # Whether pushes write a model this run writes: its batches then take the write lock.
         self.pushed = pushed
         self.state_pk = state.pk
         self.cursor = states.decode_value(state.cursor)

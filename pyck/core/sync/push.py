@@ -93,7 +93,7 @@ def apply_records(model: type[SyncedModel], records: Iterable[Any], *, deleted: 
     sync_started.send(sender=model)
     fail = record_failer(result, config.max_errors, label, datasource)
     unexpected: BaseException | None = None
-    #: The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
+    # The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
     recorded: dict[str, Any] | None = None
 
     def end(outcome: Outcome) -> None:
@@ -109,7 +109,6 @@ def apply_records(model: type[SyncedModel], records: Iterable[Any], *, deleted: 
             _count(result, write_batch(context, model, batch, end if last and not ids else None), fail)
         if ids:
             _delete(model, ids, result, fail, batch_size)
-            context.forget()
         result.status = "partial" if result.failed else "succeeded"
     except BaseException as error:
         result.status = "failed"

@@ -53,7 +53,8 @@ DOCS = ROOT / "docs"
 GUIDE = "guide/datasources.md"
 WRITING = "writing-datasources.md"
 INCREMENTAL = "guide/incremental.md"
-TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL)
+PUSH = "guide/push.md"
+TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL, PUSH)
 
 _FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<attrs>[^\n]*)\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _DIRECTIVE = re.compile(r"^<!--\s*docs-test:\s*(?P<text>.*?)\s*-->\s*$")
@@ -469,6 +470,38 @@ def test_incremental_guide_page_ranges_example(mock_api: responses.RequestsMock)
     assert len(partitions) == 8
     assert list(partitions)[:2] == ["pages-000-124", "pages-125-249"] and list(partitions)[-1] == "pages-875-end"
     assert len(mock_api.calls) == 1 and "offset=0" in mock_api.calls[0].request.url
+
+
+# --- The push guide ---------------------------------------------------------------------------------------
+
+
+@exercises(PUSH, "push-webhook")
+@pytest.mark.django_db
+def test_push_guide_webhook_example(monkeypatch: pytest.MonkeyPatch, rf: Any) -> None:
+    from pyck.core.datasources import SyncRun
+    from tests.testapp import models as tutorial_models
+
+    monkeypatch.setitem(sys.modules, "app", _package("app"))
+    monkeypatch.setitem(sys.modules, "app.models", tutorial_models)
+    (block,) = named(PUSH, "push-webhook")
+    view = run(block.code, where=str(block))["helpdesk_webhook"]
+    Ticket = tutorial_models.Ticket
+    ticket = {"id": 7, "subject": "Printer on fire", "status": "open", "updated_at": "2026-11-27T10:00:00+00:00"}
+
+    def post(event: dict[str, Any]) -> Any:
+        return view(rf.post("/hooks/helpdesk", data=json.dumps(event), content_type="application/json"))
+
+    assert post({"type": "ticket.created", "ticket": ticket}).status_code == 200
+    assert Ticket.objects.get(external_id=7).subject == "Printer on fire"
+    Ticket.objects.filter(external_id=7).update(triage_note="mine")
+    assert post({"type": "ticket.updated", "ticket": {**ticket, "status": "closed"}}).status_code == 200
+    assert Ticket.objects.values_list("status", "triage_note").get(external_id=7) == ("closed", "mine")
+    assert post({"type": "ticket.deleted", "id": 7}).status_code == 200
+    assert not Ticket.objects.exists()
+    runs = SyncRun.objects.filter(model="testapp.Ticket").order_by("pk")
+    assert [(run.mode, run.created, run.updated, run.deleted) for run in runs] == [
+        ("push", 1, 0, 0), ("push", 0, 1, 0), ("push", 0, 0, 1)
+    ]
 
 
 # --- "Writing datasources": scenarios against the JSON shown ---------------------------------------------

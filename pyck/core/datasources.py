@@ -42,7 +42,7 @@ if TYPE_CHECKING:
         Paginator,
     )
     from .rest import RestDatasource
-    from .sync import SyncResult
+    from .sync import SyncResult, apply_records
 
 __all__ = [
     "ConfigurationError",
@@ -73,6 +73,7 @@ __all__ = [
     "SyncRun",
     "SyncedModel",
     "TransportError",
+    "apply_records",
 ]
 
 _LAZY = {
@@ -90,6 +91,7 @@ _LAZY = {
     "OnDelete": ".options",
     "Incremental": ".options",
     "SyncResult": ".sync",
+    "apply_records": ".sync",
     "SyncedModel": ".models",
     "SyncRun": ".models",
 }

@@ -131,6 +131,9 @@ def partition_states(model: type[SyncedModel]) -> list[PartitionState]:
     except Exception:  # describe_mode() says why
         declared = []
     rows = {row.partition: row for row in SyncState.objects.filter(model=label)}
+    whole = rows.get("")
+    if "" not in declared and whole is not None and not (whole.cursor or whole.checkpoint or whole.last_full_sync):
+        del rows[""]  # a partitioned model's row that only says pushes write it (SyncState.pushed): no partition
     datasource = model.sync_config.datasource
     shown = [*declared, *(name for name in rows if name not in declared)]
     return [_partition_state(name, rows.get(name), datasource) for name in shown]

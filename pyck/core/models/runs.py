@@ -32,6 +32,14 @@ class SyncRun(models.Model):
     # The choices of `status` (`SyncRun.Status.FAILED`...).
     Status = SyncStatus
 
+    class Mode(models.TextChoices):
+        #: The whole listing.
+        FULL = "full", "Full"
+        #: The records changed since the cursor.
+        INCREMENTAL = "incremental", "Incremental"
+        #: Records given to `apply_records` (a webhook, a burst), not read from the listing.
+        PUSH = "push", "Push"
+
     model = models.CharField(max_length=200, db_index=True, help_text="The synced model's 'app_label.ModelName'.")
     started = models.DateTimeField(db_index=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -45,7 +53,11 @@ class SyncRun(models.Model):
     duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
     partition = models.CharField(max_length=200, blank=True, default="", help_text="The partition synced, if any.")
     mode = models.CharField(
-        max_length=16, blank=True, default="full", help_text="'full' (the whole listing) or 'incremental'."
+        max_length=16,
+        blank=True,
+        choices=Mode.choices,
+        default=Mode.FULL,
+        help_text="'full' (the whole listing), 'incremental' (the records changed since the cursor) or 'push' (records given to apply_records).",
     )
     resumed = models.BooleanField(default=False, help_text="Whether the run went on from an earlier run's checkpoint.")
 

@@ -19,6 +19,8 @@ class SyncState(models.Model):
       goes on from there instead of starting over (when the datasource's paging allows it).
     * ``last_full_sync``: when the last complete full listing ended (incremental models re-read everything
       every ``Incremental.reconcile_interval``).
+    * `pushed` (on the row of partition `""`): `apply_records` writes the model (its records, or rows they
+      reference): its syncs then take turns with pushes, batch by batch (on PostgreSQL).
 
     Delete the row (the admin's "Reset sync state" action, or ``run_cron_tasks --reset``) to make the next run
     a full listing from the start.
@@ -33,6 +35,9 @@ class SyncState(models.Model):
     checkpoint = models.JSONField(null=True, blank=True, help_text="Where an unfinished run's listing had got to.")
     checkpoint_updated = models.DateTimeField(null=True, blank=True)
     last_full_sync = models.DateTimeField(null=True, blank=True, help_text="When the last complete full listing ended.")
+    pushed = models.BooleanField(
+        default=False, help_text="Whether apply_records writes this model: its syncs then take turns with pushes."
+    )
 
     class Meta:
         app_label = "pyck"

@@ -1,13 +1,15 @@
 """The sync engine: read a model's datasource listing in batches and upsert it, relations included.
 
 Entry points: `sync_model` (one model; also `Model.sync()`), `sync_models` (several, in dependency order,
-sharing one per-run cache) and `sync_order`. The docs page "How a sync works" describes what a sync does, step
-by step; each step has its module here:
+sharing one per-run cache), `sync_order`, and `apply_records` (records pushed to pyck rather than listed). The
+docs page "How a sync works" describes what a sync does, step by step; each step has its module here:
 
 - `run`: one run of one model (one partition of it), from its `SyncRun` row to its `SyncResult`;
 - `checkpoint`: where a run stands and the checkpoints it writes (`SyncState`); `cursor`: the cursor's encoding;
 - `listing`: reading the datasource's listing (its `read_listing()`);
+- `push`: `apply_records`, which writes records through the same batches as a listing;
 - `batches`: writing a batch in one transaction, and redoing it row by row when the database refuses it;
+- `locks`: the write lock that pushes, and the listings of models pushes write, take batch by batch;
 - `upsert`: the set-based upsert of one batch, relations included, through the model's `plan`;
 - `bulk`, `lookups`, `statements`: the statements a batch sends; `context`: what a run remembers between batches;
 - `deletion`: deleting what a complete listing did not include; `history`: the `SyncRun` rows;
@@ -30,6 +32,7 @@ from .collector import heap_frozen
 from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
 from .order import sync_order
+from .push import apply_records
 from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
 from .run import run_sync
 
@@ -39,7 +42,7 @@ from .checkpoint import CHECKPOINT_INTERVAL as CHECKPOINT_INTERVAL
 from .deletion import delete_options as delete_options
 from .history import jsonable as jsonable, storable as storable
 
-__all__ = ["RecordError", "SyncProgress", "SyncResult", "sync_model", "sync_models", "sync_order"]
+__all__ = ["RecordError", "SyncProgress", "SyncResult", "apply_records", "sync_model", "sync_models", "sync_order"]
 
 logger = logging.getLogger("pyck.sync")
 

@@ -19,6 +19,7 @@ from .. import http
 from ..exceptions import SyncError
 from ..models.synced import SyncedModel
 from .context import RunContext
+from .locks import lock_writes
 from .upsert import Outcome, upsert
 
 __all__ = ["write_batch"]
@@ -35,7 +36,8 @@ def write_batch(
     """Write one batch in one transaction; on a database error redo it row by row to isolate the culprits.
 
     ``on_write(outcome)`` runs inside the same transaction, after the rows: the run's state (checkpoint,
-    cursor) commits with the data it describes, or not at all.
+    cursor) commits with the data it describes, or not at all. In a `concurrent` context each transaction first
+    takes the write lock of the models the batch may write (see `locks.lock_writes`).
     """
     stamp = timezone.now()
     if not batch:
@@ -45,6 +47,8 @@ def write_batch(
         return Outcome()
     try:
         with transaction.atomic():
+            if context.concurrent:
+                lock_writes(model)
             outcome = upsert(context, model, [(resource, _NO_EXTRA) for resource in batch], stamp=stamp)
             if on_write is not None:
                 on_write(outcome)
@@ -65,6 +69,8 @@ def _write_row_by_row(
     datasource = model.sync_config.datasource
     tables = sorted({m._meta.db_table for m in _related_models(model)})
     with transaction.atomic():
+        if context.concurrent:
+            lock_writes(model)  # here, not under a savepoint: rolling one back would release it
         for resource in batch:
             try:
                 with transaction.atomic():

@@ -21,6 +21,7 @@ from ..models.synced import SyncedModel
 from ..options import Incremental
 from . import cursor as states
 from .context import SeenRows
+from .locks import load_state
 from .results import SyncResult
 from .statements import RowUpdate
 from .upsert import Outcome
@@ -53,7 +54,9 @@ class RunState:
         self.label = model._meta.label
         self.incremental = incremental
         self.datasource = model.sync_config.datasource
-        state, _ = SyncState.objects.get_or_create(model=self.label, partition=partition)
+        state, pushed = load_state(model, partition)
+        # Whether pushes write a model this run writes: its batches then take the write lock.
+        self.pushed = pushed
         self.state_pk = state.pk
         self.cursor = states.decode_value(state.cursor)
         self.filter_text = states.canonical(filter_)

@@ -24,7 +24,14 @@ _Key = tuple[str, Any]  # (model label, external id converted to the column's ty
 class RunContext:
     """What one run (``sync_model`` or ``sync_models``) remembers between batches and models."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, concurrent: bool = False, load_id_maps: bool = True) -> None:
+        # Other processes may write the same models meanwhile (a push, or the listing of a model pushes write):
+        # each batch then takes the write lock first (see `locks`), and external ids the id maps lack are looked
+        # up again, since another process may have written them since the maps were loaded.
+        self.concurrent = concurrent
+        # False: look unindexed external ids up batch by batch instead of loading the table's whole
+        # external_id -> pk map once (a push writes a few rows of a table, a listing reads all of them).
+        self.load_id_maps = load_id_maps
         # References that could not be resolved this run, with the reason: never fetched twice.
         self.unresolvable: dict[_Key, str] = {}
         # Rows being written by the current top-level batch (all models): lets records point at rows of the
@@ -36,7 +43,8 @@ class RunContext:
         # query the first time the run needs it, so that each batch reads rows by primary key instead of
         # scanning the table for ``external_id IN (...)``.
         self._id_maps: dict[type[models.Model], dict[Any, uuid.UUID]] = {}
-        # external_id -> pk of rows already found or written this run, per model whose external_id is indexed:
+        # external_id -> pk of rows already found or written this run, per model whose external_id is indexed
+        # (every model, in a run that loads no id maps):
         # references repeat from batch to batch (members of the same few parties), so most are not looked up
         # twice. Bounded (_MAX_KNOWN per model); a row deleted meanwhile fails its batch's foreign key check,
         # and the batch is then redone with every map forgotten.
@@ -52,7 +60,7 @@ class RunContext:
     ) -> dict[Any, uuid.UUID]:
         """Return ``{external id: pk}`` for the rows of ``model`` among ``keys``, in at most one query (or one per
         part of ``keys`` within the database's limit on query parameters)."""
-        if is_indexed(model, field):
+        if is_indexed(model, field) or not self.load_id_maps:
             known = self._known.setdefault(model, {})
             unknown = [key for key in keys if key not in known]
             found = {key: known[key] for key in keys if key in known}
@@ -68,7 +76,13 @@ class RunContext:
             known = self._id_maps[model] = {}
             for key, pk in model._base_manager.order_by().values_list(field.attname, "pk").iterator(chunk_size=10_000):
                 known.setdefault(key, pk)
-        return {key: known[key] for key in keys if key in known}
+        found = {key: known[key] for key in keys if key in known}
+        unknown = [key for key in keys if key not in known] if self.concurrent else []
+        if unknown:
+            for condition in among(model, field, unknown):
+                for key, pk in model._base_manager.filter(condition).values_list(field.attname, "pk"):
+                    found.setdefault(key, known.setdefault(key, pk))
+        return found
 
     def learn(self, model: type[models.Model], pks: dict[Any, uuid.UUID]) -> None:
         """Note rows just inserted into ``model``."""
@@ -99,7 +113,14 @@ class SeenRows:
     set, about 80 bytes a row: 80 MB per million), so that an unchanged re-sync writes nothing and deletion
     still knows what was listed."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, concurrent: bool = False, load_id_maps: bool = True) -> None:
+        # Other processes may write the same models meanwhile (a push, or the listing of a model pushes write):
+        # each batch then takes the write lock first (see `locks`), and external ids the id maps lack are looked
+        # up again, since another process may have written them since the maps were loaded.
+        self.concurrent = concurrent
+        # False: look unindexed external ids up batch by batch instead of loading the table's whole
+        # external_id -> pk map once (a push writes a few rows of a table, a listing reads all of them).
+        self.load_id_maps = load_id_maps
         self.pks: set[int] = set()
         #: Why some rows found unchanged are not in :attr:`pks` (a resumed run whose interrupted part died
         #: with them): deletion must then wait for a listing that sees them all.

@@ -79,12 +79,15 @@ def update_run(pk: Any, outcome: dict[str, Any], result: SyncResult, label: str)
 
 def close_dead_runs(label: str, partition: str, checkpointed: datetime, now: datetime) -> None:
     """Mark as failed the runs still "running" that started before the checkpoint being resumed was written:
-    their process died without recording an outcome (a killed worker, a lost machine)."""
+    their process died without recording an outcome (a killed worker, a lost machine). Pushes are not listings,
+    leave no checkpoint, and may be running meanwhile: they are left alone."""
     message = (
         f"The process running this sync stopped without recording its outcome (killed?); the run started at "
         f"{now:%Y-%m-%d %H:%M:%S} went on from its last checkpoint."
     )
-    SyncRun.objects.filter(model=label, partition=partition, status=SyncStatus.RUNNING, started__lte=checkpointed).update(
+    SyncRun.objects.filter(model=label, partition=partition, status=SyncStatus.RUNNING, started__lte=checkpointed).exclude(
+        mode=SyncRun.Mode.PUSH
+    ).update(
         status=SyncStatus.FAILED, finished=checkpointed, errors=[{"record_id": None, "message": message}]
     )
 

@@ -57,7 +57,8 @@ class SyncResult:
     status: SyncStatus = SyncStatus.SUCCEEDED
     #: True when a paginator stopped the listing early because of its ``max_pages``: nothing was deleted.
     truncated: bool = False
-    #: ``"full"`` (the whole listing) or ``"incremental"`` (the records changed since the cursor).
+    #: ``"full"`` (the whole listing), ``"incremental"`` (the records changed since the cursor) or ``"push"``
+    #: (records given to `apply_records`).
     mode: str = "full"
     #: The partition synced (``""``: the model is not partitioned, or the result combines every partition).
     partition: str = ""
@@ -113,6 +114,16 @@ def record_failer(result: SyncResult, max_errors: int, label: str, datasource: A
             result.errors.append(RecordError(record_id, f"{reason} (model {label}, datasource {datasource}, record id {_quote(record_id)})"))
 
     return fail
+
+
+def add_outcome(result: SyncResult, outcome: Any, fail: Callable[[Any, str], None]) -> None:
+    """Add the counts of a written batch's `outcome` (an `upsert.Outcome`) to `result`, and report its failed
+    records through `fail` (see `record_failer`)."""
+    result.created += outcome.created
+    result.updated += outcome.updated
+    result.unchanged += outcome.unchanged
+    for record_id, reason in outcome.failures:
+        fail(record_id, reason)
 
 
 def note(result: SyncResult, text: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +27,7 @@ from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
 from .history import close_dead_runs, record_outcome, run_outcome, same_outcome, update_run
 from .listing import listing
-from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
+from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, note, record_failer
 from .upsert import Outcome
 
 __all__ = ["run_sync"]
@@ -94,6 +93,7 @@ def run_sync(
         if progress:
             progress(SyncProgress(label, batches, records, time.perf_counter() - clock))
 
+    concurrent, context.concurrent = context.concurrent, context.concurrent or run.pushed  # see RunContext
     try:
         with truncation_notes() as truncations:
             for resource, position in listing(datasource, run.query(filter_), run):
@@ -106,7 +106,7 @@ def run_sync(
                 run.see(resource)
                 batch.append(resource)
                 if len(batch) >= batch_size:
-                    _apply(result, write_batch(context, model, batch, checkpoint), fail)
+                    add_outcome(result, write_batch(context, model, batch, checkpoint), fail)
                     written(len(batch))
                     batch = []
         complete = not truncations
@@ -117,11 +117,11 @@ def run_sync(
             finish(outcome, result.failed)
             if on_delete is not OnDelete.DELETE:  # nothing can change the outcome after this batch
                 ending = replace(result, errors=[replace(e) for e in result.errors], notes=list(result.notes))
-                _apply(ending, outcome, record_failer(ending, max_errors, label, datasource))
+                add_outcome(ending, outcome, record_failer(ending, max_errors, label, datasource))
                 _settle(ending, run, truncations, on_delete, max_errors)
                 recorded = record_outcome(sync_run.pk, ending, datasource, clock)
 
-        _apply(result, write_batch(context, model, batch, end), fail)
+        add_outcome(result, write_batch(context, model, batch, end), fail)
         if batch:
             written(len(batch))
             batch = []
@@ -129,7 +129,7 @@ def run_sync(
     except (DatasourceError, SyncError) as error:
         try:
             if batch:  # records received before the listing failed are good: keep them
-                _apply(result, write_batch(context, model, batch, checkpoint), fail)
+                add_outcome(result, write_batch(context, model, batch, checkpoint), fail)
             if tracked and seen is not None and run.position is not None:
                 run.keep_confirmations(seen, result.failed)
         except BaseException as crash:
@@ -167,6 +167,7 @@ def run_sync(
         )
         logger.info("%s: nothing deleted: %s", label, why)
 
+    context.concurrent = concurrent
     outcome = run_outcome(result, datasource, clock)
     if recorded is not None and same_outcome(recorded, outcome):
         result.finished, result.duration = recorded["finished"], recorded["duration"]
@@ -198,11 +199,3 @@ def _settle(result: SyncResult, run: RunState, truncations: list[str], on_delete
         )))
     del result.errors[max(max_errors, 1):]
 
-
-def _apply(result: SyncResult, outcome: Outcome, fail: Callable[[Any, str], None]) -> None:
-    """Add the counts and failures of a batch's `outcome` to `result`."""
-    result.created += outcome.created
-    result.updated += outcome.updated
-    result.unchanged += outcome.unchanged
-    for record_id, reason in outcome.failures:
-        fail(record_id, reason)

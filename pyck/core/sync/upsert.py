@@ -181,7 +181,7 @@ def _load_existing(ctx: RunContext, plan: Plan, keys: list[Any]) -> dict[Any, di
     ext = plan.external_id.attname
     columns = [m.attname for m in plan.columns]
     found: dict[Any, dict[str, Any]] = {}
-    if is_indexed(plan.model, plan.external_id):
+    if is_indexed(plan.model, plan.external_id) or not ctx.load_id_maps:
         lookups = among(plan.model, plan.external_id, keys)
     else:
         pks = ctx.pks_by_external_id(plan.model, plan.external_id, keys)

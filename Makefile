@@ -3,6 +3,7 @@
 #   make serve   serve the example site that make demo filled, at http://127.0.0.1:8000/
 #   make test    run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)
 #   make docs    build the documentation strictly
+#   make lint    check the import contracts (layers, no cycles; pyproject.toml [tool.importlinter])
 #   make bench   run the benchmarks (figures in benchmarks/RESULTS.md)
 # Variables: PYTHON (interpreter for the venv), VENV (its folder), DJANGO (a pip requirement to pin Django).
 
@@ -12,7 +13,7 @@ DJANGO ?= django>=5.2,<7
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test docs bench clean
+.PHONY: demo serve test docs lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks.bench_deserialise
 	$(VENV)/bin/python -m benchmarks.bench_sync --records 10000
+
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 docs: $(STAMP)
 	$(VENV)/bin/python -m mkdocs build --strict

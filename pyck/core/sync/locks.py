@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 
 from ..exceptions import ConfigurationError
+from ..models.runs import SyncRun
+from ..models.state import SyncState
 from .plan import get_plan, resource_attributes, reverse_relations
-
-if TYPE_CHECKING:
-    from ..models.state import SyncState
 
 __all__ = ["load_state", "lock_writes", "mark_pushed", "writable_models"]
 
@@ -94,10 +92,6 @@ def _key(model: type[models.Model]) -> int:
 def mark_pushed(model: type[models.Model]) -> None:
     """Note on the `SyncState` row of each model a push of `model` may write that pushes write it: from then on
     the listings of these models take the write lock too. One query once the rows say so already."""
-    # Django: models cannot be imported before the app registry is ready, and this module may be.
-    from ..models.runs import SyncRun
-    from ..models.state import SyncState
-
     labels = [other._meta.label for other in writable_models(model)]
     marked = set(SyncState.objects.filter(model__in=labels, partition="", pushed=True).values_list("model", flat=True))
     unmarked = [label for label in labels if label not in marked]
@@ -123,9 +117,6 @@ def load_state(model: type[models.Model], partition: str) -> tuple[SyncState, bo
 
     One query, as `get_or_create` makes when the row exists.
     """
-    # Django: models cannot be imported before the app registry is ready, and this module may be.
-    from ..models.state import SyncState
-
     label = model._meta.label
     labels = [other._meta.label for other in writable_models(model)]
     state = None

@@ -1,4 +1,4 @@
 """The pyck Django app: datasources, the sync engine and the cron clock.
 
-Add ``"pyck.core"`` to ``INSTALLED_APPS``. The public API lives in :mod:`pyck.core.datasources`.
+Add `"pyck.core"` to `INSTALLED_APPS`. The public API lives in `pyck.core.datasources`.
 """

@@ -1,5 +1,5 @@
-"""Django admin for pyck: the :class:`~pyck.core.models.SyncRun` history, read-only, and
-:class:`SyncedModelAdmin` for your synced models."""
+"""Django admin for pyck: the `SyncRun` history, read-only, and
+`SyncedModelAdmin` for your synced models."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ class PartitionedRunAdmin(ReadOnlyAdmin):
 
 @admin.register(CronTask)
 class CronTaskAdmin(ReadOnlyAdmin):
-    """Each periodic task's schedule state, read-only: the cron clock writes it (``run_cron_tasks --list``
+    """Each periodic task's schedule state, read-only: the cron clock writes it (`run_cron_tasks --list`
     shows the same)."""
 
     list_display = ["name", "interval", "last_status", "last_started", "last_duration", "next_due", "run_count"]
@@ -118,42 +118,44 @@ class CronTaskAdmin(ReadOnlyAdmin):
 
 # --- Synced models ---------------------------------------------------------------------------------------------
 
-#: The level of the "Sync now" report for each SyncResult.status.
+# The level of the "Sync now" report for each SyncResult.status.
 _SYNC_MESSAGE_LEVELS = {"succeeded": messages.SUCCESS, "partial": messages.WARNING, "failed": messages.ERROR}
 
 
 class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """A ``ModelAdmin`` for :class:`~pyck.core.datasources.SyncedModel` subclasses.
+    """A `ModelAdmin` for `SyncedModel` subclasses.
 
-    * Fields the model's ``SyncConfig`` fills from its datasource are read-only: the next sync would overwrite
-      an edit. So are ``external_id`` and ``last_sync_time``, which are also added to ``list_display``.
-    * Fields with no counterpart on the resource, or excluded with ``field_map={"name": None}``, are yours and
+    * Fields the model's `SyncConfig` fills from its datasource are read-only: the next sync would overwrite
+      an edit. So are `external_id` and `last_sync_time`, which are also added to `list_display`.
+    * Fields with no counterpart on the resource, or excluded with `field_map={"name": None}`, are yours and
       stay editable.
-    * "Sync now" syncs the model and reports the result: an action (:meth:`sync_now`), and a button above the
-      list, which also works on an empty list (actions need a selected row), posting to :meth:`sync_view`.
-      The sync runs inside the web request: for models that take minutes, rely on ``run_cron_tasks`` instead.
+    * "Sync now" syncs the model and reports the result: an action (`sync_now`), and a button above the
+      list, which also works on an empty list (actions need a selected row), posting to `sync_view`.
+      The sync runs inside the web request: for models that take minutes, rely on `run_cron_tasks` instead.
     * Rows cannot be added by hand (they come from the datasource); deleting them is allowed.
 
-    Register a model with it directly, subclass it, or mix it in front of your own base admin::
+    Register a model with it directly, subclass it, or mix it in front of your own base admin:
 
-        admin.site.register(Party, SyncedModelAdmin)
+    ```python
+    admin.site.register(Party, SyncedModelAdmin)
 
-        @admin.register(Constituency)
-        class ConstituencyAdmin(SyncedModelAdmin):
-            list_display = ["name", "current_mp__name"]
-            search_fields = ["name"]
+    @admin.register(Constituency)
+    class ConstituencyAdmin(SyncedModelAdmin):
+        list_display = ["name", "current_mp__name"]
+        search_fields = ["name"]
 
-        class MPAdmin(SyncedModelAdmin, MyBaseAdmin): ...
+    class MPAdmin(SyncedModelAdmin, MyBaseAdmin): ...
+    ```
 
-    If you set your own ``actions``, keep ``"sync_now"`` in them; if you set your own ``change_list_template``,
-    extend ``admin/pyck/synced_model_change_list.html`` to keep the button.
+    If you set your own `actions`, keep `"sync_now"` in them; if you set your own `change_list_template`,
+    extend `admin/pyck/synced_model_change_list.html` to keep the button.
     """
 
     actions = ["sync_now"]
     change_list_template = "admin/pyck/synced_model_change_list.html"
 
     def get_urls(self) -> list[URLPattern]:  # type: ignore[override]
-        """The admin's URLs plus ``<changelist>/sync/`` (:meth:`sync_view`, named ``<app>_<model>_sync``)."""
+        """The admin's URLs plus `<changelist>/sync/` (`sync_view`, named `<app>_<model>_sync`)."""
         name = f"{self.opts.app_label}_{self.opts.model_name}_sync"
         return [path("sync/", self.admin_site.admin_view(self.sync_view), name=name), *super().get_urls()]
 
@@ -167,7 +169,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def sync_view(self, request: HttpRequest) -> HttpResponse:
-        """Sync the model (POST only, needs :meth:`has_sync_permission`), report it and go back to the list."""
+        """Sync the model (POST only, needs `has_sync_permission`), report it and go back to the list."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_sync_permission(request):
@@ -180,7 +182,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_synced_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         """Return the names of the model fields a sync writes, which the admin shows read-only.
 
-        They are the sync engine's own mapping (``SyncConfig.field_map`` plus the fields named like a resource
+        They are the sync engine's own mapping (`SyncConfig.field_map` plus the fields named like a resource
         attribute), so they follow the config. Override to make a synced field editable anyway (an edit lasts
         until the next sync) or to protect more fields.
         """
@@ -188,7 +190,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [mapping.name for mapping in get_plan(self.model).mappings if mapping.kind != "reverse"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
-        """The declared ``readonly_fields``, then ``external_id``, ``last_sync_time`` and the synced fields."""
+        """The declared `readonly_fields`, then `external_id`, `last_sync_time` and the synced fields."""
         names = [
             *super().get_readonly_fields(request, obj),
             self.model.sync_config.external_id,
@@ -198,7 +200,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return list(dict.fromkeys(names))
 
     def get_list_display(self, request: HttpRequest) -> list[str]:  # type: ignore[override]
-        """The declared ``list_display`` with ``external_id`` and ``last_sync_time`` appended if missing."""
+        """The declared `list_display` with `external_id` and `last_sync_time` appended if missing."""
         names = list(super().get_list_display(request))
         for name in (self.model.sync_config.external_id, "last_sync_time"):
             if name not in names:
@@ -206,7 +208,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return names
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        """No: rows come from the datasource. Override to allow local rows (give them an ``external_id``)."""
+        """No: rows come from the datasource. Override to allow local rows (give them an `external_id`)."""
         return False
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
@@ -216,8 +218,8 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Sync now", permissions=["sync"])
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         """Sync the whole model from its datasource now (the selection only picks the model) and report the
-        :class:`~pyck.core.sync.SyncResult`: a success message, a warning when some records failed, an error
-        when the listing failed. The ``SyncRun`` history keeps the details."""
+        `SyncResult`: a success message, a warning when some records failed, an error
+        when the listing failed. The `SyncRun` history keeps the details."""
         self._sync_and_report(request)
 
     def _sync_and_report(self, request: HttpRequest) -> None:
@@ -273,7 +275,7 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         """Return the line shown above the change list about the model's sync: its mode and, for an
         unpartitioned model, its cursor, the checkpoint of an unfinished run and the last full sync.
 
-        Override to word it differently; return ``""`` to hide it.
+        Override to word it differently; return `""` to hide it.
         """
         incremental = self.model.sync_config.incremental is not None
         states = partition_states(self.model)
@@ -309,11 +311,11 @@ def _datasource_of(label: str) -> Any:
 @admin.register(SyncState)
 class SyncStateAdmin(ReadOnlyAdmin):
     """Each synced model's (partition's) incremental cursor, unfinished-run checkpoint and last full sync,
-    read-only: the sync engine writes them (``run_cron_tasks --list`` shows the same).
+    read-only: the sync engine writes them (`run_cron_tasks --list` shows the same).
 
     The "Reset sync state" action deletes the selected rows, so that the next run of those models (partitions)
-    is a full listing from the start, as ``run_cron_tasks --reset`` does. It needs the permission to delete
-    sync states (``pyck.delete_syncstate``); rows cannot be deleted or edited otherwise.
+    is a full listing from the start, as `run_cron_tasks --reset` does. It needs the permission to delete
+    sync states (`pyck.delete_syncstate`); rows cannot be deleted or edited otherwise.
     """
 
     list_display = [
@@ -332,16 +334,16 @@ class SyncStateAdmin(ReadOnlyAdmin):
 
     @admin.display(description="cursor")
     def cursor_text(self, obj: SyncState) -> str:
-        """The cursor as text (``"-"``: none yet)."""
+        """The cursor as text (`"-"`: none yet)."""
         return describe_cursor(obj.cursor)
 
     @admin.display(description="checkpoint")
     def checkpoint_text(self, obj: SyncState) -> str:
-        """Where an unfinished run's listing had got to, where the next run goes on (``"-"``: none)."""
+        """Where an unfinished run's listing had got to, where the next run goes on (`"-"`: none)."""
         return describe_checkpoint(obj.checkpoint, _datasource_of(obj.model))
 
     def has_reset_permission(self, request: HttpRequest) -> bool:
-        """Whether the user may reset sync states: those who may delete them (``pyck.delete_syncstate``)."""
+        """Whether the user may reset sync states: those who may delete them (`pyck.delete_syncstate`)."""
         codename = get_permission_codename("delete", self.opts)
         return request.user.has_perm(f"{self.opts.app_label}.{codename}")
 

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 class PyckConfig(AppConfig):
-    """The ``pyck.core`` app. Its label is ``pyck`` (tables are named ``pyck_*``)."""
+    """The `pyck.core` app. Its label is `pyck` (tables are named `pyck_*`)."""
 
     name = "pyck.core"
     label = "pyck"

@@ -26,29 +26,31 @@ that could not be read), and the listing's position after it (`None` when the li
 class Datasource(Generic[ResourceT], abc.ABC):
     """An external source of records of one type.
 
-    Subclass it to adapt a client library (implement :meth:`get` and :meth:`list`), or use
-    :class:`~pyck.core.datasources.RestDatasource` for a REST API.
+    Subclass it to adapt a client library (implement `get` and `list`), or use
+    `RestDatasource` for a REST API.
 
     Every keyword argument given to the constructor becomes an instance attribute, so one class can serve
-    many endpoints that differ only in their settings::
+    many endpoints that differ only in their settings:
 
-        messages = ZapMessageResource(resource_type=zapmessage.Message)
-        senders = ZapMessageResource(resource_type=zapmessage.MessageSender)
+    ```python
+    messages = ZapMessageResource(resource_type=zapmessage.Message)
+    senders = ZapMessageResource(resource_type=zapmessage.MessageSender)
+    ```
 
-    **Filtering and sorting.** ``list(**filter)`` passes its keyword arguments on to the remote side; which
+    **Filtering and sorting.** `list(**filter)` passes its keyword arguments on to the remote side; which
     ones are understood is up to each datasource and is documented on it. By convention a datasource that
-    can sort takes ``ordering="field"`` (``"-field"`` for descending), as Django's querysets do. A datasource
-    that cannot honour a filter or an ordering raises ``TypeError`` rather than silently ignoring it.
+    can sort takes `ordering="field"` (`"-field"` for descending), as Django's querysets do. A datasource
+    that cannot honour a filter or an ordering raises `TypeError` rather than silently ignoring it.
     """
 
-    #: The type of the records this datasource returns (a dataclass for REST datasources).
     resource_type: type[ResourceT] | Any = None
+    """The type of the records this datasource returns (a dataclass for REST datasources)."""
 
-    #: The attribute of a record that holds its id.
     identifier: str = "id"
+    """The attribute of a record that holds its id."""
 
-    #: A human-readable name used in log lines and error messages. Defaults to the class and resource type.
     name: str | None = None
+    """A human-readable name used in log lines and error messages. Defaults to the class and resource type."""
 
     sent_secrets: tuple[str, ...] = ()
     """The secret values (API keys, tokens) this datasource has sent, longest first.
@@ -81,11 +83,11 @@ class Datasource(Generic[ResourceT], abc.ABC):
         raise NotImplementedError("list() must be implemented.")
 
     def list_changed(self, since: Any, **filter: Any) -> Iterable[ResourceT]:
-        """Return the records changed since ``since`` (inclusive), filtered like :meth:`list`.
+        """Return the records changed since `since` (inclusive), filtered like `list`.
 
-        The sync engine calls it for incremental runs of models whose ``Incremental`` has no ``param``;
-        ``since`` is the cursor minus the lookback (a value of the cursor field: a datetime, a number...).
-        Implement it when the API asks for changes in a way a single ``list()`` argument cannot express.
+        The sync engine calls it for incremental runs of models whose `Incremental` has no `param`;
+        `since` is the cursor minus the lookback (a value of the cursor field: a datetime, a number...).
+        Implement it when the API asks for changes in a way a single `list()` argument cannot express.
         """
         raise NotImplementedError(
             f"{self} has no list_changed(): set Incremental(param=...) to the list() argument taking the cursor, "
@@ -119,7 +121,7 @@ class Datasource(Generic[ResourceT], abc.ABC):
         return True
 
     def get_id(self, resource: ResourceT) -> Any:
-        """Return the id of ``resource``: its :attr:`identifier` attribute (or key, for a mapping)."""
+        """Return the id of `resource`: its `identifier` attribute (or key, for a mapping)."""
         if isinstance(resource, dict):
             return resource[self.identifier]
         return getattr(resource, self.identifier)
@@ -137,15 +139,17 @@ class Datasource(Generic[ResourceT], abc.ABC):
 class MockDatasource(Datasource[ResourceT]):
     """A datasource over a list in memory, for your own tests.
 
-    ``data`` is a public attribute: reassign it (or change the list) between syncs to simulate the remote side
-    changing. ``list()`` filters by attribute equality (``list(party="Labour")``) and sorts with
-    ``ordering="name"`` or ``ordering="-name"``. ``get()`` matches ids by value, treating ``1`` and ``"1"``
+    `data` is a public attribute: reassign it (or change the list) between syncs to simulate the remote side
+    changing. `list()` filters by attribute equality (`list(party="Labour")`) and sorts with
+    `ordering="name"` or `ordering="-name"`. `get()` matches ids by value, treating `1` and `"1"`
     as the same id, as a URL would.
 
-    Example::
+    For example:
 
-        parties = MockDatasource([Party(id=1, name="Labour")])
-        parties.get(1).name  # "Labour"
+    ```python
+    parties = MockDatasource([Party(id=1, name="Labour")])
+    parties.get(1).name  # "Labour"
+    ```
     """
 
     def __init__(self, data: Sequence[ResourceT] | Iterable[ResourceT] = (), identifier: str = "id", **kwargs: Any) -> None:
@@ -202,7 +206,7 @@ def listing_of(datasource: Datasource[Any], records: Iterable[Any]) -> Iterator[
 
 
 def check_datasource(value: Any, *, where: str) -> Datasource[Any]:
-    """Return ``value`` if it is a :class:`Datasource`, else raise a :class:`ConfigurationError` naming ``where``."""
+    """Return `value` if it is a `Datasource`, else raise a `ConfigurationError` naming `where`."""
     if not isinstance(value, Datasource):
         raise ConfigurationError(
             f"{where}: expected a Datasource instance, got {value!r} ({type(value).__name__}). "

@@ -1,20 +1,22 @@
 """A request budget shared by every process: at most N requests per window to one API, counted in Django's cache.
 
-:attr:`~pyck.core.rest.RestDatasource.rate_limit` spaces one process's requests out; a budget keeps the sum
-of every clock, worker and web process under an API's quota::
+`rate_limit` spaces one process's requests out; a budget keeps the sum
+of every clock, worker and web process under an API's quota:
 
-    class ZapMessageResource(RestDatasource[Message]):
-        base_url = "https://api.zapmessage.io"
-        request_budget = RequestBudget(requests=100, per=timedelta(minutes=1))
+```python
+class ZapMessageResource(RestDatasource[Message]):
+    base_url = "https://api.zapmessage.io"
+    request_budget = RequestBudget(requests=100, per=timedelta(minutes=1))
+```
 
-Windows are fixed and aligned on the Unix epoch: with ``per=timedelta(minutes=1)`` a window is one calendar
+Windows are fixed and aligned on the Unix epoch: with `per=timedelta(minutes=1)` a window is one calendar
 minute of wall-clock time, the same for every process (machines need synchronised clocks). Each request
-increments a counter in the cache, under the key ``pyck:budget:<key>:<window number>`` (``cache.add`` then
-the atomic ``cache.incr``); a request that finds its window spent waits for the next window, or raises
-:class:`~pyck.core.exceptions.RateLimitError` at once when that is further away than :attr:`RequestBudget.max_wait`.
+increments a counter in the cache, under the key `pyck:budget:<key>:<window number>` (`cache.add` then
+the atomic `cache.incr`); a request that finds its window spent waits for the next window, or raises
+`RateLimitError` at once when that is further away than `RequestBudget.max_wait`.
 
 The counter only holds across processes in a cache they all share and that increments atomically: Redis or
-Memcached. ``manage.py check`` warns (``pyck.W012``) about a budget in any other cache.
+Memcached. `manage.py check` warns (`pyck.W012`) about a budget in any other cache.
 """
 
 from __future__ import annotations
@@ -49,33 +51,33 @@ _PAST_THE_EDGE = 0.001
 
 @dataclass(frozen=True)
 class RequestBudget:
-    """At most :attr:`requests` requests every :attr:`per`, across every process sharing :attr:`cache`.
+    """At most `requests` requests every `per`, across every process sharing `cache`.
 
-    Set it on a :class:`~pyck.core.rest.RestDatasource` as ``request_budget`` (a class attribute or a
+    Set it on a `RestDatasource` as `request_budget` (a class attribute or a
     constructor keyword argument).
 
     **What counts.** Every HTTP request the datasource sends over the network, each counted just before it is
     sent: the first attempt, every retry (after a connection error, a timeout, a 429 or a 5xx) and every
     redirect followed. Requests a datasource refuses to send (an id that cannot name a record) do not count.
     A retry's backoff wait comes first, then the budget's. Requests sent through a session you mount adapters
-    on yourself in :meth:`~pyck.core.rest.RestDatasource.get_session` are not counted by those adapters.
+    on yourself in `get_session` are not counted by those adapters.
 
     **When the window is spent.** The request waits for the next window (through the same wait function as
-    retries) and tries again. If the next window opens further away than :attr:`max_wait` (counting what the
-    request already waited), it raises :class:`~pyck.core.exceptions.RateLimitError` at once instead, with
-    ``retry_after`` set to the seconds until that window; a sync then fails with that error and the next run
+    retries) and tries again. If the next window opens further away than `max_wait` (counting what the
+    request already waited), it raises `RateLimitError` at once instead, with
+    `retry_after` set to the seconds until that window; a sync then fails with that error and the next run
     starts afresh. A cache that fails (Redis down) makes the request raise
-    :class:`~pyck.core.exceptions.TransportError`: the budget never lets requests through uncounted.
+    `TransportError`: the budget never lets requests through uncounted.
 
     Args:
         requests: how many requests each window allows (at least 1).
-        per: the window's length, a ``timedelta`` or seconds.
-        key: the counter's name. ``None``: derived from the datasource's class and the host of its
-            ``base_url``, so every instance of one datasource class talking to one host shares a budget, in
+        per: the window's length, a `timedelta` or seconds.
+        key: the counter's name. `None`: derived from the datasource's class and the host of its
+            `base_url`, so every instance of one datasource class talking to one host shares a budget, in
             every process. Give several datasources the same key to share one quota.
-        cache: the alias of the Django cache (a key of ``CACHES``) holding the counters.
-        max_wait: the longest, in seconds, one request waits for the budget; ``None``: the
-            ``HTTP_MAX_RETRY_AFTER`` setting (120 s), the same bound as a server's ``Retry-After``.
+        cache: the alias of the Django cache (a key of `CACHES`) holding the counters.
+        max_wait: the longest, in seconds, one request waits for the budget; `None`: the
+            `HTTP_MAX_RETRY_AFTER` setting (120 s), the same bound as a server's `Retry-After`.
         clock: the wall clock in seconds since the epoch (tests pass a fake one). Every process must use the
             same clock for their windows to agree.
     """
@@ -106,8 +108,8 @@ class RequestBudget:
         return float(self.per.total_seconds() if isinstance(self.per, timedelta) else self.per)
 
     def key_for(self, datasource: Any) -> str:
-        """The counter's name for ``datasource``: :attr:`key`, else ``<module>.<class qualname>@<host:port>``
-        from the datasource's class and the host of its ``base_url``."""
+        """The counter's name for `datasource`: `key`, else `<module>.<class qualname>@<host:port>`
+        from the datasource's class and the host of its `base_url`."""
         if self.key is not None:
             return self.key
         cls = type(datasource)
@@ -116,17 +118,17 @@ class RequestBudget:
         return f"{cls.__module__}.{cls.__qualname__}@{host}"
 
     def acquire(self, key: str, *, datasource: Any = None) -> float:
-        """Count one request against the counter ``key``, waiting for the next window while this one is
+        """Count one request against the counter `key`, waiting for the next window while this one is
         spent; return the seconds waited.
 
         Call it just before sending each request, when you do your own HTTP (a
-        :class:`~pyck.core.rest.RestDatasource` calls it for you); ``datasource`` is named in the errors.
+        `RestDatasource` calls it for you); `datasource` is named in the errors.
 
         Raises:
-            RateLimitError: the next window with room opens more than :attr:`max_wait` seconds from the start
-                of the wait; ``retry_after`` says when.
+            RateLimitError: the next window with room opens more than `max_wait` seconds from the start
+                of the wait; `retry_after` says when.
             TransportError: the cache failed.
-            ConfigurationError: :attr:`cache` names no cache, or a cache that keeps nothing.
+            ConfigurationError: `cache` names no cache, or a cache that keeps nothing.
         """
         cache = self._get_cache(datasource)
         max_wait = float(self.max_wait if self.max_wait is not None else pyck_settings.HTTP_MAX_RETRY_AFTER)
@@ -151,12 +153,12 @@ class RequestBudget:
             waited += wait
 
     def bind(self, datasource: Any) -> Callable[[], float]:
-        """Return a function of no arguments that calls :meth:`acquire` with ``datasource``'s key."""
+        """Return a function of no arguments that calls `acquire` with `datasource`'s key."""
         key = self.key_for(datasource)
         return lambda: self.acquire(key, datasource=datasource)
 
     def cache_key(self, key: str, window: int) -> str:
-        """The cache key of the counter ``key`` in window number ``window``: ``pyck:budget:<key>:<window>``,
+        """The cache key of the counter `key` in window number `window`: `pyck:budget:<key>:<window>`,
         with characters Memcached refuses replaced (and a hash added) and long keys shortened."""
         safe = _UNSAFE.sub("_", key)
         if safe != key or len(safe) > _MAX_KEY:

@@ -1,4 +1,4 @@
-"""Django system checks for pyck (``manage.py check``)."""
+"""Django system checks for pyck (`manage.py check`)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .sync.plan import resource_attributes, reverse_relations
 
 @checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warn about keys in the ``PYCK`` setting that pyck does not know (usually a typo)."""
+    """Warn about keys in the `PYCK` setting that pyck does not know (usually a typo)."""
     user = getattr(settings, "PYCK", None)
     if user is None:
         return []
@@ -42,18 +42,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 @checks.register()
 def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Check every registered synced model's ``SyncConfig`` against the model and its resource type.
+    """Check every registered synced model's `SyncConfig` against the model and its resource type.
 
     ========== ==================================================================================
-    pyck.E010  ``sync_config.datasource`` is not a ``Datasource`` instance
-    pyck.E011  ``external_id`` names no field of the model
-    pyck.E012  ``field_map`` names a model field that does not exist
-    pyck.E013  a synced relation points at a model that is not a ``SyncedModel``
-    pyck.E014  a synced many-to-many field has a custom ``through`` model
-    pyck.W010  the ``external_id`` field has no index (every batch looks rows up by it)
-    pyck.W011  ``field_map`` reads an attribute the resource type does not have
-    pyck.E015  ``Incremental`` has no ``param`` and the datasource does not implement ``list_changed()``
-    pyck.E016  ``Incremental.field`` is not an attribute of the resource type
+    pyck.E010  `sync_config.datasource` is not a `Datasource` instance
+    pyck.E011  `external_id` names no field of the model
+    pyck.E012  `field_map` names a model field that does not exist
+    pyck.E013  a synced relation points at a model that is not a `SyncedModel`
+    pyck.E014  a synced many-to-many field has a custom `through` model
+    pyck.W010  the `external_id` field has no index (every batch looks rows up by it)
+    pyck.W011  `field_map` reads an attribute the resource type does not have
+    pyck.E015  `Incremental` has no `param` and the datasource does not implement `list_changed()`
+    pyck.E016  `Incremental.field` is not an attribute of the resource type
     ========== ==================================================================================
     """
     errors: list[checks.CheckMessage] = []
@@ -63,7 +63,7 @@ def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
 
 
 def _checked_models(app_configs: Any) -> list[Any]:
-    """The registered synced models, limited to ``app_configs`` when ``manage.py check`` names apps."""
+    """The registered synced models, limited to `app_configs` when `manage.py check` names apps."""
     return [m for m in synced_models() if app_configs is None or m._meta.app_config in app_configs]
 
 
@@ -191,11 +191,11 @@ def _check_incremental(model: Any, attributes: set[str] | None) -> list[checks.C
 def check_request_budgets(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Check the cache behind each request budget of a synced model's datasource.
 
-    A :class:`~pyck.core.budget.RequestBudget` only holds across processes in a cache that every process
+    A `RequestBudget` only holds across processes in a cache that every process
     shares and that increments atomically: Redis or Memcached.
 
     ========== ==================================================================================
-    pyck.E017  ``RequestBudget(cache=...)`` names no cache in ``CACHES``
+    pyck.E017  `RequestBudget(cache=...)` names no cache in `CACHES`
     pyck.W012  the budget's cache is per process (local memory), keeps nothing (dummy), or increments in
                two steps that concurrent processes can interleave (file, database)
     ========== ==================================================================================

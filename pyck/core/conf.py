@@ -1,15 +1,17 @@
 """pyck's Django settings, with defaults.
 
-All of pyck's settings live in one dict, ``PYCK``, in your Django settings; every key is optional::
+All of pyck's settings live in one dict, `PYCK`, in your Django settings; every key is optional:
 
-    PYCK = {
-        "HTTP_TIMEOUT": 10,
-        "UK_PARLIAMENT_BASE_URL": "http://127.0.0.1:8765/parliament",
-    }
+```python
+PYCK = {
+    "HTTP_TIMEOUT": 10,
+    "UK_PARLIAMENT_BASE_URL": "http://127.0.0.1:8765/parliament",
+}
+```
 
-Read them through :data:`pyck_settings` (``pyck_settings.HTTP_TIMEOUT``) at the moment they are needed, never
-at import time, so that ``override_settings`` and late configuration work. Values are cached and the cache is
-cleared whenever Django's ``setting_changed`` signal fires for ``PYCK``.
+Read them through `pyck_settings` (`pyck_settings.HTTP_TIMEOUT`) at the moment they are needed, never
+at import time, so that `override_settings` and late configuration work. Values are cached and the cache is
+cleared whenever Django's `setting_changed` signal fires for `PYCK`.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 class PyckSettings:
-    """Attribute access to the ``PYCK`` setting, falling back to :data:`DEFAULTS`."""
+    """Attribute access to the `PYCK` setting, falling back to `DEFAULTS`."""
 
     def __init__(self, defaults: dict[str, Any]) -> None:
         self._defaults = defaults

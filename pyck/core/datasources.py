@@ -1,11 +1,13 @@
 """The public API of pyck: datasources, synced models and their configuration.
 
-Everything a user imports comes from here::
+Everything a user imports comes from here:
 
-    from pyck.core.datasources import Datasource, RestDatasource, SyncedModel, SyncConfig
+```python
+from pyck.core.datasources import Datasource, RestDatasource, SyncedModel, SyncConfig
+```
 
-``SyncedModel`` is a Django model, and Django forbids defining models before the app registry is ready. This
-module is imported from settings files and datasource modules, so it resolves ``SyncedModel`` (and the other
+`SyncedModel` is a Django model, and Django forbids defining models before the app registry is ready. This
+module is imported from settings files and datasource modules, so it resolves `SyncedModel` (and the other
 names that live in heavier modules) lazily, on first access.
 """
 

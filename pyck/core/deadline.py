@@ -47,10 +47,10 @@ _HEADER_SECONDS = "_pyck_header_seconds"
 
 
 class SlowAnswerError(urllib3_exceptions.ReadTimeoutError):
-    """An answer's status line and headers took longer than the session's ``max_response_time`` to arrive.
+    """An answer's status line and headers took longer than the session's `max_response_time` to arrive.
 
-    A kind of read timeout, retried like one; :class:`~pyck.core.rest.RestDatasource` reports it as a
-    :class:`~pyck.core.exceptions.TransportError`.
+    A kind of read timeout, retried like one; `RestDatasource` reports it as a
+    `TransportError`.
     """
 
     def __init__(self, max_time: float) -> None:
@@ -159,7 +159,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     def schedule(self, delay: float, function: Callable[[], None]) -> list[Any]:
-        """Call ``function`` in ``delay`` seconds, unless :meth:`cancel` is called first."""
+        """Call `function` in `delay` seconds, unless `cancel` is called first."""
         alarm = [time.monotonic() + delay, next(self._order), function]
         with self._condition:
             heapq.heappush(self._alarms, alarm)
@@ -171,7 +171,7 @@ class Watchdog:
         return alarm
 
     def cancel(self, alarm: list[Any]) -> None:
-        """Forget ``alarm``. Once this returns, its function has either run already or never will."""
+        """Forget `alarm`. Once this returns, its function has either run already or never will."""
         with self._condition:
             if alarm[2] is None:
                 return

@@ -1,18 +1,20 @@
 """Errors raised by pyck.
 
-The hierarchy::
+The hierarchy:
 
-    PyckError                      base of everything pyck raises; do not raise directly
-    ├── ConfigurationError         a datasource, SyncConfig or setting is wrong (also ImproperlyConfigured)
-    ├── DatasourceError            talking to a datasource failed; do not raise directly
-    │   ├── NotFoundError          the record does not exist (HTTP 404 on ``get``)
-    │   ├── RateLimitError         429 after the retries, or the request budget is spent for too long
-    │   ├── ResponseError          any other non-2xx answer, or a body that is not the JSON expected
-    │   ├── TransportError         connection refused or reset, timeout, TLS failure
-    │   └── InvalidResourceError   the data does not fit the resource type
-    └── SyncError                  a sync could not be carried out
+```text
+PyckError                      base of everything pyck raises; do not raise directly
+├── ConfigurationError         a datasource, SyncConfig or setting is wrong (also ImproperlyConfigured)
+├── DatasourceError            talking to a datasource failed; do not raise directly
+│   ├── NotFoundError          the record does not exist (HTTP 404 on ``get``)
+│   ├── RateLimitError         429 after the retries, or the request budget is spent for too long
+│   ├── ResponseError          any other non-2xx answer, or a body that is not the JSON expected
+│   ├── TransportError         connection refused or reset, timeout, TLS failure
+│   └── InvalidResourceError   the data does not fit the resource type
+└── SyncError                  a sync could not be carried out
+```
 
-Every :class:`DatasourceError` carries the datasource, the URL with its secrets removed, the record id and
+Every `DatasourceError` carries the datasource, the URL with its secrets removed, the record id and
 the field where they are known, and puts them in its message, so a log line alone says where to look. Its
 message and URL never quote a secret the datasource has sent (see `pyck.core.redaction.redact_secrets`),
 even when the remote side echoed one back.
@@ -44,7 +46,7 @@ class PyckError(Exception):
 
 
 class ConfigurationError(PyckError, ImproperlyConfigured):
-    """A datasource, a ``SyncConfig`` or a setting is configured wrongly; the message says how to fix it."""
+    """A datasource, a `SyncConfig` or a setting is configured wrongly; the message says how to fix it."""
 
 
 class DatasourceError(PyckError):
@@ -56,13 +58,14 @@ class DatasourceError(PyckError):
         datasource: the datasource (or its name) that was being read.
         url: the URL requested. Pass it through `pyck.core.redaction.redact_url` first if it may hold secrets.
         record_id: the id of the record concerned, if any.
-        field: the dotted path of the field concerned, if any (``"latest_party.name"``).
+        field: the dotted path of the field concerned, if any (`"latest_party.name"`).
         status_code: the HTTP status received, if any.
     """
 
-    #: The body of the HTTP answer that caused the error, secrets blanked out: the parsed JSON when it is
-    #: JSON, else a short text excerpt; ``None`` when there was no answer or no body.
     body: Any = None
+    """The body of the HTTP answer that caused the error, secrets blanked out: the parsed JSON when it is
+    JSON, else a short text excerpt; `None` when there was no answer or no body.
+    """
 
     def __init__(
         self,
@@ -98,9 +101,9 @@ class DatasourceError(PyckError):
         return f"{self.reason} ({', '.join(where)})" if where else self.reason
 
     def with_context(self, **context: Any) -> DatasourceError:
-        """Return a copy of this error with ``datasource``, ``url``, ``record_id`` or ``field`` filled in.
+        """Return a copy of this error with `datasource`, `url`, `record_id` or `field` filled in.
 
-        Values already set are kept; the copy has the same type and ``__cause__``. Lower layers (the
+        Values already set are kept; the copy has the same type and `__cause__`. Lower layers (the
         deserialiser) raise without knowing the datasource or URL; the layer that knows adds them.
         """
         known = {
@@ -143,15 +146,15 @@ def _rebuild(cls: type[DatasourceError], message: str, kwargs: dict[str, Any], s
 
 
 class NotFoundError(DatasourceError):
-    """The record asked for does not exist (HTTP 404 from ``get``, or no such id in a ``MockDatasource``)."""
+    """The record asked for does not exist (HTTP 404 from `get`, or no such id in a `MockDatasource`)."""
 
 
 class RateLimitError(DatasourceError):
     """The remote side answered 429 Too Many Requests, and kept doing so after the configured retries (or
-    asked to wait longer than ``HTTP_MAX_RETRY_AFTER``); or the datasource's
-    :class:`~pyck.core.budget.RequestBudget` is spent until further away than it may wait.
+    asked to wait longer than `HTTP_MAX_RETRY_AFTER`); or the datasource's
+    `RequestBudget` is spent until further away than it may wait.
 
-    ``retry_after`` holds the seconds to wait before trying again, when known.
+    `retry_after` holds the seconds to wait before trying again, when known.
     """
 
     retry_after: float | None = None

@@ -1,19 +1,19 @@
 """HTTP plumbing for REST datasources: sessions, retries, rate limiting and reading bodies.
 
-:class:`~pyck.core.rest.RestDatasource` builds on these pieces; use them directly only when writing a
+`RestDatasource` builds on these pieces; use them directly only when writing a
 datasource that does its own HTTP:
 
-- :func:`build_session` returns a ``requests.Session`` that retries connection errors, 429 and 5xx answers
-  with exponential backoff and jitter, honours ``Retry-After`` up to a cap, applies a default timeout to every
+- `build_session` returns a `requests.Session` that retries connection errors, 429 and 5xx answers
+  with exponential backoff and jitter, honours `Retry-After` up to a cap, applies a default timeout to every
   request, bounds the time an answer's status line and headers may take, can call a function before every
-  attempt it sends (a :class:`~pyck.core.budget.RequestBudget`), and carries none of the caller's headers
+  attempt it sends (a `RequestBudget`), and carries none of the caller's headers
   (credentials) and no cookie to another host on a redirect.
-- :class:`RateLimiter` is a thread-safe token bucket that keeps a client under N requests per second.
-- :func:`read_body` reads a streamed response body within a size limit and a total deadline.
+- `RateLimiter` is a thread-safe token bucket that keeps a client under N requests per second.
+- `read_body` reads a streamed response body within a size limit and a total deadline.
 - `redact_url`, `redact_text` and `redact_secrets` remove secrets from a URL or a message before it goes into
   a log line or an error message. They live in `pyck.core.redaction` and are importable from here too.
 
-Every wait (backoff, ``Retry-After``, rate limit) goes through the module-level ``_sleep`` function, so tests
+Every wait (backoff, `Retry-After`, rate limit) goes through the module-level `_sleep` function, so tests
 can replace it and check the waits without sleeping.
 """
 
@@ -71,11 +71,11 @@ __all__ = [
     "sleep",
 ]
 
-#: Answers that are retried: rate limited, and the server errors that are usually transient.
+# Answers that are retried: rate limited, and the server errors that are usually transient.
 DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
-#: Methods retried after an answer or a read error. POST is not: the server may have acted on it already.
-#: (A connection that could not be made at all is retried for every method: the server never saw it.)
+# Methods retried after an answer or a read error. POST is not: the server may have acted on it already.
+# (A connection that could not be made at all is retried for every method: the server never saw it.)
 DEFAULT_RETRY_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -124,7 +124,7 @@ def _redact_urllib3_logs() -> None:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """The seconds a ``Retry-After`` header asks for (it may be a number or an HTTP date); ``None`` if absent or
+    """The seconds a `Retry-After` header asks for (it may be a number or an HTTP date); `None` if absent or
     unreadable."""
     if value is None:
         return None
@@ -145,12 +145,12 @@ class _RetryAfterTooLong(_Urllib3ResponseError):
 
 
 class _Retry(Retry):
-    """urllib3's ``Retry`` with pyck's waits: backoff from the first retry, jitter, a ``Retry-After`` cap.
+    """urllib3's `Retry` with pyck's waits: backoff from the first retry, jitter, a `Retry-After` cap.
 
-    The wait happens in :meth:`increment`, not in :meth:`sleep`: urllib3 calls ``sleep()`` after
-    ``increment()``, but ``responses`` (which tests use) only calls ``increment()``. Doing it here makes the
-    waits the same in both, and they go through ``_sleep``. For the same reason ``before_attempt`` (a request
-    budget) is called here, after the wait, for each retry: an ``increment()`` that returns means another
+    The wait happens in `increment`, not in `sleep`: urllib3 calls `sleep()` after
+    `increment()`, but `responses` (which tests use) only calls `increment()`. Doing it here makes the
+    waits the same in both, and they go through `_sleep`. For the same reason `before_attempt` (a request
+    budget) is called here, after the wait, for each retry: an `increment()` that returns means another
     attempt is about to be sent.
     """
 
@@ -199,7 +199,7 @@ class _Retry(Retry):
         return new_retry
 
     def get_backoff_time(self) -> float:
-        """``backoff_factor * 2**(n-1)`` for the n-th consecutive retry, plus up to ``backoff_factor`` of jitter."""
+        """`backoff_factor * 2**(n-1)` for the n-th consecutive retry, plus up to `backoff_factor` of jitter."""
         errors = 0
         for attempt in reversed(self.history):
             if attempt.redirect_location is not None:
@@ -224,7 +224,7 @@ def build_retry(
     statuses: Collection[int] = DEFAULT_RETRY_STATUSES,
     before_attempt: Callable[[], object] | None = None,
 ) -> Retry:
-    """The ``Retry`` policy pyck mounts on its sessions (see the module docstring); ``before_attempt`` is
+    """The `Retry` policy pyck mounts on its sessions (see the module docstring); `before_attempt` is
     called before each retry is sent, after its wait."""
     return _Retry(
         total=retries,
@@ -244,9 +244,9 @@ def build_retry(
 
 
 class _TimeoutAdapter(HTTPAdapter):
-    """pyck's ``HTTPAdapter``: a default timeout for requests sent without one, a deadline on each answer's
-    status line and headers, and ``before_attempt`` called before each request it sends (retries are counted
-    by the ``Retry`` policy, see :class:`_Retry`)."""
+    """pyck's `HTTPAdapter`: a default timeout for requests sent without one, a deadline on each answer's
+    status line and headers, and `before_attempt` called before each request it sends (retries are counted
+    by the `Retry` policy, see `_Retry`)."""
 
     def __init__(
         self,
@@ -287,11 +287,11 @@ class _TimeoutAdapter(HTTPAdapter):
 
 
 class _Session(requests.Session):
-    """A ``requests.Session`` that, when a redirect leads to another host or port (``should_strip_auth``), drops
-    every header but the session's own non-credential defaults (``User-Agent``, ``Accept``, ``Accept-Encoding``,
-    ``Connection``) and the headers describing the request's body: whatever the caller passed with the request
-    (all of a datasource's ``get_headers()``, whatever their names) and any cookie stays with the first host.
-    requests itself drops only ``Authorization``."""
+    """A `requests.Session` that, when a redirect leads to another host or port (`should_strip_auth`), drops
+    every header but the session's own non-credential defaults (`User-Agent`, `Accept`, `Accept-Encoding`,
+    `Connection`) and the headers describing the request's body: whatever the caller passed with the request
+    (all of a datasource's `get_headers()`, whatever their names) and any cookie stays with the first host.
+    requests itself drops only `Authorization`."""
 
     def merge_environment_settings(
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -299,7 +299,7 @@ class _Session(requests.Session):
         """requests' own, remembered per origin while the environment and the arguments stay the same.
 
         requests reads the proxy and CA bundle variables again for every request, walking the whole environment
-        twice (``getproxies()``, ``proxy_bypass()``): about a fifth of its work on a small JSON page.
+        twice (`getproxies()`, `proxy_bypass()`): about a fifth of its work on a small JSON page.
         """
         environment = getattr(os.environ, "_data", None)  # CPython's own mapping: compared in C, not decoded
         if not self.trust_env or environment is None or not isinstance(url, str):
@@ -330,7 +330,7 @@ class _Session(requests.Session):
 
 
 def _origin(url: str) -> str:
-    """``scheme://host:port`` of ``url``: all that requests' environment settings depend on."""
+    """`scheme://host:port` of `url`: all that requests' environment settings depend on."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
 
@@ -368,19 +368,19 @@ def build_session(
 
     Args:
         retries: how many times a failed request is retried (0: never).
-        backoff_factor: the n-th retry waits ``backoff_factor * 2**(n-1)`` seconds plus jitter.
-        max_retry_after: the longest ``Retry-After`` honoured; a longer one is not waited for and the 429 is
+        backoff_factor: the n-th retry waits `backoff_factor * 2**(n-1)` seconds plus jitter.
+        max_retry_after: the longest `Retry-After` honoured; a longer one is not waited for and the 429 is
             returned to the caller.
         timeout: the timeout for requests sent without one.
-        user_agent: the ``User-Agent`` header.
+        user_agent: the `User-Agent` header.
         retry_methods: the methods retried after an answer or a read error.
         pool_maxsize: connections kept open per host (raise it when many threads share the session).
         max_response_time: the longest, in seconds, an answer's status line and headers may take to arrive once
             the request is sent, however slowly they drip in (the timeout applies to each read only). Slower
-            ones fail like a read timeout, and are retried like one. ``None``: no bound. :func:`read_body`
+            ones fail like a read timeout, and are retried like one. `None`: no bound. `read_body`
             bounds the body, within the same total.
         before_attempt: called before every attempt is sent, retries and redirects included; it may wait, or
-            raise to stop the request (a :class:`~pyck.core.budget.RequestBudget` does both).
+            raise to stop the request (a `RequestBudget` does both).
     """
     _redact_urllib3_logs()
     session = _Session()
@@ -417,22 +417,22 @@ def read_body(
     max_time: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> bytes:
-    """Read the body of a response sent with ``stream=True``, within limits, and store it as its ``content``.
+    """Read the body of a response sent with `stream=True`, within limits, and store it as its `content`.
 
     The timeout of a request applies to each read from the socket, so a server that sends one byte at a time
-    could keep a plain ``response.content`` busy forever. This reads in chunks that return as soon as any
-    bytes arrive and checks the clock between them, so the answer takes at most ``max_time`` seconds plus one
-    read timeout: when the session is :func:`build_session`'s with the same ``max_response_time``, the time its
+    could keep a plain `response.content` busy forever. This reads in chunks that return as soon as any
+    bytes arrive and checks the clock between them, so the answer takes at most `max_time` seconds plus one
+    read timeout: when the session is `build_session`'s with the same `max_response_time`, the time its
     status line and headers took counts too, and the body gets what is left. The size is counted after
-    decompression (a small gzip body can inflate enormously), and a ``Content-Length`` above ``max_size`` is
+    decompression (a small gzip body can inflate enormously), and a `Content-Length` above `max_size` is
     refused before anything is read.
 
     Raises:
-        ResponseError: the body is larger than ``max_size`` bytes, or its ``Content-Encoding`` is broken.
-        TransportError: the answer took longer than ``max_time`` seconds, the connection broke before it was
+        ResponseError: the body is larger than `max_size` bytes, or its `Content-Encoding` is broken.
+        TransportError: the answer took longer than `max_time` seconds, the connection broke before it was
             complete, or a read timed out.
 
-    The errors name neither datasource nor URL: the caller adds them (``error.with_context(...)``).
+    The errors name neither datasource nor URL: the caller adds them (`error.with_context(...)`).
     """
     declared = response.headers.get("Content-Length", "")
     if declared.strip().isdigit() and int(declared) > max_size:
@@ -512,13 +512,13 @@ def _chunk_reader(response: requests.Response) -> Callable[[], bytes]:
 
 
 class RateLimiter:
-    """A token bucket: at most ``rate`` requests per second on average, with bursts of up to ``burst``.
+    """A token bucket: at most `rate` requests per second on average, with bursts of up to `burst`.
 
-    Thread-safe. :meth:`acquire` reserves a slot under a lock and sleeps outside it, so concurrent callers
+    Thread-safe. `acquire` reserves a slot under a lock and sleeps outside it, so concurrent callers
     queue up one slot apart instead of all waking at once.
 
     Args:
-        rate: requests per second (may be below 1: ``0.5`` is one every two seconds).
+        rate: requests per second (may be below 1: `0.5` is one every two seconds).
         burst: how many requests may go out at once after a quiet spell.
         clock: a monotonic clock in seconds (tests pass a fake one).
     """

@@ -2,17 +2,17 @@
 
 Two pieces, both about threads that only fetch (HTTP and JSON parsing, never the database):
 
-- :func:`prefetch` runs an iterator (a listing's pages) in a background thread, at most ``depth`` items
+- `prefetch` runs an iterator (a listing's pages) in a background thread, at most `depth` items
   ahead of the caller, and hands the items back in order in the caller's thread. The sync engine reads its
   listing through it, so the next pages arrive while the current batch is deserialised and written.
-- :class:`Lookahead` sends calls of one function (``fetch``) to up to ``workers`` threads and gives the
+- `Lookahead` sends calls of one function (`fetch`) to up to `workers` threads and gives the
   results back in the order the calls were sent. The paginators that know how many pages there are use it to
   have several pages in flight at once.
 
-Both run their threads in a copy of the caller's :mod:`contextvars` context (a paginator notes a truncated
+Both run their threads in a copy of the caller's `contextvars` context (a paginator notes a truncated
 listing in a context variable), re-raise a thread's exception in the caller, at the place its result would
-have come, and stop and join their threads when the caller stops early (``close()``, an exception,
-``KeyboardInterrupt``): the requests already in flight are waited for (the HTTP timeouts bound that), and
+have come, and stop and join their threads when the caller stops early (`close()`, an exception,
+`KeyboardInterrupt`): the requests already in flight are waited for (the HTTP timeouts bound that), and
 no new one starts.
 """
 
@@ -35,16 +35,16 @@ _ITEM, _ERROR, _END = "item", "error", "end"
 
 
 def prefetch(iterable: Iterable[T], depth: int, *, name: str = "pyck-prefetch") -> Iterator[T]:
-    """Yield the items of ``iterable`` in order, computed in a background thread up to ``depth`` items ahead.
+    """Yield the items of `iterable` in order, computed in a background thread up to `depth` items ahead.
 
-    ``depth`` 0 (or less) iterates ``iterable`` in the caller's thread, as a plain loop would. Otherwise the
-    thread (named ``name``) starts at the first ``next()`` and has at most ``depth`` items ready that the
-    caller has not taken yet: it waits before computing another. An exception raised by ``iterable`` is raised
+    `depth` 0 (or less) iterates `iterable` in the caller's thread, as a plain loop would. Otherwise the
+    thread (named `name`) starts at the first `next()` and has at most `depth` items ready that the
+    caller has not taken yet: it waits before computing another. An exception raised by `iterable` is raised
     here after the items that came before it. When the caller stops early (closes this generator, or it is
-    garbage-collected), the thread stops before computing another item, closes ``iterable`` (in its own
+    garbage-collected), the thread stops before computing another item, closes `iterable` (in its own
     thread), and is joined before this generator finishes.
 
-    ``iterable`` runs in another thread: it must not use the database (Django connections are per thread) or
+    `iterable` runs in another thread: it must not use the database (Django connections are per thread) or
     anything else that belongs to the caller's thread. Any database connection it opens anyway is closed when
     the thread ends.
     """
@@ -97,17 +97,19 @@ def prefetch(iterable: Iterable[T], depth: int, *, name: str = "pyck-prefetch") 
 
 
 class Lookahead(Generic[K, T]):
-    """Calls of ``function`` run on up to ``workers`` threads; results are taken back in the order sent.
+    """Calls of `function` run on up to `workers` threads; results are taken back in the order sent.
 
-    Use it as a context manager::
+    Use it as a context manager:
 
-        with Lookahead(fetch, workers=3) as ahead:
-            ahead.send(2, url, {"page": 2})
-            ahead.send(3, url, {"page": 3})
-            key, page = ahead.take()          # 2 and its page (or its exception), whichever finished first
+    ```python
+    with Lookahead(fetch, workers=3) as ahead:
+        ahead.send(2, url, {"page": 2})
+        ahead.send(3, url, {"page": 3})
+        key, page = ahead.take()          # 2 and its page (or its exception), whichever finished first
+    ```
 
-    At most ``workers`` calls run at once, however many are sent or dropped: further ones wait for a free
-    thread. Leaving the ``with`` block drops the calls not started and waits for the running ones.
+    At most `workers` calls run at once, however many are sent or dropped: further ones wait for a free
+    thread. Leaving the `with` block drops the calls not started and waits for the running ones.
     """
 
     def __init__(self, function: Callable[..., T], workers: int, *, name: str = "pyck-pages") -> None:
@@ -123,12 +125,12 @@ class Lookahead(Generic[K, T]):
         return len(self._sent)
 
     def send(self, key: K, *args: Any) -> None:
-        """Start ``function(*args)`` on a worker thread; :meth:`take` gives it back with ``key``."""
+        """Start `function(*args)` on a worker thread; `take` gives it back with `key`."""
         context = contextvars.copy_context()
         self._sent.append((key, self._executor.submit(context.run, self._call, *args)))
 
     def take(self) -> tuple[K, T]:
-        """Wait for the oldest call sent and return ``(key, result)``; raise its exception instead if it failed."""
+        """Wait for the oldest call sent and return `(key, result)`; raise its exception instead if it failed."""
         key, future = self._sent.popleft()
         return key, future.result()
 
@@ -160,7 +162,7 @@ class Lookahead(Generic[K, T]):
 
 def _close_thread_connections() -> None:
     """Close the database connections this thread opened, if any (pyck opens none in fetching threads; a
-    user's ``get_headers()`` reading a token from the database would)."""
+    user's `get_headers()` reading a token from the database would)."""
     # Not at the top: settings files import datasources, and the datasource layer loads no database machinery.
     from django.db import connections
 

@@ -1,4 +1,4 @@
-"""Sync options: per model, :class:`SyncConfig`, :class:`OnDelete` and :class:`Incremental`; per run,
+"""Sync options: per model, `SyncConfig`, `OnDelete` and `Incremental`; per run,
 `RunOptions` (a model's `SyncConfig` with the overrides of one `sync_model()` call).
 
 This module imports no Django models, so datasource modules and settings files may import it freely.
@@ -28,36 +28,36 @@ or `"incremental"`."""
 class OnDelete(enum.Enum):
     """What a sync does with local rows whose remote record has disappeared from the listing."""
 
-    #: Leave them alone (the default): local data is never lost because a remote listing changed.
     KEEP = "keep"
-    #: Delete them, but only after a listing that completed without any error (never after a partial one).
+    """Leave them alone (the default): local data is never lost because a remote listing changed."""
     DELETE = "delete"
+    """Delete them, but only after a listing that completed without any error (never after a partial one)."""
 
 
 @dataclass(frozen=True)
 class Incremental:
-    """How to ask a datasource for only the records changed since the last run (``SyncConfig(incremental=...)``).
+    """How to ask a datasource for only the records changed since the last run (`SyncConfig(incremental=...)`).
 
-    The *cursor* is the largest value of :attr:`field` among the records of the last complete run: a timestamp
-    such as ``updated_at``, or an increasing id. An incremental run asks for the records whose value is at least
-    ``cursor - lookback``: the start is inclusive, so the records at the boundary are read again and the upsert
+    The *cursor* is the largest value of `field` among the records of the last complete run: a timestamp
+    such as `updated_at`, or an increasing id. An incremental run asks for the records whose value is at least
+    `cursor - lookback`: the start is inclusive, so the records at the boundary are read again and the upsert
     makes that harmless. Incremental runs never delete; deletions are found by full runs (see
-    :attr:`reconcile_interval`).
+    `reconcile_interval`).
 
     Args:
-        field: the resource attribute holding the cursor (a dotted path such as ``"meta.modified"``). Its
+        field: the resource attribute holding the cursor (a dotted path such as `"meta.modified"`). Its
             values must be comparable: datetimes, dates, numbers or strings.
-        param: the ``list()`` keyword argument (for a ``RestDatasource``: the query parameter) receiving the
-            cursor, for example ``"updated_since"``. ``None``: the engine calls the datasource's
-            ``list_changed(since, **filter)`` hook instead.
-        lookback: how far before the cursor to start, for APIs whose timestamps arrive late (a ``timedelta``
-            for datetime cursors, a number for numeric ones). ``None``: start at the cursor itself.
-        format: turns the cursor into the value sent in :attr:`param`. ``None``: ISO 8601 for datetimes and
-            dates (``2026-11-27T10:00:00+00:00``), the value itself otherwise.
+        param: the `list()` keyword argument (for a `RestDatasource`: the query parameter) receiving the
+            cursor, for example `"updated_since"`. `None`: the engine calls the datasource's
+            `list_changed(since, **filter)` hook instead.
+        lookback: how far before the cursor to start, for APIs whose timestamps arrive late (a `timedelta`
+            for datetime cursors, a number for numeric ones). `None`: start at the cursor itself.
+        format: turns the cursor into the value sent in `param`. `None`: ISO 8601 for datetimes and
+            dates (`2026-11-27T10:00:00+00:00`), the value itself otherwise.
         reconcile_interval: how often a run is a full listing instead (the first run always is): it catches
-            records an incremental query cannot see (deleted ones, with ``OnDelete.DELETE``) and re-reads
-            everything. ``None``: only when asked (``sync_model(Model, mode="full")``, ``run_cron_tasks
-            --full``, or after a reset of the model's sync state).
+            records an incremental query cannot see (deleted ones, with `OnDelete.DELETE`) and re-reads
+            everything. `None`: only when asked (`sync_model(Model, mode="full")`, `run_cron_tasks
+            --full`, or after a reset of the model's sync state).
     """
 
     field: str
@@ -89,7 +89,7 @@ class Incremental:
             )
 
     def since(self, cursor: Any) -> Any:
-        """Return where an incremental run starts: ``cursor`` minus :attr:`lookback`."""
+        """Return where an incremental run starts: `cursor` minus `lookback`."""
         if self.lookback is None or cursor is None:
             return cursor
         try:
@@ -101,7 +101,7 @@ class Incremental:
             ) from None
 
     def format_value(self, since: Any) -> Any:
-        """Return the value sent in :attr:`param` for ``since``."""
+        """Return the value sent in `param` for `since`."""
         if self.format is not None:
             return self.format(since)
         if isinstance(since, (datetime, date)):
@@ -113,64 +113,66 @@ class Incremental:
 
 @dataclass
 class SyncConfig:
-    """How a :class:`~pyck.core.datasources.SyncedModel` is kept in step with its datasource.
+    """How a `SyncedModel` is kept in step with its datasource.
 
-    Every option is validated when the config is created, and again, knowing the model, by ``manage.py
-    check``. The config is a plain (mutable) dataclass so tests can swap the datasource::
+    Every option is validated when the config is created, and again, knowing the model, by `manage.py
+    check`. The config is a plain (mutable) dataclass so tests can swap the datasource:
 
-        Constituency.sync_config.datasource = MockDatasource([...])
+    ```python
+    Constituency.sync_config.datasource = MockDatasource([...])
+    ```
 
     Args:
-        datasource: where the records come from (a :class:`~pyck.core.datasources.Datasource` instance).
-        external_id: the model field holding the remote id (the datasource's ``identifier`` attribute). Give it
-            ``db_index=True`` or ``unique=True``: every batch looks rows up by it. Without either, each sync
+        datasource: where the records come from (a `Datasource` instance).
+        external_id: the model field holding the remote id (the datasource's `identifier` attribute). Give it
+            `db_index=True` or `unique=True`: every batch looks rows up by it. Without either, each sync
             reads the whole column once into memory (about 18 MiB per 100,000 rows) rather than scan the table
             for every batch.
         field_map: model field -> resource attribute, added to (and overriding) the default mapping, which
             pairs every model field with the resource attribute of the same name. Dotted paths read nested
-            attributes (``{"party_name": "latest_party.name"}``). Map a field to ``None`` to never sync it.
+            attributes (`{"party_name": "latest_party.name"}`). Map a field to `None` to never sync it.
             Model fields with no counterpart on the resource are never written: they are yours.
-        sync_interval: how often the cron clock syncs the model. ``None``: never scheduled; the model is only
-            synced when referenced by another model's records or when you call ``Model.sync()``.
-        filter: keyword arguments passed to the datasource's ``list()`` (for example ``{"house": 1}``).
-        batch_size: records written per batch, each batch in its own transaction. ``None`` uses the
-            ``SYNC_BATCH_SIZE`` setting (500).
-        on_delete: what to do with local rows missing from a complete listing (:class:`OnDelete`). With
-            ``OnDelete.DELETE`` a row is deleted only when all of these hold:
+        sync_interval: how often the cron clock syncs the model. `None`: never scheduled; the model is only
+            synced when referenced by another model's records or when you call `Model.sync()`.
+        filter: keyword arguments passed to the datasource's `list()` (for example `{"house": 1}`).
+        batch_size: records written per batch, each batch in its own transaction. `None` uses the
+            `SYNC_BATCH_SIZE` setting (500).
+        on_delete: what to do with local rows missing from a complete listing (`OnDelete`). With
+            `OnDelete.DELETE` a row is deleted only when all of these hold:
 
             * the listing completed: no page failed, no record failed, and no paginator stopped early because of
-              its ``max_pages`` (the result then has ``truncated=True``);
-            * the rows missing from the listing are at most :attr:`max_delete_fraction` of the table; otherwise
+              its `max_pages` (the result then has `truncated=True`);
+            * the rows missing from the listing are at most `max_delete_fraction` of the table; otherwise
               nothing is deleted and the result reports why (an API answering an empty list with 200 must not
               empty your table);
-            * when :attr:`confirm_delete` is on, the datasource's ``get()`` raised
-              :class:`~pyck.core.exceptions.NotFoundError` for its id (or, for a ``RestDatasource``, returned a
-              record its ``filter`` predicate rejects). A record ``get()`` still returns was only skipped by the
+            * when `confirm_delete` is on, the datasource's `get()` raised
+              `NotFoundError` for its id (or, for a `RestDatasource`, returned a
+              record its `filter` predicate rejects). A record `get()` still returns was only skipped by the
               listing (offset paging shifts when records are deleted upstream during the read): its row is
-              kept and refreshed from that record, and counted in ``SyncResult.kept``. Any other error from
-              ``get()`` stops the confirmations: the rows not yet confirmed are kept and the error is reported.
+              kept and refreshed from that record, and counted in `SyncResult.kept`. Any other error from
+              `get()` stops the confirmations: the rows not yet confirmed are kept and the error is reported.
         fetch_missing: when a record references an id that is not stored locally, fetch it with the related
-            model's datasource ``get()`` (once per run). ``False``: treat it as unresolvable (null, or the
+            model's datasource `get()` (once per run). `False`: treat it as unresolvable (null, or the
             record fails when the field is required).
-        max_errors: how many record errors a :class:`~pyck.core.sync.SyncResult` (and its ``SyncRun``) keeps;
-            the ``failed`` count always counts them all.
+        max_errors: how many record errors a `SyncResult` (and its `SyncRun`) keeps;
+            the `failed` count always counts them all.
         max_delete_fraction: the largest share of the table (0 to 1) that one sync may delete; more rows missing
-            from the listing than that and nothing is deleted. ``None`` uses the ``SYNC_MAX_DELETE_FRACTION``
-            setting (0.5). Override it for one run with ``sync_model(Model, max_delete_fraction=1.0)`` when
-            records really did disappear en masse. It also bounds the ``get()`` calls of :attr:`confirm_delete`.
-        confirm_delete: before deleting a row missing from the listing, ask the datasource's ``get()`` whether
+            from the listing than that and nothing is deleted. `None` uses the `SYNC_MAX_DELETE_FRACTION`
+            setting (0.5). Override it for one run with `sync_model(Model, max_delete_fraction=1.0)` when
+            records really did disappear en masse. It also bounds the `get()` calls of `confirm_delete`.
+        confirm_delete: before deleting a row missing from the listing, ask the datasource's `get()` whether
             its record still exists (one request per missing row; usually few). Turn it off when the listing is
-            filtered on the remote side (``filter``, a datasource's ``list_query``) so that records leave it
-            while ``get()`` still finds them, and you want those rows deleted: otherwise they are kept, and
+            filtered on the remote side (`filter`, a datasource's `list_query`) so that records leave it
+            while `get()` still finds them, and you want those rows deleted: otherwise they are kept, and
             asked for again on every run. Without it, a record skipped by a shifting offset-paged listing loses
             its row (and your local-only columns) until the next run re-creates it.
-        incremental: read only the records changed since the last run (:class:`Incremental`); ``None``: every
+        incremental: read only the records changed since the last run (`Incremental`); `None`: every
             run reads the whole listing.
         partitions: sync the model as separate listings, each with its own cursor and checkpoint: a mapping of
-            partition name -> ``list()`` arguments (added to :attr:`filter`), or a callable returning one (called
+            partition name -> `list()` arguments (added to `filter`), or a callable returning one (called
             at the start of each sync, so partitions can come from the database, for example one per parent
-            record). ``Model.sync()`` and the clock sync every partition in turn; deletion
-            (``OnDelete.DELETE``) happens only after every partition completed a full listing.
+            record). `Model.sync()` and the clock sync every partition in turn; deletion
+            (`OnDelete.DELETE`) happens only after every partition completed a full listing.
     """
 
     datasource: Datasource[Any]
@@ -233,21 +235,21 @@ class SyncConfig:
             )
 
     def get_partitions(self) -> dict[str, dict[str, Any]]:
-        """Return the partitions (name -> ``list()`` arguments), calling :attr:`partitions` if it is callable;
-        ``{}`` when the model is not partitioned."""
+        """Return the partitions (name -> `list()` arguments), calling `partitions` if it is callable;
+        `{}` when the model is not partitioned."""
         if self.partitions is None:
             return {}
         partitions = self.partitions() if callable(self.partitions) else self.partitions
         return _check_partitions(partitions, "SyncConfig(partitions=...)")
 
     def get_batch_size(self) -> int:
-        """Return the batch size: :attr:`batch_size`, or the ``SYNC_BATCH_SIZE`` setting read now."""
+        """Return the batch size: `batch_size`, or the `SYNC_BATCH_SIZE` setting read now."""
         if self.batch_size is not None:
             return self.batch_size
         return int(pyck_settings.SYNC_BATCH_SIZE)
 
     def get_max_delete_fraction(self) -> float:
-        """Return :attr:`max_delete_fraction`, or the ``SYNC_MAX_DELETE_FRACTION`` setting read now."""
+        """Return `max_delete_fraction`, or the `SYNC_MAX_DELETE_FRACTION` setting read now."""
         if self.max_delete_fraction is not None:
             return self.max_delete_fraction
         return check_fraction(pyck_settings.SYNC_MAX_DELETE_FRACTION, "The PYCK['SYNC_MAX_DELETE_FRACTION'] setting")

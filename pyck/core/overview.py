@@ -1,6 +1,6 @@
 """Human summaries of a synced model's sync mode and `SyncState`, and its reset.
 
-For ``run_cron_tasks --list`` / ``--reset`` and the admin; the engine itself never reads them.
+For `run_cron_tasks --list` / `--reset` and the admin; the engine itself never reads them.
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ __all__ = [
     "when",
 ]
 
-#: Longest page position (a cursor token, a next-page URL) shown in a checkpoint summary.
+# Longest page position (a cursor token, a next-page URL) shown in a checkpoint summary.
 MAX_POSITION_CHARS = 100
 
 
 @dataclass(frozen=True)
 class PartitionState:
-    """What ``--list`` and the admin show of one partition's state (``partition`` is ``""`` when unpartitioned).
+    """What `--list` and the admin show of one partition's state (`partition` is `""` when unpartitioned).
 
-    A partition with no ``SyncState`` row yet (never synced, or reset) has ``cursor`` and ``checkpoint``
-    ``"-"`` and no times.
+    A partition with no `SyncState` row yet (never synced, or reset) has `cursor` and `checkpoint`
+    `"-"` and no times.
     """
 
     partition: str
@@ -47,7 +47,7 @@ class PartitionState:
 
 
 def human_duration(interval: timedelta) -> str:
-    """``timedelta(hours=1, minutes=30)`` as ``"1h30m"``."""
+    """`timedelta(hours=1, minutes=30)` as `"1h30m"`."""
     seconds = int(interval.total_seconds())
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
@@ -58,13 +58,13 @@ def human_duration(interval: timedelta) -> str:
 
 
 def when(moment: datetime | None, default: str = "never") -> str:
-    """``moment`` in the local time zone to the second, or ``default`` when it is ``None``."""
+    """`moment` in the local time zone to the second, or `default` when it is `None`."""
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment is not None else default
 
 
 def describe_mode(model: type[SyncedModel]) -> str:
-    """How the model's runs read their listing, for example ``"incremental on updated_at via updated_since,
-    lookback 2m, full listing every 1d"`` or ``"full"``."""
+    """How the model's runs read their listing, for example `"incremental on updated_at via updated_since,
+    lookback 2m, full listing every 1d"` or `"full"`."""
     config = model.sync_config
     incremental = config.incremental
     if incremental is None:
@@ -88,10 +88,10 @@ def describe_mode(model: type[SyncedModel]) -> str:
 
 
 def describe_checkpoint(checkpoint: dict[str, Any] | None, datasource: Any = None) -> str:
-    """Where an unfinished run's listing had got to, for example ``"after record 10 of page 20 of a full run
-    started 2026-11-27 10:00:00"``; ``"-"`` when there is none.
+    """Where an unfinished run's listing had got to, for example `"after record 10 of page 20 of a full run
+    started 2026-11-27 10:00:00"`; `"-"` when there is none.
 
-    A page position that is a URL is redacted with ``datasource.redact()`` (any secret query value removed).
+    A page position that is a URL is redacted with `datasource.redact()` (any secret query value removed).
     """
     if not checkpoint:
         return "-"
@@ -123,8 +123,8 @@ def _short(text: str) -> str:
 
 
 def partition_states(model: type[SyncedModel]) -> list[PartitionState]:
-    """The state of each of the model's partitions: the declared ones (or ``""`` for an unpartitioned model)
-    first, whether they have a ``SyncState`` row or not, then any other row (a partition synced by name)."""
+    """The state of each of the model's partitions: the declared ones (or `""` for an unpartitioned model)
+    first, whether they have a `SyncState` row or not, then any other row (a partition synced by name)."""
     label = model._meta.label
     try:
         declared = list(model.sync_config.get_partitions()) or [""]
@@ -153,7 +153,7 @@ def _partition_state(partition: str, row: Any, datasource: Any) -> PartitionStat
 
 
 def reset_sync_state(labels: Iterable[str]) -> dict[str, int]:
-    """Delete the ``SyncState`` rows (every partition) of the models labelled ``labels``; return how many rows
+    """Delete the `SyncState` rows (every partition) of the models labelled `labels`; return how many rows
     each had. Their next run is a full listing from the start (the cursor and any checkpoint are forgotten).
 
     A run going on meanwhile can no longer record its progress: its next run starts from the beginning too.

@@ -1,16 +1,16 @@
 """Page-range partitions: one long paged listing split into runs of consecutive pages.
 
-:class:`PageRanges` is a ``SyncConfig(partitions=...)`` callable for a
-:class:`~pyck.core.rest.RestDatasource` whose paginator numbers its pages and says how long the listing is (an
-:class:`~pyck.core.pagination.OffsetPaginator` with ``total_path``, a
-:class:`~pyck.core.pagination.PageNumberPaginator` with ``total_pages_path``). It reads the first page to learn
-the length, then returns partitions such as ``{"pages-0-49": {...}, "pages-50-99": {...}, "pages-100-end":
-{...}}``, which workers can sync at the same time (see `pyck.core.cron.partitions`).
+`PageRanges` is a `SyncConfig(partitions=...)` callable for a
+`RestDatasource` whose paginator numbers its pages and says how long the listing is (an
+`OffsetPaginator` with `total_path`, a
+`PageNumberPaginator` with `total_pages_path`). It reads the first page to learn
+the length, then returns partitions such as `{"pages-0-49": {...}, "pages-50-99": {...}, "pages-100-end":
+{...}}`, which workers can sync at the same time (see `pyck.core.cron.partitions`).
 
-Each partition's ``list()`` arguments carry the reserved key :data:`PAGE_RANGE`: ``[first, stop]``, paginator
-positions (offsets, or page numbers). :meth:`RestDatasource.walk <pyck.core.rest.RestDatasource.walk>` takes it
-out of the query and reads from ``first`` (or from a checkpoint inside the range, when a run resumes) up to,
-not including, ``stop``; ``stop`` is ``None`` for the last partition, which reads on to the end of the listing,
+Each partition's `list()` arguments carry the reserved key `PAGE_RANGE`: `[first, stop]`, paginator
+positions (offsets, or page numbers). `RestDatasource.walk` takes it
+out of the query and reads from `first` (or from a checkpoint inside the range, when a run resumes) up to,
+not including, `stop`; `stop` is `None` for the last partition, which reads on to the end of the listing,
 so records added since the split are not missed. Together the ranges cover the listing from its first position
 on, whatever its length by the time each is read. Reading a range is the paginators' part (`PAGE_RANGE`,
 `take_range` and `clip_pages` are in `pyck.core.pagination`); this module only decides where the ranges fall.
@@ -32,21 +32,23 @@ __all__ = ["PAGE_RANGE", "PageRanges"]
 
 
 class PageRanges:
-    """``SyncConfig(partitions=PageRanges(datasource, count=4))``: split the datasource's listing into partitions
+    """`SyncConfig(partitions=PageRanges(datasource, count=4))`: split the datasource's listing into partitions
     of consecutive pages.
 
-    Called at the start of each sync (as any callable ``partitions``), it fetches the listing's first page to
-    learn its length. Give exactly one of ``count`` and ``pages_per_partition``::
+    Called at the start of each sync (as any callable `partitions`), it fetches the listing's first page to
+    learn its length. Give exactly one of `count` and `pages_per_partition`:
 
-        tickets = TicketSource(path="/tickets", resource_type=Ticket)  # OffsetPaginator(total_path="total")
+    ```python
+    tickets = TicketSource(path="/tickets", resource_type=Ticket)  # OffsetPaginator(total_path="total")
 
-        class Ticket(SyncedModel):
-            sync_config = SyncConfig(
-                datasource=tickets,
-                partitions=PageRanges(tickets, count=8),
-                on_delete=OnDelete.DELETE,
-            )
-            external_id = models.IntegerField(unique=True)
+    class Ticket(SyncedModel):
+        sync_config = SyncConfig(
+            datasource=tickets,
+            partitions=PageRanges(tickets, count=8),
+            on_delete=OnDelete.DELETE,
+        )
+        external_id = models.IntegerField(unique=True)
+    ```
 
     Page ranges are positions in one listing, so they suit full listings: an incremental run of a partition
     asks for the records changed since *that partition's* cursor, a different listing whose positions do not
@@ -55,14 +57,14 @@ class PageRanges:
     ranges, one partition per parent record) instead.
 
     Args:
-        datasource: the model's datasource: a :class:`~pyck.core.rest.RestDatasource` that does not override
-            ``list()`` or ``paginate()``, paged by an ``OffsetPaginator`` with ``total_path`` or a
-            ``PageNumberPaginator`` with ``total_pages_path``.
+        datasource: the model's datasource: a `RestDatasource` that does not override
+            `list()` or `paginate()`, paged by an `OffsetPaginator` with `total_path` or a
+            `PageNumberPaginator` with `total_pages_path`.
         count: how many partitions to make (fewer when the listing has fewer pages).
         pages_per_partition: how many pages each partition reads (the last one reads on to the end).
-        filter: the ``list()`` arguments of the first-page request: the model's ``SyncConfig.filter``, if any.
+        filter: the `list()` arguments of the first-page request: the model's `SyncConfig.filter`, if any.
         cache_seconds: how long a split is reused before the first page is fetched again (the clock's
-            ``--list``, and each partition's task in a worker, ask for the partitions too).
+            `--list`, and each partition's task in a worker, ask for the partitions too).
 
     Raises:
         ConfigurationError: the datasource or its paginator cannot be split by position, or the counts are
@@ -121,7 +123,7 @@ class PageRanges:
         )
 
     def __call__(self) -> dict[str, dict[str, Any]]:
-        """Return the partitions: name -> ``list()`` arguments (``{PAGE_RANGE: [first, stop], **filter}``)."""
+        """Return the partitions: name -> `list()` arguments (`{PAGE_RANGE: [first, stop], **filter}`)."""
         with self._lock:
             now = time.monotonic()
             if self._cached is not None and now - self._cached[0] < self.cache_seconds:
@@ -131,7 +133,7 @@ class PageRanges:
             return {name: dict(args) for name, args in partitions.items()}
 
     def _measure(self) -> tuple[int, int, int]:
-        """Fetch the first page: return ``(pages, first position, position step)``."""
+        """Fetch the first page: return `(pages, first position, position step)`."""
         paginator = self._paginator()
         datasource = self.datasource
         fetched: list[Page] = []
@@ -154,8 +156,8 @@ class PageRanges:
         return (total_pages if items else 0), paginator.start, 1
 
     def split(self, pages: int, first: int, step: int) -> dict[str, dict[str, Any]]:
-        """Return the partitions of a listing of ``pages`` pages whose first page is at position ``first`` and
-        whose pages are ``step`` positions apart (an offset paginator's page size; 1 for page numbers).
+        """Return the partitions of a listing of `pages` pages whose first page is at position `first` and
+        whose pages are `step` positions apart (an offset paginator's page size; 1 for page numbers).
 
         Every partition but the last stops where the next one starts; the last reads on to the end. An empty
         listing gives one partition, which reads it all.

@@ -1,67 +1,71 @@
-"""Paginators: how a :class:`~pyck.core.rest.RestDatasource` walks through the pages of a list endpoint.
+"""Paginators: how a `RestDatasource` walks through the pages of a list endpoint.
 
-Pick the one that matches the API and pass it as the datasource's ``paginator``::
+Pick the one that matches the API and pass it as the datasource's `paginator`:
 
-    class Members(RestDatasource[Member]):
-        base_url = "https://members-api.parliament.uk/api"
-        path = "/Members/Search"
-        paginator = OffsetPaginator(
-            offset_param="skip", limit_param="take", limit=20, items_path="items", total_path="totalResults"
-        )
+```python
+class Members(RestDatasource[Member]):
+    base_url = "https://members-api.parliament.uk/api"
+    path = "/Members/Search"
+    paginator = OffsetPaginator(
+        offset_param="skip", limit_param="take", limit=20, items_path="items", total_path="totalResults"
+    )
+```
 
-- :class:`NoPaginator`: one request; the body is the list (or holds it at ``items_path``).
-- :class:`PageNumberPaginator`: ``?page=1``, ``?page=2``… until an empty page or ``total_pages_path``.
-- :class:`OffsetPaginator`: ``?offset=0&limit=20``, ``?offset=20&limit=20``… until an empty page or
-  ``total_path``.
-- :class:`CursorPaginator`: the body carries the next page's token (``cursor_path``), sent back as
-  ``cursor_param``.
-- :class:`NextUrlPaginator`: the body carries the next page's URL (``next_url_path``).
-- :class:`LinkHeaderPaginator`: the ``Link: <…>; rel="next"`` header (RFC 8288) carries the next page's URL.
+- `NoPaginator`: one request; the body is the list (or holds it at `items_path`).
+- `PageNumberPaginator`: `?page=1`, `?page=2`… until an empty page or `total_pages_path`.
+- `OffsetPaginator`: `?offset=0&limit=20`, `?offset=20&limit=20`… until an empty page or
+  `total_path`.
+- `CursorPaginator`: the body carries the next page's token (`cursor_path`), sent back as
+  `cursor_param`.
+- `NextUrlPaginator`: the body carries the next page's URL (`next_url_path`).
+- `LinkHeaderPaginator`: the `Link: <…>; rel="next"` header (RFC 8288) carries the next page's URL.
 
-Paths into the body are dotted: ``"meta.total"`` reads ``body["meta"]["total"]``.
+Paths into the body are dotted: `"meta.total"` reads `body["meta"]["total"]`.
 
-Every paginator stops at the first empty page, honours an optional ``max_pages`` (without it, a listing longer
-than the ``LIST_MAX_PAGES`` setting raises :class:`~pyck.core.exceptions.ResponseError`), and refuses to loop: a
+Every paginator stops at the first empty page, honours an optional `max_pages` (without it, a listing longer
+than the `LIST_MAX_PAGES` setting raises `ResponseError`), and refuses to loop: a
 page identical to the one before (an API that ignores the paging parameters), or a cursor or next URL seen
-before, raises :class:`~pyck.core.exceptions.ResponseError`, as does a next URL that points at another host
+before, raises `ResponseError`, as does a next URL that points at another host
 (the datasource's credentials must not follow it there).
 
 Paginators keep no state between calls: one instance can serve many datasources and threads at once.
 
-**Pages in flight at once.** :class:`OffsetPaginator` with ``total_path`` and :class:`PageNumberPaginator` with
-``total_pages_path`` learn from the first page where the listing ends, so they request the following pages
-up to ``concurrency`` at a time (the ``SYNC_CONCURRENT_PAGES`` setting, 2, unless set on the paginator), on
-worker threads, and still yield them strictly in order. ``fetch`` is then called from those threads: the
+**Pages in flight at once.** `OffsetPaginator` with `total_path` and `PageNumberPaginator` with
+`total_pages_path` learn from the first page where the listing ends, so they request the following pages
+up to `concurrency` at a time (the `SYNC_CONCURRENT_PAGES` setting, 2, unless set on the paginator), on
+worker threads, and still yield them strictly in order. `fetch` is then called from those threads: the
 datasource's rate limit and request budget hold for all of them together. Memory stays bounded: at most
-``concurrency`` pages are fetched ahead of the one being read. Pages requested ahead and then not needed (the
+`concurrency` pages are fetched ahead of the one being read. Pages requested ahead and then not needed (the
 listing ended earlier than the first page said, a page failed, the caller stopped) are dropped.
 
-**Resuming.** The built-in paginators can start a listing part way through: :meth:`Paginator.walk` yields each
+**Resuming.** The built-in paginators can start a listing part way through: `Paginator.walk` yields each
 page with its *position* (the page number, the offset, the cursor token, or the page's URL: a JSON value that
-fetches that page again) and takes a ``start`` position. The sync engine keeps the position of the last page
+fetches that page again) and takes a `start` position. The sync engine keeps the position of the last page
 it wrote as a checkpoint, so a run that died goes on from there (see the "Incremental and resumable syncs" guide). A custom
-paginator that only implements :meth:`Paginator.pages` works everywhere, but a run that dies starts over.
+paginator that only implements `Paginator.pages` works everywhere, but a run that dies starts over.
 
 **Page ranges.** A partition of `pyck.core.page_ranges.PageRanges` reads one run of consecutive pages: its
 `list()` arguments carry `PAGE_RANGE` (`[first, stop]`, positions). `take_range` takes it out of the query and
 says where to start; `clip_pages` ends the walk before `stop`, and no page at or after `stop` is requested ahead.
 
-**Writing your own.** Subclass :class:`Paginator` and implement :meth:`Paginator.pages`, a generator that
-fetches a page with ``fetch(url, query)``, yields its items, and works out the next request from the
-:class:`Page` it got back. Keep the position in local variables, never on ``self``::
+**Writing your own.** Subclass `Paginator` and implement `Paginator.pages`, a generator that
+fetches a page with `fetch(url, query)`, yields its items, and works out the next request from the
+`Page` it got back. Keep the position in local variables, never on `self`:
 
-    class SincePaginator(Paginator):
-        \"\"\"Pages by the id of the last item: ?since_id=123.\"\"\"
+```python
+class SincePaginator(Paginator):
+    \"\"\"Pages by the id of the last item: ?since_id=123.\"\"\"
 
-        def pages(self, fetch, url, query):
-            since = None
-            while True:
-                page = fetch(url, query if since is None else {**query, "since_id": since})
-                items = self.get_items(page)
-                yield items
-                since = items[-1]["id"] if items else None
+    def pages(self, fetch, url, query):
+        since = None
+        while True:
+            page = fetch(url, query if since is None else {**query, "since_id": since})
+            items = self.get_items(page)
+            yield items
+            since = items[-1]["id"] if items else None
+```
 
-The base class stops after an empty page or ``max_pages`` pages, and raises if a page repeats the one
+The base class stops after an empty page or `max_pages` pages, and raises if a page repeats the one
 before, so the loop above need not check.
 """
 
@@ -108,7 +112,7 @@ _truncations: ContextVar[list[str] | None] = ContextVar("pyck_listing_truncation
 
 @contextlib.contextmanager
 def truncation_notes() -> Iterator[list[str]]:
-    """Collect a note for every listing a paginator cuts short because of its ``max_pages``, while active.
+    """Collect a note for every listing a paginator cuts short because of its `max_pages`, while active.
 
     The sync engine reads its listing inside this, so that a listing stopped early never counts as complete
     (nothing is deleted after it). Paginators keep no state, so the notes go to the caller's context instead.
@@ -125,16 +129,16 @@ def truncation_notes() -> Iterator[list[str]]:
 class Page:
     """One response of a list endpoint, as a paginator sees it."""
 
-    #: The parsed JSON body.
     data: Any
-    #: The URL that was requested, with its query string (used to resolve relative next links).
+    """The parsed JSON body."""
     url: str
-    #: The response headers (case-insensitive when they come from ``requests``).
+    """The URL that was requested, with its query string (used to resolve relative next links)."""
     headers: Mapping[str, str] = field(default_factory=dict)
+    """The response headers (case-insensitive when they come from `requests`)."""
 
 
-#: ``fetch(url, query) -> Page``: sends a GET with the datasource's headers, retries and error handling.
-#: It may be called from several threads at once (see "Pages in flight at once" above).
+# ``fetch(url, query) -> Page``: sends a GET with the datasource's headers, retries and error handling.
+# It may be called from several threads at once (see "Pages in flight at once" above).
 Fetch = Callable[[str, Mapping[str, Any]], Page]
 
 
@@ -156,9 +160,9 @@ def _stop(fetch: Fetch, end: int) -> int:
 
 
 def lookup(data: Any, path: str | None, default: Any = _MISSING) -> Any:
-    """Read the dotted ``path`` from ``data`` (``"meta.total"``); ``None`` or ``""`` returns ``data`` itself.
+    """Read the dotted `path` from `data` (`"meta.total"`); `None` or `""` returns `data` itself.
 
-    Returns ``default`` when a key is missing; raises ``KeyError`` when there is no default.
+    Returns `default` when a key is missing; raises `KeyError` when there is no default.
     """
     if not path:
         return data
@@ -176,17 +180,17 @@ def lookup(data: Any, path: str | None, default: Any = _MISSING) -> Any:
 
 
 class Paginator:
-    """Base class of the paginators. Subclass it and implement :meth:`pages` to support another scheme.
+    """Base class of the paginators. Subclass it and implement `pages` to support another scheme.
 
     Args:
-        items_path: the dotted path of the list of items in each body; ``None`` when the body is the list.
-        max_pages: stop after this many pages (``None``: no limit). A safety net, and handy while developing.
+        items_path: the dotted path of the list of items in each body; `None` when the body is the list.
+        max_pages: stop after this many pages (`None`: no limit). A safety net, and handy while developing.
     """
 
-    #: The dotted path of the list of items in each body; ``None`` when the body is the list.
     items_path: str | None = None
-    #: Stop after this many pages; ``None`` for no limit.
+    """The dotted path of the list of items in each body; `None` when the body is the list."""
     max_pages: int | None = None
+    """Stop after this many pages; `None` for no limit."""
 
     def __init__(self, *, items_path: str | None = None, max_pages: int | None = None) -> None:
         if max_pages is not None and max_pages < 1:
@@ -197,18 +201,18 @@ class Paginator:
     def paginate(self, fetch: Fetch, url: str, query: Mapping[str, Any]) -> Iterator[Any]:
         """Yield every item of every page, fetching each page only when the previous one is used up.
 
-        Stops after an empty page and after :attr:`max_pages` pages (a listing stopped that way is reported to
+        Stops after an empty page and after `max_pages` pages (a listing stopped that way is reported to
         the sync engine as truncated, so it deletes nothing after it); raises
-        :class:`~pyck.core.exceptions.ResponseError` when a page repeats the one before, and when
-        :attr:`max_pages` is not set and the listing runs past the ``LIST_MAX_PAGES`` setting (a listing cut
-        short must not pass for a complete one). Override :meth:`pages`, not this.
+        `ResponseError` when a page repeats the one before, and when
+        `max_pages` is not set and the listing runs past the `LIST_MAX_PAGES` setting (a listing cut
+        short must not pass for a complete one). Override `pages`, not this.
         """
         for _, items in self.walk(fetch, url, query):
             yield from items
 
     @property
     def resumable(self) -> bool:
-        """Whether :meth:`walk` can start part way through (the paginator implements :meth:`positioned_pages`)."""
+        """Whether `walk` can start part way through (the paginator implements `positioned_pages`)."""
         # A subclass of a built-in paginator that overrides pages() means its pages(), which has no positions.
         pages_owner = _owner(type(self), "pages")
         positioned_owner = _owner(type(self), "positioned_pages")
@@ -217,11 +221,11 @@ class Paginator:
         )
 
     def walk(self, fetch: Fetch, url: str, query: Mapping[str, Any], *, start: Any = None) -> Iterator[tuple[Any, list[Any]]]:
-        """Yield ``(position, items)`` for each page, with the checks of :meth:`paginate`.
+        """Yield `(position, items)` for each page, with the checks of `paginate`.
 
-        ``position`` is a JSON value that, given back as ``start``, fetches that same page again (``None`` for
-        a paginator that is not :attr:`resumable`). ``start=None`` begins at the first page; counting towards
-        :attr:`max_pages` and ``LIST_MAX_PAGES`` begins at ``start``.
+        `position` is a JSON value that, given back as `start`, fetches that same page again (`None` for
+        a paginator that is not `resumable`). `start=None` begins at the first page; counting towards
+        `max_pages` and `LIST_MAX_PAGES` begins at `start`.
         """
         if start is not None and not self.resumable:
             raise ValueError(f"{self} cannot start part way through a listing: it does not implement positioned_pages()")
@@ -260,19 +264,19 @@ class Paginator:
     def pages(self, fetch: Fetch, url: str, query: dict[str, Any]) -> Iterator[list[Any]]:
         """Yield the list of items of each page in turn. Implement this to support a new pagination scheme.
 
-        Call ``fetch(url, query)`` for each page and :meth:`get_items` to read its items. Keep the position
+        Call `fetch(url, query)` for each page and `get_items` to read its items. Keep the position
         (page number, cursor) in local variables: the same paginator may be walking several lists at once.
-        You need not stop on an empty page, count pages or compare pages; :meth:`paginate` does that.
+        You need not stop on an empty page, count pages or compare pages; `paginate` does that.
         """
         for _, items in self.positioned_pages(fetch, url, query, None):
             yield items
 
     def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
-        """Yield ``(position, items)`` for each page from ``start`` on (``None``: the first page).
+        """Yield `(position, items)` for each page from `start` on (`None`: the first page).
 
-        Implement this instead of :meth:`pages` to make the paginator :attr:`resumable`: ``position`` must be a
+        Implement this instead of `pages` to make the paginator `resumable`: `position` must be a
         JSON value (number, string, list or dict) from which the same page can be fetched again. The default
-        wraps :meth:`pages` and yields ``None`` positions.
+        wraps `pages` and yields `None` positions.
         """
         if type(self).pages is Paginator.pages:
             raise NotImplementedError(f"{type(self).__name__}: pages() must be implemented (or positioned_pages()).")
@@ -280,7 +284,7 @@ class Paginator:
             yield None, items
 
     def get_items(self, page: Page) -> list[Any]:
-        """Return the list of items in ``page`` (at :attr:`items_path`). Override for unusual bodies."""
+        """Return the list of items in `page` (at `items_path`). Override for unusual bodies."""
         items = lookup(page.data, self.items_path, None)
         if isinstance(items, list):
             return items
@@ -302,7 +306,7 @@ class Paginator:
 
 
 class NoPaginator(Paginator):
-    """One request: the body is the whole list, or holds it at ``items_path``."""
+    """One request: the body is the whole list, or holds it at `items_path`."""
 
     def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
         """Fetch the one page (position 0)."""
@@ -313,12 +317,12 @@ class _CountedPaginator(Paginator):
     """Shared by the paginators whose pages are numbered or offset, so that several can be requested at once
     once the first page has told how long the listing is."""
 
-    #: How many pages may be in flight at once after the first one; ``None``: the ``SYNC_CONCURRENT_PAGES``
-    #: setting. 1 fetches one page at a time.
+    # How many pages may be in flight at once after the first one; ``None``: the ``SYNC_CONCURRENT_PAGES``
+    # setting. 1 fetches one page at a time.
     concurrency: int | None = None
 
     def get_concurrency(self) -> int:
-        """How many pages may be in flight at once: :attr:`concurrency`, else ``SYNC_CONCURRENT_PAGES``."""
+        """How many pages may be in flight at once: `concurrency`, else `SYNC_CONCURRENT_PAGES`."""
         value = self.concurrency if self.concurrency is not None else pyck_settings.SYNC_CONCURRENT_PAGES
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             where = f"{self}(concurrency=...)" if self.concurrency is not None else "the SYNC_CONCURRENT_PAGES setting"
@@ -333,8 +337,8 @@ class _CountedPaginator(Paginator):
         position: int,
         follow: Callable[[int, Page, list[Any]], tuple[int, int, int] | None],
     ) -> Iterator[tuple[int, list[Any]]]:
-        """Read pages from ``position`` one at a time until the listing tells enough about what is left to
-        request several at once (see :meth:`_pages_ahead`)."""
+        """Read pages from `position` one at a time until the listing tells enough about what is left to
+        request several at once (see `_pages_ahead`)."""
         concurrency = self.get_concurrency()
         while True:
             page = fetch(url, params(position))
@@ -358,12 +362,12 @@ class _CountedPaginator(Paginator):
         end: int,
         follow: Callable[[int, Page, list[Any]], tuple[int, int, int] | None],
     ) -> Iterator[tuple[int, list[Any]]]:
-        """Yield ``(position, items)`` from ``position`` on (the first page is read already), with up to
-        :meth:`get_concurrency` requests in flight, in order.
+        """Yield `(position, items)` from `position` on (the first page is read already), with up to
+        `get_concurrency` requests in flight, in order.
 
-        Requests go to the predicted positions ``position``, ``position + step``… below ``end``.
-        ``follow(position, page, items)`` reads a page once it is taken and returns where the listing goes on,
-        as ``(next position, step, end)``, or ``None`` at its end. When the next position is not the one
+        Requests go to the predicted positions `position`, `position + step`… below `end`.
+        `follow(position, page, items)` reads a page once it is taken and returns where the listing goes on,
+        as `(next position, step, end)`, or `None` at its end. When the next position is not the one
         predicted (a page shorter than the first), the requests made ahead are dropped and predicted again.
         """
         # The walk reads at most max_pages pages, or raises on page LIST_MAX_PAGES + 1: never request more.
@@ -393,22 +397,22 @@ class _CountedPaginator(Paginator):
 
 
 class PageNumberPaginator(_CountedPaginator):
-    """Pages numbered ``?page=1``, ``?page=2``…, until an empty page or the last page.
+    """Pages numbered `?page=1`, `?page=2`…, until an empty page or the last page.
 
-    With ``total_pages_path``, the pages after the first are requested up to :attr:`concurrency` at a time
+    With `total_pages_path`, the pages after the first are requested up to `concurrency` at a time
     (see the module's documentation).
 
     Args:
         page_param: the query parameter holding the page number.
         start: the number of the first page (some APIs count from 0).
-        page_size: the page size to ask for; ``None`` leaves it to the API.
-        page_size_param: the query parameter for ``page_size`` (needed when ``page_size`` is set).
+        page_size: the page size to ask for; `None` leaves it to the API.
+        page_size_param: the query parameter for `page_size` (needed when `page_size` is set).
         items_path: the dotted path of the items in the body.
         total_pages_path: the dotted path of the number of pages, if the API says; otherwise paging stops at
             the first empty page.
         max_pages: stop after this many pages.
-        concurrency: how many pages may be in flight at once when ``total_pages_path`` is known; ``None``:
-            the ``SYNC_CONCURRENT_PAGES`` setting.
+        concurrency: how many pages may be in flight at once when `total_pages_path` is known; `None`:
+            the `SYNC_CONCURRENT_PAGES` setting.
     """
 
     def __init__(
@@ -434,7 +438,7 @@ class PageNumberPaginator(_CountedPaginator):
         self.concurrency = concurrency
 
     def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
-        """Fetch page ``start``, ``start + 1``… until an empty page or the last one; the position is the page number."""
+        """Fetch page `start`, `start + 1`… until an empty page or the last one; the position is the page number."""
 
         def params(number: int) -> dict[str, Any]:
             sent = {**query, self.page_param: number}
@@ -453,24 +457,24 @@ class PageNumberPaginator(_CountedPaginator):
 
 
 class OffsetPaginator(_CountedPaginator):
-    """Pages by offset and limit: ``?offset=0&limit=20``, ``?offset=20&limit=20``…
+    """Pages by offset and limit: `?offset=0&limit=20`, `?offset=20&limit=20`…
 
     The offset moves on by the number of items actually received, so an API that caps the page size below
-    ``limit`` loses nothing. With ``total_path``, the pages after the first are requested up to
-    :attr:`concurrency` at a time, at the offsets the first page's size predicts (see the module's
+    `limit` loses nothing. With `total_path`, the pages after the first are requested up to
+    `concurrency` at a time, at the offsets the first page's size predicts (see the module's
     documentation); a page shorter than that before the end makes the next ones be asked for again.
 
     Args:
-        offset_param: the query parameter holding the offset (``"skip"`` for the UK Parliament API).
-        limit_param: the query parameter holding the page size (``"take"``).
+        offset_param: the query parameter holding the offset (`"skip"` for the UK Parliament API).
+        limit_param: the query parameter holding the page size (`"take"`).
         limit: the page size to ask for.
         offset: the offset of the first page.
         items_path: the dotted path of the items in the body.
         total_path: the dotted path of the total number of items, if the API says; otherwise paging stops
             at the first empty page.
         max_pages: stop after this many pages.
-        concurrency: how many pages may be in flight at once when ``total_path`` is known; ``None``: the
-            ``SYNC_CONCURRENT_PAGES`` setting.
+        concurrency: how many pages may be in flight at once when `total_path` is known; `None`: the
+            `SYNC_CONCURRENT_PAGES` setting.
     """
 
     def __init__(
@@ -496,7 +500,7 @@ class OffsetPaginator(_CountedPaginator):
         self.concurrency = concurrency
 
     def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
-        """Fetch from ``offset`` on, ``limit`` at a time, until an empty page or ``total`` items; the position is
+        """Fetch from `offset` on, `limit` at a time, until an empty page or `total` items; the position is
         the offset."""
 
         def params(offset: int) -> dict[str, Any]:
@@ -537,7 +541,7 @@ class CursorPaginator(Paginator):
 
     def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
         """Fetch the first page, then follow the cursors until there is none; the position is the cursor sent
-        (``None`` for the first page)."""
+        (`None` for the first page)."""
         seen: set[str] = set()
         params = query if start is None else {**query, self.cursor_param: start}
         position = start
@@ -558,12 +562,12 @@ class _NextLinkPaginator(Paginator):
     """Shared by the paginators that follow a URL given by the API."""
 
     def next_url(self, page: Page) -> str | None:
-        """Return the next page's URL as the API gives it (maybe relative), or ``None`` on the last page."""
+        """Return the next page's URL as the API gives it (maybe relative), or `None` on the last page."""
         raise NotImplementedError("next_url() must be implemented.")
 
     def positioned_pages(self, fetch: Fetch, url: str, query: dict[str, Any], start: Any) -> Iterator[tuple[Any, list[Any]]]:
         """Fetch the first page, then follow the next links (which carry their own query) to the end; the
-        position is the URL of a followed link (``None`` for the first page)."""
+        position is the URL of a followed link (`None` for the first page)."""
         seen = {url}
         if start is None:
             page = fetch(url, query)
@@ -588,7 +592,7 @@ class _NextLinkPaginator(Paginator):
 
 
 class NextUrlPaginator(_NextLinkPaginator):
-    """The body carries the URL of the next page (``{"next": "https://…?page=3", "results": […]}``, as Django
+    """The body carries the URL of the next page (`{"next": "https://…?page=3", "results": […]}`, as Django
     REST framework does); a null or missing URL ends the list.
 
     Args:
@@ -604,7 +608,7 @@ class NextUrlPaginator(_NextLinkPaginator):
         self.next_url_path = next_url_path
 
     def next_url(self, page: Page) -> str | None:
-        """Read the URL at :attr:`next_url_path`."""
+        """Read the URL at `next_url_path`."""
         value = lookup(page.data, self.next_url_path, None)
         if value is not None and not isinstance(value, str):
             raise ResponseError(f"{self}: expected a URL at {self.next_url_path!r}, got {_describe(value)}")
@@ -612,11 +616,11 @@ class NextUrlPaginator(_NextLinkPaginator):
 
 
 class LinkHeaderPaginator(_NextLinkPaginator):
-    """The ``Link`` header carries the next page's URL (RFC 8288: ``Link: <https://…?page=3>; rel="next"``),
-    as GitHub's API does; no ``rel="next"`` ends the list.
+    """The `Link` header carries the next page's URL (RFC 8288: `Link: <https://…?page=3>; rel="next"`),
+    as GitHub's API does; no `rel="next"` ends the list.
 
     Args:
-        items_path: the dotted path of the items in the body; ``None`` when the body is the list.
+        items_path: the dotted path of the items in the body; `None` when the body is the list.
         max_pages: stop after this many pages.
     """
 
@@ -624,7 +628,7 @@ class LinkHeaderPaginator(_NextLinkPaginator):
         super().__init__(items_path=items_path, max_pages=max_pages)
 
     def next_url(self, page: Page) -> str | None:
-        """Read the link with ``rel="next"`` from the ``Link`` header."""
+        """Read the link with `rel="next"` from the `Link` header."""
         header = _header(page.headers, "Link")
         if not header:
             return None
@@ -642,8 +646,8 @@ PAGE_RANGE = "pyck:page_range"
 
 
 def take_range(query: dict[str, Any], start: Any) -> tuple[dict[str, Any], Any, int | None]:
-    """Take :data:`PAGE_RANGE` out of ``query``: return the query to send, where to start reading (``start``, a
-    checkpoint, when given; else the range's first position) and the position to stop before (``None``: the end).
+    """Take `PAGE_RANGE` out of `query`: return the query to send, where to start reading (`start`, a
+    checkpoint, when given; else the range's first position) and the position to stop before (`None`: the end).
     """
     if PAGE_RANGE not in query:
         return query, start, None
@@ -665,8 +669,8 @@ def take_range(query: dict[str, Any], start: Any) -> tuple[dict[str, Any], Any, 
 def clip_pages(
     paginator: Paginator, pages: Iterator[tuple[Any, list[Any]]], stop: int | None
 ) -> Iterator[tuple[Any, list[Any]]]:
-    """Yield the pages of ``pages`` (``(position, items)``) that lie before position ``stop``, and no further
-    request: an offset page reaching past ``stop`` is cut there, and the walk ends on the page before ``stop``."""
+    """Yield the pages of `pages` (`(position, items)`) that lie before position `stop`, and no further
+    request: an offset page reaching past `stop` is cut there, and the walk ends on the page before `stop`."""
     if stop is None:
         yield from pages
         return

@@ -1,44 +1,46 @@
 """Turn parsed JSON into typed resources (dataclasses), by their type hints.
 
-:func:`deserializer_for` reads a resource type's hints once and returns a function that converts one record::
+`deserializer_for` reads a resource type's hints once and returns a function that converts one record:
 
-    @dataclass
-    class Party:
-        id: int
-        name: str
+```python
+@dataclass
+class Party:
+    id: int
+    name: str
 
-    @dataclass
-    class Member:
-        id: int
-        name: str = field(metadata={"json_key": "nameDisplayAs"})
-        thumbnail_url: str | None = None
-        latest_party: Party | None = None
+@dataclass
+class Member:
+    id: int
+    name: str = field(metadata={"json_key": "nameDisplayAs"})
+    thumbnail_url: str | None = None
+    latest_party: Party | None = None
 
-    to_member = deserializer_for(Member, camel_case=True)
-    to_member({"id": 172, "nameDisplayAs": "Ms Diane Abbott", "latestParty": {"id": 15, "name": "Labour"}})
+to_member = deserializer_for(Member, camel_case=True)
+to_member({"id": 172, "nameDisplayAs": "Ms Diane Abbott", "latestParty": {"id": 15, "name": "Labour"}})
+```
 
 **Supported annotations:** dataclasses (nested, self-referential, with forward references),
-``X | None``/``Optional[X]``, other unions (each member tried in order), ``list[X]``/``Sequence[X]``,
-``tuple[X, ...]`` and ``tuple[X, Y]``, ``dict[K, V]``/``Mapping[K, V]``, ``str``, ``int``, ``float``, ``bool``,
-``Decimal``, ``datetime`` and ``date`` (ISO 8601 strings, parsed with ``dateutil.parser.isoparse``: aware when the
-string carries an offset, naive otherwise), ``UUID``, ``Enum`` (by value), ``Literal[...]``, ``Any`` and
-``object`` (passed through), ``Annotated[X, ...]`` and ``NewType`` (as ``X``), a class that is not a dataclass
-with a ``from_json(data)`` classmethod, and any type in :data:`CONVERTERS`. ``InitVar`` fields are read like the
-others; ``init=False`` fields and ``ClassVar`` are not.
+`X | None`/`Optional[X]`, other unions (each member tried in order), `list[X]`/`Sequence[X]`,
+`tuple[X, ...]` and `tuple[X, Y]`, `dict[K, V]`/`Mapping[K, V]`, `str`, `int`, `float`, `bool`,
+`Decimal`, `datetime` and `date` (ISO 8601 strings, parsed with `dateutil.parser.isoparse`: aware when the
+string carries an offset, naive otherwise), `UUID`, `Enum` (by value), `Literal[...]`, `Any` and
+`object` (passed through), `Annotated[X, ...]` and `NewType` (as `X`), a class that is not a dataclass
+with a `from_json(data)` classmethod, and any type in `CONVERTERS`. `InitVar` fields are read like the
+others; `init=False` fields and `ClassVar` are not.
 
-**Strict types.** A missing required field, ``null`` for a field that is not optional, or a value of the wrong
-type raises :class:`~pyck.core.exceptions.InvalidResourceError` whose ``field`` is the dotted path to the
-problem (``latest_party.id``, ``items[2].name``). ``bool`` is not an ``int``. The only conversions made are an
-``int`` for a ``float``; an ``int``, a ``float`` or a numeric string for a ``Decimal``; and a string for a
-``UUID``, ``date`` or ``datetime``. Unknown JSON keys are ignored; fields with defaults may be missing.
+**Strict types.** A missing required field, `null` for a field that is not optional, or a value of the wrong
+type raises `InvalidResourceError` whose `field` is the dotted path to the
+problem (`latest_party.id`, `items[2].name`). `bool` is not an `int`. The only conversions made are an
+`int` for a `float`; an `int`, a `float` or a numeric string for a `Decimal`; and a string for a
+`UUID`, `date` or `datetime`. Unknown JSON keys are ignored; fields with defaults may be missing.
 
-**JSON keys.** A field reads the key of its own name, or its camelCase form with ``camel_case=True``
-(``thumbnail_url`` reads ``thumbnailUrl``). ``field(metadata={"json_key": "nameDisplayAs"})`` names the key
-explicitly, with or without ``camel_case``; two fields may read the same key.
+**JSON keys.** A field reads the key of its own name, or its camelCase form with `camel_case=True`
+(`thumbnail_url` reads `thumbnailUrl`). `field(metadata={"json_key": "nameDisplayAs"})` names the key
+explicitly, with or without `camel_case`; two fields may read the same key.
 
-**Extending.** Give a class a ``from_json(data)`` classmethod (its errors become ``InvalidResourceError``), or
-register a converter for a leaf type with :func:`register_converter`. An annotation that none of these covers
-raises :class:`~pyck.core.exceptions.ConfigurationError` when the deserialiser is built.
+**Extending.** Give a class a `from_json(data)` classmethod (its errors become `InvalidResourceError`), or
+register a converter for a leaf type with `register_converter`. An annotation that none of these covers
+raises `ConfigurationError` when the deserialiser is built.
 """
 
 from __future__ import annotations
@@ -75,11 +77,11 @@ T = TypeVar("T")
 
 logger = logging.getLogger("pyck.records")
 
-#: Converters for leaf types, by exact type: each takes the raw JSON value (never ``None``) and returns the
-#: value to store, raising any exception for data it cannot convert (it becomes an ``InvalidResourceError``).
-#: An entry takes precedence over pyck's own handling of that type. Prefer :func:`register_converter`, which
-#: also forgets the deserialisers already built; an entry added here directly is only seen by deserialisers
-#: built afterwards.
+# Converters for leaf types, by exact type: each takes the raw JSON value (never ``None``) and returns the
+# value to store, raising any exception for data it cannot convert (it becomes an ``InvalidResourceError``).
+# An entry takes precedence over pyck's own handling of that type. Prefer :func:`register_converter`, which
+# also forgets the deserialisers already built; an entry added here directly is only seen by deserialisers
+# built afterwards.
 CONVERTERS: dict[type, Callable[[Any], Any]] = {}
 
 # How much of a value an error message quotes.
@@ -104,7 +106,7 @@ _MAX_GENERATED_FIELDS = 1000
 
 
 class _Invalid(Exception):
-    """A value does not fit; ``parts`` is the path to it, innermost first (``"name"``, ``"[2]"``, ``"items"``)."""
+    """A value does not fit; `parts` is the path to it, innermost first (`"name"`, `"[2]"`, `"items"`)."""
 
     def __init__(self, reason: str, parts: list[str] | None = None) -> None:
         super().__init__(reason)
@@ -119,10 +121,10 @@ class _Invalid(Exception):
 
 
 class _Converter(typing.NamedTuple):
-    """How to convert one annotation: ``convert``, what it expects (for messages), and a fast path.
+    """How to convert one annotation: `convert`, what it expects (for messages), and a fast path.
 
-    ``exact`` is a type whose instances ``convert`` would return unchanged, so callers may skip the call when
-    ``type(value) is exact``; ``None`` when there is no such shortcut.
+    `exact` is a type whose instances `convert` would return unchanged, so callers may skip the call when
+    `type(value) is exact`; `None` when there is no such shortcut.
     """
 
     convert: _Convert
@@ -142,19 +144,19 @@ def deserializer_for(resource_type: type[T], *, camel_case: bool = False) -> Cal
 @overload
 def deserializer_for(resource_type: Any, *, camel_case: bool = False) -> Callable[[Any], Any]: ...
 def deserializer_for(resource_type: Any, *, camel_case: bool = False) -> Callable[[Any], Any]:
-    """Return a function that converts one parsed-JSON value into a ``resource_type`` instance.
+    """Return a function that converts one parsed-JSON value into a `resource_type` instance.
 
-    The type hints are read once per ``(resource_type, camel_case)`` and the result is cached, so calling the
-    returned function once per record does no reflection. ``dict``, ``Any`` and ``None`` (no resource type)
+    The type hints are read once per `(resource_type, camel_case)` and the result is cached, so calling the
+    returned function once per record does no reflection. `dict`, `Any` and `None` (no resource type)
     pass the data through.
 
     Raises:
         ConfigurationError: (when building) a field's annotation cannot be deserialised; the message names the
             class, the field and the type, and says how to fix it.
 
-    The returned function raises :class:`~pyck.core.exceptions.InvalidResourceError` for data that does not
-    fit, with ``field`` set to the path of the problem; the caller adds the datasource, URL and record id with
-    :meth:`~pyck.core.exceptions.DatasourceError.with_context`.
+    The returned function raises `InvalidResourceError` for data that does not
+    fit, with `field` set to the path of the problem; the caller adds the datasource, URL and record id with
+    `with_context`.
     """
     key = (resource_type, bool(camel_case))
     try:
@@ -170,25 +172,27 @@ def deserializer_for(resource_type: Any, *, camel_case: bool = False) -> Callabl
 
 
 def deserialize(data: Any, resource_type: type[T], *, camel_case: bool = False) -> T:
-    """Convert one parsed-JSON value into a ``resource_type`` instance: ``deserializer_for(...)(data)``.
+    """Convert one parsed-JSON value into a `resource_type` instance: `deserializer_for(...)(data)`.
 
-    For many records, call :func:`deserializer_for` once and reuse the function it returns.
+    For many records, call `deserializer_for` once and reuse the function it returns.
     """
     return deserializer_for(resource_type, camel_case=camel_case)(data)
 
 
 def register_converter(type_: type, converter: Callable[[Any], Any]) -> None:
-    """Deserialise fields annotated with exactly ``type_`` with ``converter(raw_value)``.
+    """Deserialise fields annotated with exactly `type_` with `converter(raw_value)`.
 
-    ``converter`` gets the raw JSON value (never ``None``: a ``null`` is only accepted for ``type_ | None``)
-    and returns the value to store; any exception it raises becomes an ``InvalidResourceError`` naming the
-    field. It takes precedence over pyck's own handling of ``type_``, so it can also change how, say,
-    ``datetime`` is parsed. The cached plans are forgotten, so every later :func:`deserializer_for` call (which
-    :class:`~pyck.core.rest.RestDatasource` makes per record, and a sync once per listing) sees it; a function
+    `converter` gets the raw JSON value (never `None`: a `null` is only accepted for `type_ | None`)
+    and returns the value to store; any exception it raises becomes an `InvalidResourceError` naming the
+    field. It takes precedence over pyck's own handling of `type_`, so it can also change how, say,
+    `datetime` is parsed. The cached plans are forgotten, so every later `deserializer_for` call (which
+    `RestDatasource` makes per record, and a sync once per listing) sees it; a function
     returned before keeps the old behaviour. Register converters at start-up, for example in an
-    ``AppConfig.ready()``::
+    `AppConfig.ready()`:
 
-        register_converter(ipaddress.IPv4Address, ipaddress.IPv4Address)
+    ```python
+    register_converter(ipaddress.IPv4Address, ipaddress.IPv4Address)
+    ```
     """
     if not isinstance(type_, type):
         raise TypeError(f"register_converter() takes a type, got {type_!r}")
@@ -200,17 +204,17 @@ def register_converter(type_: type, converter: Callable[[Any], Any]) -> None:
 
 
 def unregister_converter(type_: type) -> None:
-    """Remove the converter registered for ``type_`` (nothing happens if there is none)."""
+    """Remove the converter registered for `type_` (nothing happens if there is none)."""
     with _LOCK:
         CONVERTERS.pop(type_, None)
         _clear_plans()
 
 
 def to_camel_case(name: str) -> str:
-    """Return the camelCase JSON key for an attribute name: ``"thumbnail_url"`` -> ``"thumbnailUrl"``.
+    """Return the camelCase JSON key for an attribute name: `"thumbnail_url"` -> `"thumbnailUrl"`.
 
-    Leading underscores are kept; each later part has its first letter upper-cased (``"lsoa_2021a"`` ->
-    ``"lsoa2021a"``).
+    Leading underscores are kept; each later part has its first letter upper-cased (`"lsoa_2021a"` ->
+    `"lsoa2021a"`).
     """
     stripped = name.lstrip("_")
     head, *rest = stripped.split("_")
@@ -256,7 +260,7 @@ def _pass_through(data: Any) -> Any:
 
 
 def _build(tp: Any, camel_case: bool, building: dict[Any, list[_Converter]], owner: str | None) -> _Converter:
-    """Return the converter for the annotation ``tp``; ``owner`` ("Member.party") names it in errors."""
+    """Return the converter for the annotation `tp`; `owner` ("Member.party") names it in errors."""
     if isinstance(tp, type) and tp in CONVERTERS:
         return _registered(tp, CONVERTERS[tp])
     leaf = _LEAVES.get(tp) if isinstance(tp, type) else None
@@ -365,7 +369,7 @@ def _dataclass(cls: type, camel_case: bool, building: dict[Any, list[_Converter]
 
 
 def _generic_convert(cls: type, fields: tuple[_FieldSpec, ...], expected: str) -> _Convert:
-    """Return the converter of ``cls`` as a loop over its fields: the reference for :func:`_generated_convert`."""
+    """Return the converter of `cls` as a loop over its fields: the reference for `_generated_convert`."""
     name = cls.__name__
 
     def convert(data: Any) -> Any:
@@ -397,18 +401,18 @@ def _generic_convert(cls: type, fields: tuple[_FieldSpec, ...], expected: str) -
 
 
 def _generated_convert(cls: type, fields: tuple[_FieldSpec, ...], expected: str) -> _Convert | None:
-    """Return the converter of ``cls`` as generated straight-line code, or ``None`` if it cannot be generated.
+    """Return the converter of `cls` as generated straight-line code, or `None` if it cannot be generated.
 
     Why: the sync engine calls a resource's converter once per record, hundreds of thousands of times per sync,
-    and :func:`_generic_convert` spends much of each call on its loop: unpacking a field's tuple, filling a
-    ``kwargs`` dict, ``cls(**kwargs)``. The code generated here, once per dataclass, does the same work field
-    after field in local variables ``v0``, ``v1``... and ends with ``cls(attribute=v0, ...)``; about a fifth
+    and `_generic_convert` spends much of each call on its loop: unpacking a field's tuple, filling a
+    `kwargs` dict, `cls(**kwargs)`. The code generated here, once per dataclass, does the same work field
+    after field in local variables `v0`, `v1`... and ends with `cls(attribute=v0, ...)`; about a fifth
     faster for a record of eight scalar fields. Its results and errors are the same as the loop's, for every
-    input (``tests/core/test_records_compiled.py`` compares them). Fields with defaults that are missing are
-    left out of the call (:func:`_present`), off the common path.
+    input (`tests/core/test_records_compiled.py` compares them). Fields with defaults that are missing are
+    left out of the call (`_present`), off the common path.
 
     Only the attribute names appear in the source, as keyword arguments, and only when each is a plain
-    identifier (:func:`_can_generate`); JSON keys, converters and messages reach the code through the namespace
+    identifier (`_can_generate`); JSON keys, converters and messages reach the code through the namespace
     it runs in, so no data becomes code.
     """
     if not _can_generate(fields):
@@ -426,7 +430,7 @@ def _generated_convert(cls: type, fields: tuple[_FieldSpec, ...], expected: str)
 
 
 def _can_generate(fields: tuple[_FieldSpec, ...]) -> bool:
-    """Whether :func:`_generated_source` can write a converter for these fields."""
+    """Whether `_generated_source` can write a converter for these fields."""
     if len(fields) > _MAX_GENERATED_FIELDS:
         return False
     for attribute, _json_key, exact, _convert, _required in fields:
@@ -445,7 +449,7 @@ def _can_generate(fields: tuple[_FieldSpec, ...]) -> bool:
 
 
 def _generated_namespace(cls: type, fields: tuple[_FieldSpec, ...], expected: str) -> dict[str, Any]:
-    """The globals of a generated converter: the shared names, and ``k<i>``, ``e<i>``... for field ``i``."""
+    """The globals of a generated converter: the shared names, and `k<i>`, `e<i>`... for field `i`."""
     namespace: dict[str, Any] = {
         "Mapping": Mapping,
         "InvalidResourceError": InvalidResourceError,
@@ -471,7 +475,7 @@ def _generated_namespace(cls: type, fields: tuple[_FieldSpec, ...], expected: st
 
 
 def _generated_source(fields: tuple[_FieldSpec, ...]) -> str:
-    """The source of a converter for ``fields``; see :func:`_generated_convert` for what it does."""
+    """The source of a converter for `fields`; see `_generated_convert` for what it does."""
     optional = not all(spec[4] for spec in fields)
     lines = [
         "def convert(data):",
@@ -500,7 +504,7 @@ def _generated_source(fields: tuple[_FieldSpec, ...]) -> str:
 
 
 def _generated_field(index: int, *, required: bool) -> list[str]:
-    """The lines that read field ``index`` into ``v<index>``: one turn of :func:`_generic_convert`'s loop."""
+    """The lines that read field `index` into `v<index>`: one turn of `_generic_convert`'s loop."""
     v = f"v{index}"
     return [
         "    try:",

@@ -56,27 +56,29 @@ _PUBLIC_HEADERS = frozenset(
 
 
 def is_secret_param(name: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> bool:
-    """Whether the query parameter ``name`` holds a secret: it is in ``secret_params`` or contains "token",
+    """Whether the query parameter `name` holds a secret: it is in `secret_params` or contains "token",
     "secret" or "key" (case-insensitive)."""
     lowered = name.lower()
     return lowered in {p.lower() for p in secret_params} or any(f in lowered for f in _SECRET_FRAGMENTS)
 
 
 def is_credential_header(name: str) -> bool:
-    """Whether the HTTP header ``name`` carries credentials (``Authorization``, ``X-Api-Key``, ``Cookie``, any
+    """Whether the HTTP header `name` carries credentials (`Authorization`, `X-Api-Key`, `Cookie`, any
     name containing "auth", "token", "secret" or "key")."""
     lowered = name.lower()
     return lowered in _CREDENTIAL_HEADERS or "auth" in lowered or any(f in lowered for f in _SECRET_FRAGMENTS)
 
 
 def redact_url(url: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> str:
-    """Return ``url`` fit for a log line: secret query values replaced by ``***`` and any ``user:password@``
+    """Return `url` fit for a log line: secret query values replaced by `***` and any `user:password@`
     removed. The rest of the URL is kept byte for byte.
 
-    Example::
+    For example:
 
-        redact_url("https://bob:pw@api.example.com/x?api_key=s3cr3t&page=2")
-        # "https://api.example.com/x?api_key=***&page=2"
+    ```python
+    redact_url("https://bob:pw@api.example.com/x?api_key=s3cr3t&page=2")
+    # "https://api.example.com/x?api_key=***&page=2"
+    ```
     """
     parts = urlsplit(url)
     netloc = parts.netloc.rpartition("@")[2]
@@ -97,8 +99,8 @@ _PAIR = re.compile(r"(?<![\w.%~-])(?P<name>[\w.%~-]+)=(?P<value>[^&\s'\"#<>]*)")
 
 
 def redact_text(text: str, secret_params: Collection[str] = DEFAULT_SECRET_PARAMS) -> str:
-    """Return ``text`` (a log message, an exception's text) with the value of every ``name=value`` pair whose
-    name is a secret parameter replaced by ``***``, wherever URLs are quoted in it."""
+    """Return `text` (a log message, an exception's text) with the value of every `name=value` pair whose
+    name is a secret parameter replaced by `***`, wherever URLs are quoted in it."""
 
     def replace(match: re.Match[str]) -> str:
         if match["value"] and is_secret_param(unquote_plus(match["name"]), secret_params):
@@ -113,8 +115,8 @@ def secret_values(
 ) -> list[str]:
     """The secret strings in a request, longest first, so they can be blanked out of a response body quoted
     in an error message: the password in the URL, secret query values, and the value (and each long word of
-    the value, such as a bearer token) of every credentials header (see :func:`is_credential_header`) and of
-    every other header but the standard ones that describe the request (``Accept``, ``User-Agent``…) when the
+    the value, such as a bearer token) of every credentials header (see `is_credential_header`) and of
+    every other header but the standard ones that describe the request (`Accept`, `User-Agent`…) when the
     value has 8 characters or more: any header may be how an API authenticates ("X-Membership-Ident")."""
     found: set[str] = set()
     parts = urlsplit(url)
@@ -138,7 +140,7 @@ def secret_values(
 
 
 def blank_out(text: str, secrets: Iterable[str]) -> str:
-    """Return ``text`` with each of ``secrets`` replaced by ``***``."""
+    """Return `text` with each of `secrets` replaced by `***`."""
     for secret in secrets:
         text = text.replace(secret, REDACTED)
     return text

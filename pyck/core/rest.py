@@ -1,22 +1,24 @@
-"""``RestDatasource``: a datasource for a JSON REST API.
+"""`RestDatasource`: a datasource for a JSON REST API.
 
-Point it at an endpoint and give it a resource type; override what the API does differently::
+Point it at an endpoint and give it a resource type; override what the API does differently:
 
-    @dataclass
-    class Message:
-        id: str
-        content: str
+```python
+@dataclass
+class Message:
+    id: str
+    content: str
 
-    class ZapMessageResource(RestDatasource[ResourceT]):
-        base_url = "https://api.zapmessage.io"
-        paginator = PageNumberPaginator(items_path="items", total_pages_path="total_pages")
+class ZapMessageResource(RestDatasource[ResourceT]):
+    base_url = "https://api.zapmessage.io"
+    paginator = PageNumberPaginator(items_path="items", total_pages_path="total_pages")
 
-        def get_headers(self) -> dict[str, str]:
-            return {"Authorization": f"Bearer {settings.ZAPMESSAGE_API_KEY}"}
+    def get_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {settings.ZAPMESSAGE_API_KEY}"}
 
-    messages = ZapMessageResource(path="/messages", resource_type=Message)
-    messages.get("m1")                    # GET https://api.zapmessage.io/messages/m1/
-    for message in messages.list(): ...   # GET …/messages?page=1, ?page=2… one page at a time
+messages = ZapMessageResource(path="/messages", resource_type=Message)
+messages.get("m1")                    # GET https://api.zapmessage.io/messages/m1/
+for message in messages.list(): ...   # GET …/messages?page=1, ?page=2… one page at a time
+```
 """
 
 from __future__ import annotations
@@ -63,68 +65,72 @@ _ERROR_BODY_MAX = 64 * 1024
 
 
 class RestDatasource(Datasource[ResourceT]):
-    """A datasource reading JSON from a REST API: ``GET {url}`` lists, ``GET {url}/{id}/`` gets one record.
+    """A datasource reading JSON from a REST API: `GET {url}` lists, `GET {url}/{id}/` gets one record.
 
     Configure it with class attributes (in a subclass) or constructor keyword arguments (per endpoint), and
-    override the ``get_*`` methods, :meth:`paginate` or :meth:`deserialize` where the API differs.
+    override the `get_*` methods, `paginate` or `deserialize` where the API differs.
 
-    HTTP behaviour (see :mod:`pyck.core.http`): one ``requests`` session per instance, reused across
+    HTTP behaviour (see `pyck.core.http`): one `requests` session per instance, reused across
     requests; connection errors, 429 and 5xx retried with exponential backoff and jitter, honouring
-    ``Retry-After`` up to ``HTTP_MAX_RETRY_AFTER``; a timeout on every request; credentials headers dropped on
-    a redirect to another host; an optional client-side rate limit. ``None`` on :attr:`timeout`,
-    :attr:`retries` and :attr:`backoff_factor` means "use the ``PYCK`` setting".
+    `Retry-After` up to `HTTP_MAX_RETRY_AFTER`; a timeout on every request; credentials headers dropped on
+    a redirect to another host; an optional client-side rate limit. `None` on `timeout`,
+    `retries` and `backoff_factor` means "use the `PYCK` setting".
 
     Errors, each naming the datasource, the URL without secrets, and the record id where known:
-    :class:`~pyck.core.exceptions.NotFoundError` (404),
-    :class:`~pyck.core.exceptions.RateLimitError` (429 after the retries, or a ``Retry-After`` too long to
-    wait), :class:`~pyck.core.exceptions.ResponseError` (other non-2xx, or a body that is not JSON),
-    :class:`~pyck.core.exceptions.TransportError` (no answer), and
-    :class:`~pyck.core.exceptions.InvalidResourceError` (a record that does not fit :attr:`resource_type`).
-    Errors from an HTTP answer carry its body as ``error.body`` (parsed JSON, else a short text excerpt),
-    secrets blanked out; override :meth:`get_status_error` to turn an API's error answers into richer errors.
+    `NotFoundError` (404),
+    `RateLimitError` (429 after the retries, or a `Retry-After` too long to
+    wait), `ResponseError` (other non-2xx, or a body that is not JSON),
+    `TransportError` (no answer), and
+    `InvalidResourceError` (a record that does not fit `resource_type`).
+    Errors from an HTTP answer carry its body as `error.body` (parsed JSON, else a short text excerpt),
+    secrets blanked out; override `get_status_error` to turn an API's error answers into richer errors.
 
-    Limits against broken or hostile servers, each a ``PYCK`` setting unless set on the class: the body size
-    (:attr:`max_response_size`), the time to read a body (:attr:`max_response_time`), the JSON nesting depth
-    (``HTTP_MAX_JSON_DEPTH``) and the number of pages of a listing (``LIST_MAX_PAGES``). TLS certificates are
-    always verified unless :attr:`verify` is set to ``False``, which is logged as a warning.
+    Limits against broken or hostile servers, each a `PYCK` setting unless set on the class: the body size
+    (`max_response_size`), the time to read a body (`max_response_time`), the JSON nesting depth
+    (`HTTP_MAX_JSON_DEPTH`) and the number of pages of a listing (`LIST_MAX_PAGES`). TLS certificates are
+    always verified unless `verify` is set to `False`, which is logged as a warning.
     """
 
-    # The root of the API, without the endpoint ("https://api.example.com/v1").
     base_url: str | None = None
-    # The endpoint under base_url ("/messages"); base_url and path are joined with exactly one slash.
+    """The root of the API, without the endpoint ("https://api.example.com/v1")."""
     path: str = ""
-    # How list() walks the pages; None: the body is a plain JSON list, fetched in one request.
+    """The endpoint under base_url ("/messages"); base_url and path are joined with exactly one slash."""
     paginator: Paginator | None = None
-    # Map camelCase JSON keys onto snake_case attributes of resource_type.
+    """How list() walks the pages; None: the body is a plain JSON list, fetched in one request."""
     camel_case: bool = False
-    # Seconds to wait for a connection and for each read; None: the HTTP_TIMEOUT setting.
+    """Map camelCase JSON keys onto snake_case attributes of resource_type."""
     timeout: float | None = None
-    # Retries after a connection error, a 429 or a 5xx; None: the HTTP_RETRIES setting.
+    """Seconds to wait for a connection and for each read; None: the HTTP_TIMEOUT setting."""
     retries: int | None = None
-    # The n-th retry waits backoff_factor * 2**(n-1) seconds plus jitter; None: HTTP_BACKOFF_FACTOR.
+    """Retries after a connection error, a 429 or a 5xx; None: the HTTP_RETRIES setting."""
     backoff_factor: float | None = None
-    # The methods retried after an answer or a read error; POST is not, as the server may have acted on it.
+    """The n-th retry waits backoff_factor * 2**(n-1) seconds plus jitter; None: HTTP_BACKOFF_FACTOR."""
     retry_methods: Collection[str] = http.DEFAULT_RETRY_METHODS
-    # At most this many requests per second from this datasource (all threads together); None: no limit.
+    """The methods retried after an answer or a read error; POST is not, as the server may have acted on it."""
     rate_limit: float | None = None
-    # At most N requests per window across every process, counted in a shared cache (see RequestBudget);
-    # None: no budget.
+    """At most this many requests per second from this datasource (all threads together); None: no limit."""
     request_budget: RequestBudget | None = None
-    # Query parameters sent with every listing request; keyword arguments to list() override them.
+    """At most N requests per window across every process, counted in a shared cache (see RequestBudget);
+    None: no budget.
+    """
     list_query: Mapping[str, Any] = types.MappingProxyType({})
-    # A predicate on deserialised records; list() yields only those for which it returns True.
+    """Query parameters sent with every listing request; keyword arguments to list() override them."""
     filter: Callable[[Any], bool] | None = None
-    # Query parameters whose values are replaced by *** in logs and errors (plus any name containing
-    # "token", "secret" or "key").
+    """A predicate on deserialised records; list() yields only those for which it returns True."""
     secret_params: Collection[str] = http.DEFAULT_SECRET_PARAMS
-    # The largest body read, in bytes; None: the HTTP_MAX_RESPONSE_SIZE setting.
+    """Query parameters whose values are replaced by *** in logs and errors (plus any name containing
+    "token", "secret" or "key").
+    """
     max_response_size: int | None = None
-    # The longest an answer (status line, headers and body) may take to arrive once the request is sent, in
-    # seconds; None: HTTP_MAX_RESPONSE_TIME.
+    """The largest body read, in bytes; None: the HTTP_MAX_RESPONSE_SIZE setting."""
     max_response_time: float | None = None
-    # TLS certificate verification: True, or the path of a CA bundle. False turns it off, with a warning in
-    # the log each time a session is built; there is no quieter way.
+    """The longest an answer (status line, headers and body) may take to arrive once the request is sent, in
+    seconds; None: HTTP_MAX_RESPONSE_TIME.
+    """
     verify: bool | str = True
+    """TLS certificate verification: True, or the path of a CA bundle. False turns it off, with a warning in
+    the log each time a session is built; there is no quieter way.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -133,9 +139,10 @@ class RestDatasource(Datasource[ResourceT]):
         self._session_config: tuple[Any, ...] | None = None
         self._limiter: http.RateLimiter | None = None
         self._last_page = threading.local()
-        # The secrets this datasource has sent (see http.redact_secrets), longest first; replaced, never
-        # mutated, so that readers in other threads need no lock.
         self.sent_secrets: tuple[str, ...] = ()
+        """The secrets this datasource has sent (see http.redact_secrets), longest first; replaced, never
+        mutated, so that readers in other threads need no lock.
+        """
         # redact()'s answers by URL: a page's URL is shown several times (request, response, listing).
         self._redacted: dict[str, tuple[frozenset[str], tuple[str, ...], str]] = {}
 
@@ -143,7 +150,7 @@ class RestDatasource(Datasource[ResourceT]):
 
     @property
     def url(self) -> str:
-        """The endpoint's URL: :attr:`base_url` and :attr:`path` joined with exactly one slash."""
+        """The endpoint's URL: `base_url` and `path` joined with exactly one slash."""
         if not self.base_url:
             raise ConfigurationError(
                 f"{self} has no base_url: set it as a class attribute or pass base_url=... to the constructor"
@@ -153,21 +160,21 @@ class RestDatasource(Datasource[ResourceT]):
         return f"{self.base_url.rstrip('/')}/{self.path.lstrip('/')}"
 
     def get_headers(self) -> dict[str, str]:
-        """Return the headers to send with every request, for example ``Authorization``.
+        """Return the headers to send with every request, for example `Authorization`.
 
         Override to authenticate. It is called for each request, so a rotated token is picked up.
         """
         return {}
 
     def get_timeout(self) -> float:
-        """The timeout in seconds for each request: :attr:`timeout`, else the ``HTTP_TIMEOUT`` setting."""
+        """The timeout in seconds for each request: `timeout`, else the `HTTP_TIMEOUT` setting."""
         return float(self.timeout if self.timeout is not None else pyck_settings.HTTP_TIMEOUT)
 
     def get_session(self) -> requests.Session:
-        """Return this datasource's ``requests`` session, creating it on first use.
+        """Return this datasource's `requests` session, creating it on first use.
 
         One session per instance, so connections are reused; it is rebuilt if the retry settings change.
-        Override to mount your own adapters or add authentication (call ``super().get_session()`` first).
+        Override to mount your own adapters or add authentication (call `super().get_session()` first).
         """
         budget = self.request_budget
         if budget is not None and not isinstance(budget, RequestBudget):
@@ -208,8 +215,8 @@ class RestDatasource(Datasource[ResourceT]):
             return self._session
 
     def redact(self, url: str) -> str:
-        """Return ``url`` with :attr:`secret_params` values, any ``user:password@`` and every secret this
-        datasource has sent (its :meth:`get_headers` values, secret query values) removed."""
+        """Return `url` with `secret_params` values, any `user:password@` and every secret this
+        datasource has sent (its `get_headers` values, secret query values) removed."""
         secret_params, sent = frozenset(self.secret_params), self.sent_secrets
         known = self._redacted.get(url)
         if known is not None and known[1] is sent and known[0] == secret_params:
@@ -233,8 +240,8 @@ class RestDatasource(Datasource[ResourceT]):
         """Send one request with this datasource's session, headers, timeout, retries and rate limit.
 
         Returns the response when it is 2xx; raises the matching
-        :class:`~pyck.core.exceptions.DatasourceError` otherwise. Use it for calls :meth:`fetch_url` does not
-        cover, such as a POST to a bulk endpoint (not retried unless ``"POST"`` is in :attr:`retry_methods`).
+        `DatasourceError` otherwise. Use it for calls `fetch_url` does not
+        cover, such as a POST to a bulk endpoint (not retried unless `"POST"` is in `retry_methods`).
         """
         session = self.get_session()
         headers = self.get_headers()
@@ -290,9 +297,9 @@ class RestDatasource(Datasource[ResourceT]):
         return response
 
     def fetch_url(self, url: str, query: Mapping[str, Any] | None = None, **params: Any) -> Any:
-        """GET ``url`` with ``query`` and ``params`` as its query string, and return the parsed JSON body.
+        """GET `url` with `query` and `params` as its query string, and return the parsed JSON body.
 
-        Use it from overrides of :meth:`paginate` or :meth:`get`: ``self.fetch_url(self.url, query, page=2)``.
+        Use it from overrides of `paginate` or `get`: `self.fetch_url(self.url, query, page=2)`.
         """
         return self._fetch_page(url, {**(query or {}), **params}).data
 
@@ -304,25 +311,25 @@ class RestDatasource(Datasource[ResourceT]):
     # --- Reading ---------------------------------------------------------------------------------------
 
     def paginate(self, **query: Any) -> Iterator[Any]:
-        """Yield the raw items (parsed JSON) of the list endpoint, page by page, passing ``query`` on.
+        """Yield the raw items (parsed JSON) of the list endpoint, page by page, passing `query` on.
 
-        Delegates to :attr:`paginator` (a plain JSON list when it is ``None``) through :meth:`walk`. Override it
-        for a pagination scheme no paginator fits, calling ``self.fetch_url(self.url, query, page=page)`` for
+        Delegates to `paginator` (a plain JSON list when it is `None`) through `walk`. Override it
+        for a pagination scheme no paginator fits, calling `self.fetch_url(self.url, query, page=page)` for
         each page (the sync engine then cannot resume such a listing part way through).
         """
         for _, items in self.walk(**query):
             yield from items
 
     def walk(self, start: Any = None, **query: Any) -> Iterator[tuple[Any, list[Any]]]:
-        """Yield ``(position, items)`` for each page of the list endpoint, from the page at ``start`` on.
+        """Yield `(position, items)` for each page of the list endpoint, from the page at `start` on.
 
-        ``query`` adds to (and overrides) :attr:`list_query`. Positions come from the paginator (see
-        :meth:`~pyck.core.pagination.Paginator.walk`): the sync engine stores them as checkpoints to resume an
-        interrupted run. Errors are wrapped as in :meth:`paginate`.
+        `query` adds to (and overrides) `list_query`. Positions come from the paginator (see
+        `walk`): the sync engine stores them as checkpoints to resume an
+        interrupted run. Errors are wrapped as in `paginate`.
 
-        The reserved argument ``PAGE_RANGE`` (``"pyck:page_range"``: ``[first, stop]``, set by
-        :class:`~pyck.core.page_ranges.PageRanges` partitions) is not sent: the walk starts at position
-        ``first`` (unless ``start`` is given) and ends before position ``stop``.
+        The reserved argument `PAGE_RANGE` (`"pyck:page_range"`: `[first, stop]`, set by
+        `PageRanges` partitions) is not sent: the walk starts at position
+        `first` (unless `start` is given) and ends before position `stop`.
         """
         paginator = self.paginator or NoPaginator()
         query, start, stop = take_range({**self.list_query, **query}, start)
@@ -358,8 +365,8 @@ class RestDatasource(Datasource[ResourceT]):
 
     @property
     def resumable(self) -> bool:
-        """Whether the sync engine can resume this datasource's listing part way through: :meth:`paginate` and
-        :meth:`list` are not overridden and the paginator is resumable."""
+        """Whether the sync engine can resume this datasource's listing part way through: `paginate` and
+        `list` are not overridden and the paginator is resumable."""
         cls = type(self)
         return (
             cls.paginate is RestDatasource.paginate
@@ -368,16 +375,16 @@ class RestDatasource(Datasource[ResourceT]):
         )
 
     def deserialize(self, data: Any) -> ResourceT:
-        """Turn one raw item (parsed JSON) into a :attr:`resource_type` instance.
+        """Turn one raw item (parsed JSON) into a `resource_type` instance.
 
-        Override to unwrap an envelope (``return super().deserialize(data["value"])``). Raise
-        :class:`~pyck.core.exceptions.InvalidResourceError` for data that does not fit; the caller adds the
+        Override to unwrap an envelope (`return super().deserialize(data["value"])`). Raise
+        `InvalidResourceError` for data that does not fit; the caller adds the
         datasource, URL and record id.
         """
         return deserializer_for(self.resource_type, camel_case=self.camel_case)(data)
 
     def get_raw_id(self, data: Any) -> Any:
-        """Return the record id in a raw item, for error messages (``None`` if it cannot be found).
+        """Return the record id in a raw item, for error messages (`None` if it cannot be found).
 
         Override when the items come in an envelope, so that errors name the record.
         """
@@ -390,13 +397,13 @@ class RestDatasource(Datasource[ResourceT]):
         return None
 
     def get_item_url(self, id: Any) -> str:
-        """Return the URL of the record ``id``: ``{url}/{id}/``, the id URL-quoted as one path segment.
+        """Return the URL of the record `id`: `{url}/{id}/`, the id URL-quoted as one path segment.
 
         Override when the API's item URLs look different (no trailing slash, a query parameter…).
 
         Raises:
-            NotFoundError: the id is ``""``, ``"."`` or ``".."``, which no quoting keeps inside the resource
-                path (URL parsers resolve ``%2E%2E`` as ``..``).
+            NotFoundError: the id is `""`, `"."` or `".."`, which no quoting keeps inside the resource
+                path (URL parsers resolve `%2E%2E` as `..`).
         """
         segment = quote(str(id), safe="")
         if segment in ("", ".", ".."):
@@ -409,11 +416,11 @@ class RestDatasource(Datasource[ResourceT]):
         return f"{self.url}/{segment}/"
 
     def check_item_url(self, url: str, id: Any) -> None:
-        """Refuse an empty id, and an item URL whose path has a ``.`` or ``..`` segment: HTTP clients resolve
-        those, so the request would leave the resource path (``/members/..`` is ``/``).
+        """Refuse an empty id, and an item URL whose path has a `.` or `..` segment: HTTP clients resolve
+        those, so the request would leave the resource path (`/members/..` is `/`).
 
-        :meth:`get` calls it on what :meth:`get_item_url` returns, so an override of ``get_item_url`` that
-        forgets to quote the id is caught too; call it from your own ``get`` overrides.
+        `get` calls it on what `get_item_url` returns, so an override of `get_item_url` that
+        forgets to quote the id is caught too; call it from your own `get` overrides.
 
         Raises:
             NotFoundError: naming the id; no request is sent.
@@ -427,16 +434,16 @@ class RestDatasource(Datasource[ResourceT]):
             )
 
     def get_status_error(self, response: requests.Response, *, method: str, url: str) -> DatasourceError:
-        """Return the error to raise for a non-2xx ``response`` to ``method`` at ``url`` (already redacted).
+        """Return the error to raise for a non-2xx `response` to `method` at `url` (already redacted).
 
-        The default gives :class:`~pyck.core.exceptions.NotFoundError` for 404,
-        :class:`~pyck.core.exceptions.RateLimitError` for 429 and
-        :class:`~pyck.core.exceptions.ResponseError` otherwise, each with ``status_code`` and ``body`` (the
+        The default gives `NotFoundError` for 404,
+        `RateLimitError` for 429 and
+        `ResponseError` otherwise, each with `status_code` and `body` (the
         parsed JSON body, else a short text excerpt, secrets blanked out).
 
         Override when the API explains its errors in the body and callers should get a more specific error:
-        call ``super().get_status_error(...)`` and read ``error.body`` (see
-        :class:`~pyck.geo.territories.uk.postcodes.PostcodesDatasource`). Return the error; do not raise it.
+        call `super().get_status_error(...)` and read `error.body` (see
+        `PostcodesDatasource`). Return the error; do not raise it.
         """
         status = response.status_code
         secrets = self._response_secrets(response)
@@ -465,7 +472,7 @@ class RestDatasource(Datasource[ResourceT]):
         return error
 
     def get(self, id: Any, **query: Any) -> ResourceT:
-        """Fetch and return the record ``id``, passing ``query`` on as query parameters.
+        """Fetch and return the record `id`, passing `query` on as query parameters.
 
         Raises:
             NotFoundError: the API answered 404.
@@ -479,9 +486,9 @@ class RestDatasource(Datasource[ResourceT]):
         return self.deserialize_record(data, url=self.redact(_with_query(url, query)), record_id=id)
 
     def list(self, **filter: Any) -> Iterator[ResourceT]:
-        """Yield the records, fetching one page at a time; ``filter`` goes to the API as query parameters.
+        """Yield the records, fetching one page at a time; `filter` goes to the API as query parameters.
 
-        Records for which :attr:`filter` (the attribute) returns False are skipped. An error raised while
+        Records for which `filter` (the attribute) returns False are skipped. An error raised while
         reading (a failed page, a record that does not fit) ends the iteration: what was yielded before it is
         not the whole listing.
         """
@@ -494,9 +501,9 @@ class RestDatasource(Datasource[ResourceT]):
                 yield record
 
     def deserialize_record(self, data: Any, *, url: str, record_id: Any) -> ResourceT:
-        """:meth:`deserialize` one raw record, turning any failure into an :class:`InvalidResourceError` that
-        names this datasource, ``url`` (already redacted) and ``record_id``. ``get()``, ``list()`` and the sync
-        engine call it; override :meth:`deserialize` rather than this.
+        """`deserialize` one raw record, turning any failure into an `InvalidResourceError` that
+        names this datasource, `url` (already redacted) and `record_id`. `get()`, `list()` and the sync
+        engine call it; override `deserialize` rather than this.
 
         The error's message never quotes a secret this datasource has sent, even when the API echoes one back
         inside the record; a cause whose text would is left off the error.
@@ -604,10 +611,10 @@ class RestDatasource(Datasource[ResourceT]):
             return self._limiter
 
     def parse_json(self, response: requests.Response) -> Any:
-        """Return the parsed JSON body of ``response`` (from :meth:`request`); ``None`` for an empty body.
+        """Return the parsed JSON body of `response` (from `request`); `None` for an empty body.
 
-        Strict: the body must be UTF-8 (or the charset its ``Content-Type`` names) and nested at most
-        ``HTTP_MAX_JSON_DEPTH`` deep. Use it after :meth:`request` for calls :meth:`fetch_url` does not cover
+        Strict: the body must be UTF-8 (or the charset its `Content-Type` names) and nested at most
+        `HTTP_MAX_JSON_DEPTH` deep. Use it after `request` for calls `fetch_url` does not cover
         (a POST); override it for an API that does not speak JSON.
 
         Raises:

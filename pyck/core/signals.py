@@ -1,7 +1,7 @@
 """Signals sent around each model's sync, and the receivers that log them.
 
-``sync_started`` is sent with ``sender=model`` before the listing is read; ``sync_finished`` with
-``sender=model, result=SyncResult`` after it (also when the sync failed). Logging to the ``pyck.sync`` logger
+`sync_started` is sent with `sender=model` before the listing is read; `sync_finished` with
+`sender=model, result=SyncResult` after it (also when the sync failed). Logging to the `pyck.sync` logger
 is just one receiver: connect your own for metrics or alerts.
 """
 
@@ -16,11 +16,11 @@ __all__ = ["sync_finished", "sync_started"]
 
 logger = logging.getLogger("pyck.sync")
 
-#: Sent before a model's sync starts. Arguments: ``sender`` (the model class).
 sync_started = Signal()
+"""Sent before a model's sync starts. Arguments: `sender` (the model class)."""
 
-#: Sent after a model's sync ends, whatever its outcome. Arguments: ``sender``, ``result`` (a ``SyncResult``).
 sync_finished = Signal()
+"""Sent after a model's sync ends, whatever its outcome. Arguments: `sender`, `result` (a `SyncResult`)."""
 
 
 @receiver(sync_started, dispatch_uid="pyck.signals.log_started")

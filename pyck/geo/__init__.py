@@ -1,1 +1,1 @@
-"""Datasources for geographic and political data, grouped by territory (:mod:`pyck.geo.territories`)."""
+"""Datasources for geographic and political data, grouped by territory (`pyck.geo.territories`)."""

@@ -1,17 +1,19 @@
 """Periodic tasks: a registry, and a clock that runs them on time, once, across any number of processes.
 
-Register a task::
+Register a task:
 
-    from datetime import timedelta
-    from pyck.core.cron import cron
+```python
+from datetime import timedelta
+from pyck.core.cron import cron
 
-    @cron(timedelta(hours=1))
-    def send_digest() -> str:
-        ...
+@cron(timedelta(hours=1))
+def send_digest() -> str:
+    ...
+```
 
-Put registrations in a ``cron`` module of your app (it is imported by the clock) or anywhere imported at
-start-up. Synced models whose ``sync_config.sync_interval`` is set are registered automatically as
-``sync:<app_label>.<ModelName>``. Run the clock with ``python manage.py run_cron_tasks``.
+Put registrations in a `cron` module of your app (it is imported by the clock) or anywhere imported at
+start-up. Synced models whose `sync_config.sync_interval` is set are registered automatically as
+`sync:<app_label>.<ModelName>`. Run the clock with `python manage.py run_cron_tasks`.
 
 Modules, from the bottom up:
 
@@ -20,7 +22,7 @@ Modules, from the bottom up:
 - `report`: what happened (`Outcome`), and the lines people follow (`Reporter`).
 - `execution`: one run of a task under its lease.
 - `clock`: running due tasks on time (`Clock`), in dependency order (`run_order`).
-- `schedule`: what ``run_cron_tasks --list`` prints.
+- `schedule`: what `run_cron_tasks --list` prints.
 - `queue`: the Django Tasks framework pyck enqueues on.
 - `partitions`: one sync spread over Django Tasks workers, a task per partition.
 - `tasks`: the clock's enqueue mode: what it hands to workers, and how it looks after them.

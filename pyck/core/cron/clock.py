@@ -1,7 +1,7 @@
 """The cron clock: runs (or enqueues) due tasks under their lease, records the outcome, and stops cleanly.
 
-:class:`Clock` is what ``manage.py run_cron_tasks`` drives: :meth:`Clock.run_forever` ticks until SIGTERM or
-SIGINT, :meth:`Clock.run_due` is one tick, :meth:`Clock.run_all` is ``--once``. A task it runs goes through
+`Clock` is what `manage.py run_cron_tasks` drives: `Clock.run_forever` ticks until SIGTERM or
+SIGINT, `Clock.run_due` is one tick, `Clock.run_all` is `--once`. A task it runs goes through
 `pyck.core.cron.execution`; in enqueue mode it hands due tasks to Django Tasks workers instead
 (`pyck.core.cron.tasks`).
 
@@ -61,18 +61,18 @@ class Clock:
     """Runs registered tasks when they are due, under a database lease, and records what happened.
 
     Args:
-        jobs: the tasks to look after (default: every registered task, after :func:`autodiscover`).
+        jobs: the tasks to look after (default: every registered task, after `autodiscover`).
         enqueue: put due tasks on a Django Tasks queue instead of running them here (default: the
-            ``CRON_ENQUEUE`` setting).
-        tick: seconds between two looks at the schedule (default: ``CRON_TICK``).
+            `CRON_ENQUEUE` setting).
+        tick: seconds between two looks at the schedule (default: `CRON_TICK`).
         reporter: where the start/finish lines go (default: nowhere; logging always happens).
         now: the clock's time source (tests pass a fake one).
-        sync_mode: ``"full"`` or ``"incremental"`` makes every sync task this clock runs (or enqueues) run in
-            that mode (``sync_model(mode=...)``, what ``run_cron_tasks --full`` does); ``None`` or ``"auto"``:
-            each model's own choice (see :class:`~pyck.core.datasources.Incremental`).
+        sync_mode: `"full"` or `"incremental"` makes every sync task this clock runs (or enqueues) run in
+            that mode (`sync_model(mode=...)`, what `run_cron_tasks --full` does); `None` or `"auto"`:
+            each model's own choice (see `Incremental`).
 
     Raises:
-        ConfigurationError: ``sync_mode`` is not one of those.
+        ConfigurationError: `sync_mode` is not one of those.
     """
 
     def __init__(
@@ -94,7 +94,7 @@ class Clock:
         self.tick = float(pyck_settings.CRON_TICK if tick is None else tick)
         self.reporter = reporter or Reporter()
         self.now = now
-        #: This process's lease owner id.
+        # This process's lease owner id.
         self.owner = leases.new_owner_id("clock")
         self._stopping = threading.Event()
         self._abortable = False
@@ -107,7 +107,7 @@ class Clock:
 
     @property
     def stopping(self) -> bool:
-        """Whether :meth:`stop` was called (or a signal received)."""
+        """Whether `stop` was called (or a signal received)."""
         return self._stopping.is_set()
 
     def _set_abortable(self, on: bool) -> None:
@@ -192,7 +192,7 @@ class Clock:
     def run_due(self) -> list[Outcome]:
         """One tick: run (or enqueue) every task that is due and whose lease is free, in order. In enqueue mode,
         first enqueue again the partitions of partitioned runs whose worker died (see
-        :func:`~pyck.core.cron.tasks.resume_partitioned_runs`).
+        `resume_partitioned_runs`).
 
         Returns the outcome of each task this process took (skipped ones included).
         """
@@ -223,7 +223,7 @@ class Clock:
             logger.exception("Looking after partitioned runs failed; trying again at the next tick.")
 
     def run_all(self) -> list[Outcome]:
-        """Run every task now, whether due or not (``--once``), still under its lease; always inline.
+        """Run every task now, whether due or not (`--once`), still under its lease; always inline.
 
         A task whose lease another process holds is skipped. A failing task does not stop the others.
         Returns one outcome per task; stops early (without error) on SIGTERM/SIGINT.
@@ -242,7 +242,7 @@ class Clock:
         return outcomes
 
     def run_forever(self) -> None:
-        """Tick every :attr:`tick` seconds until :meth:`stop`, SIGTERM or SIGINT; then return.
+        """Tick every `tick` seconds until `stop`, SIGTERM or SIGINT; then return.
 
         Errors of a tick (the database unreachable, say) are logged and the clock carries on.
         """

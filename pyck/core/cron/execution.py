@@ -44,8 +44,8 @@ MAX_RESULT_CHARS = 2_000
 
 
 class Interrupted(BaseException):
-    """Raised inside a running task by a second SIGTERM/SIGINT. ``BaseException`` so task code that catches
-    ``Exception`` does not swallow it."""
+    """Raised inside a running task by a second SIGTERM/SIGINT. `BaseException` so task code that catches
+    `Exception` does not swallow it."""
 
 
 def check_sync_mode(sync_mode: str | None) -> str | None:
@@ -69,7 +69,7 @@ def next_due(started: datetime, finished: datetime, interval: timedelta) -> date
 
 
 def recycle_connections(*, broken: bool = False) -> None:
-    """Close this thread's connections that are broken (``broken``: all of them) or past ``CONN_MAX_AGE``.
+    """Close this thread's connections that are broken (`broken`: all of them) or past `CONN_MAX_AGE`.
 
     A connection inside a transaction that the caller opened (a test's) is left alone: closing it would end
     that transaction.
@@ -115,10 +115,10 @@ def execute(
     abortable: Callable[[bool], None] = lambda on: None,
     sync_mode: str | None = None,
 ) -> Outcome:
-    """Run ``job`` (whose lease ``owner`` holds) with a heartbeat, release the lease and record the outcome.
+    """Run `job` (whose lease `owner` holds) with a heartbeat, release the lease and record the outcome.
 
-    ``sync_mode`` (``"full"``, ``"incremental"``; ``None``: the model's own choice) is passed to a sync task
-    as ``sync_model(mode=...)``.
+    `sync_mode` (`"full"`, `"incremental"`; `None`: the model's own choice) is passed to a sync task
+    as `sync_model(mode=...)`.
     """
     lease = leases.lease_duration()
     reporter.started(job)

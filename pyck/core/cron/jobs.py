@@ -1,9 +1,9 @@
 """The registry of periodic tasks: what the cron clock runs, and how often.
 
-Register any function with :func:`register_cron` or the :func:`cron` decorator. Every synced model whose
-``sync_config.sync_interval`` is not ``None`` is registered by :func:`autodiscover` as the task
-``sync:<app_label>.<ModelName>``; :func:`autodiscover` also imports the ``cron`` module of every installed app,
-as the admin does with ``admin`` modules, so registrations placed there are found.
+Register any function with `register_cron` or the `cron` decorator. Every synced model whose
+`sync_config.sync_interval` is not `None` is registered by `autodiscover` as the task
+`sync:<app_label>.<ModelName>`; `autodiscover` also imports the `cron` module of every installed app,
+as the admin does with `admin` modules, so registrations placed there are found.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ logger = logging.getLogger("pyck.cron")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The prefix of the tasks registered for synced models.
+# The prefix of the tasks registered for synced models.
 SYNC_PREFIX = "sync:"
 
 # name -> job, in registration order.
@@ -49,11 +49,11 @@ class CronJob:
     Attributes:
         name: the unique name the schedule is stored under.
         func: called with no arguments to run the task; its return value is logged and recorded. A return
-            value with a false ``ok`` attribute (a failed ``SyncResult``) marks the run as failed. The sync task
-            of a model is called with ``progress=`` and, when the clock was given a ``sync_mode``, ``mode=``
-            (the arguments of :func:`~pyck.core.sync.sync_model`).
+            value with a false `ok` attribute (a failed `SyncResult`) marks the run as failed. The sync task
+            of a model is called with `progress=` and, when the clock was given a `sync_mode`, `mode=`
+            (the arguments of `sync_model`).
         interval: the time from one run to the next.
-        model_label: ``"app_label.ModelName"`` for the sync task of a synced model, else ``None``.
+        model_label: `"app_label.ModelName"` for the sync task of a synced model, else `None`.
     """
 
     name: str
@@ -89,15 +89,15 @@ def _as_interval(interval: timedelta | float, name: str) -> timedelta:
 def register_cron(
     fn: Callable[..., Any], interval: timedelta | float, *, name: str | None = None, model_label: str | None = None
 ) -> CronJob:
-    """Register ``fn`` to run every ``interval`` (a ``timedelta`` or seconds); return the registered job.
+    """Register `fn` to run every `interval` (a `timedelta` or seconds); return the registered job.
 
-    ``name`` defaults to the dotted path of ``fn`` (``"app.cron.send_digest"``) and is what the schedule is
+    `name` defaults to the dotted path of `fn` (`"app.cron.send_digest"`) and is what the schedule is
     stored under, so keep it stable. Registering a name again replaces the earlier registration (code
-    reloading imports modules twice). ``fn`` is called with no arguments. ``model_label`` marks the sync task
-    of a synced model (set by :func:`autodiscover`; you rarely pass it).
+    reloading imports modules twice). `fn` is called with no arguments. `model_label` marks the sync task
+    of a synced model (set by `autodiscover`; you rarely pass it).
 
     Raises:
-        ConfigurationError: ``fn`` is not callable or the interval is not a positive duration.
+        ConfigurationError: `fn` is not callable or the interval is not a positive duration.
     """
     if not callable(fn):
         raise ConfigurationError(f"register_cron(): expected a function, got {fn!r}.")
@@ -111,10 +111,12 @@ def register_cron(
 
 
 def cron(interval: timedelta | float, *, name: str | None = None) -> Callable[[F], F]:
-    """Decorator form of :func:`register_cron`; returns the function unchanged::
+    """Decorator form of `register_cron`; returns the function unchanged:
 
+    ```python
     @cron(timedelta(hours=1))
     def send_digest() -> str: ...
+    ```
     """
 
     def decorator(fn: F) -> F:
@@ -130,12 +132,12 @@ def unregister_cron(name: str) -> None:
 
 
 def cron_jobs() -> list[CronJob]:
-    """Return the registered tasks in registration order (call :func:`autodiscover` first to include all)."""
+    """Return the registered tasks in registration order (call `autodiscover` first to include all)."""
     return list(_jobs.values())
 
 
 def get_cron_job(name: str) -> CronJob:
-    """Return the registered task called ``name``.
+    """Return the registered task called `name`.
 
     Raises:
         ConfigurationError: no such task; the message lists the registered ones.
@@ -155,9 +157,9 @@ def _unknown_message(names: Iterable[str]) -> str:
 
 
 def select_cron_jobs(names: Iterable[str] = ()) -> list[CronJob]:
-    """Return the registered tasks matching ``names``, or all of them when ``names`` is empty.
+    """Return the registered tasks matching `names`, or all of them when `names` is empty.
 
-    A name matches a task's name exactly, or a synced model's label (``"app_label.ModelName"``,
+    A name matches a task's name exactly, or a synced model's label (`"app_label.ModelName"`,
     case-insensitive) selects that model's sync task.
 
     Raises:
@@ -206,7 +208,7 @@ def _register_synced_models() -> None:
 
 
 class _SyncTask:
-    """The function behind a ``sync:`` task; a class so that it compares equal across autodiscoveries."""
+    """The function behind a `sync:` task; a class so that it compares equal across autodiscoveries."""
 
     __slots__ = ("label",)
 
@@ -227,9 +229,9 @@ class _SyncTask:
 
 
 def autodiscover() -> None:
-    """Import every installed app's ``cron`` module and register a sync task per scheduled synced model.
+    """Import every installed app's `cron` module and register a sync task per scheduled synced model.
 
-    The clock, ``run_cron_tasks`` and the Django Tasks worker entry point call this; call it yourself only when
+    The clock, `run_cron_tasks` and the Django Tasks worker entry point call this; call it yourself only when
     you use the registry outside them. It needs the app registry to be ready. Safe to call repeatedly.
     """
     autodiscover_modules("cron")

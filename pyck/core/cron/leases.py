@@ -1,13 +1,13 @@
 """Database leases on cron tasks: a task due once runs once, whatever the number of clock processes.
 
-A lease is the pair ``(lease_owner, lease_expires)`` on the task's :class:`~pyck.core.models.CronTask` row.
-Taking it is one conditional ``UPDATE ... WHERE name = %s AND (lease_expires IS NULL OR lease_expires < now)
-AND next_due <= now``: the database applies it to the row atomically, so of two processes racing for a due
+A lease is the pair `(lease_owner, lease_expires)` on the task's `CronTask` row.
+Taking it is one conditional `UPDATE ... WHERE name = %s AND (lease_expires IS NULL OR lease_expires < now)
+AND next_due <= now`: the database applies it to the row atomically, so of two processes racing for a due
 task exactly one sees a row count of 1. On PostgreSQL the clock first looks at the row with
-``SELECT ... FOR UPDATE SKIP LOCKED`` inside a short transaction, so a clock never waits behind another one's
-claim. SQLite has no ``FOR UPDATE``; the conditional update alone is correct there too.
+`SELECT ... FOR UPDATE SKIP LOCKED` inside a short transaction, so a clock never waits behind another one's
+claim. SQLite has no `FOR UPDATE`; the conditional update alone is correct there too.
 
-A lease expires so that the task of a crashed process is taken over; while a task runs, a :class:`Heartbeat`
+A lease expires so that the task of a crashed process is taken over; while a task runs, a `Heartbeat`
 thread pushes the expiry forward, so a slow task is never started again while it still runs.
 """
 
@@ -49,26 +49,26 @@ logger = logging.getLogger("pyck.cron.leases")
 
 
 def lease_duration() -> timedelta:
-    """The ``CRON_LEASE_DURATION`` setting as a ``timedelta`` (it may be given in seconds)."""
+    """The `CRON_LEASE_DURATION` setting as a `timedelta` (it may be given in seconds)."""
     value = pyck_settings.CRON_LEASE_DURATION
     return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
 
 
 def new_owner_id(kind: str = "clock") -> str:
-    """Return a lease owner id unique to this process and call: ``kind@host:pid:random``."""
+    """Return a lease owner id unique to this process and call: `kind@host:pid:random`."""
     return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def free_lease(now: datetime) -> Q:
-    """The condition "nobody holds the lease at ``now``" (none, or expired), for filtering ``CronTask`` rows."""
+    """The condition "nobody holds the lease at `now`" (none, or expired), for filtering `CronTask` rows."""
     return Q(lease_expires__isnull=True) | Q(lease_expires__lt=now)
 
 
 def ensure_rows(jobs: Iterable[CronJob], now: datetime) -> None:
-    """Create the schedule row of every job that has none (due at ``now``) and record changed intervals.
+    """Create the schedule row of every job that has none (due at `now`) and record changed intervals.
 
-    When an interval is shortened, a ``next_due`` computed from the old one is brought forward to
-    ``last_started + interval``.
+    When an interval is shortened, a `next_due` computed from the old one is brought forward to
+    `last_started + interval`.
     """
     jobs = list(jobs)
     CronTask.objects.bulk_create(
@@ -90,11 +90,11 @@ def _record_interval(row: Any, interval: timedelta) -> None:
 def claim(
     name: str, owner: str, *, now: datetime, lease: timedelta, due_only: bool = True, status: str = "running"
 ) -> bool:
-    """Take the lease of task ``name`` for ``owner`` until ``now + lease``; return whether it was taken.
+    """Take the lease of task `name` for `owner` until `now + lease`; return whether it was taken.
 
-    Only a free lease (none, or expired) is taken, and with ``due_only`` only when ``next_due <= now``.
-    ``status`` is recorded as the task's ``last_status`` (``"running"``, or ``"enqueued"`` when a worker will
-    run it); ``"running"`` also records ``last_started = now``.
+    Only a free lease (none, or expired) is taken, and with `due_only` only when `next_due <= now`.
+    `status` is recorded as the task's `last_status` (`"running"`, or `"enqueued"` when a worker will
+    run it); `"running"` also records `last_started = now`.
     """
     condition = Q(name=name) & free_lease(now)
     if due_only:
@@ -117,9 +117,9 @@ def claim(
 
 
 def hand_over(name: str, token: str, owner: str, *, now: datetime, lease: timedelta) -> bool:
-    """Move the lease a clock took when it enqueued ``name`` (held under ``token``) to the worker ``owner``.
+    """Move the lease a clock took when it enqueued `name` (held under `token`) to the worker `owner`.
 
-    Returns ``False`` when the lease is no longer held by ``token``: it expired and another clock re-enqueued
+    Returns `False` when the lease is no longer held by `token`: it expired and another clock re-enqueued
     or ran the task, so this queued copy must not run.
     """
     return (
@@ -130,14 +130,14 @@ def hand_over(name: str, token: str, owner: str, *, now: datetime, lease: timede
 
 
 def renew(name: str, owner: str, *, now: datetime, lease: timedelta) -> bool:
-    """Push the expiry of ``owner``'s lease on ``name`` to ``now + lease``; ``False`` if ``owner`` lost it."""
+    """Push the expiry of `owner`'s lease on `name` to `now + lease`; `False` if `owner` lost it."""
     return CronTask.objects.filter(name=name, lease_owner=owner).update(lease_expires=now + lease) == 1
 
 
 def release(name: str, owner: str, **fields: Any) -> bool:
-    """Free ``owner``'s lease on ``name`` and store ``fields`` (the run's outcome) in the same update.
+    """Free `owner`'s lease on `name` and store `fields` (the run's outcome) in the same update.
 
-    Returns ``False`` and changes nothing when ``owner`` no longer holds the lease (it expired and was taken
+    Returns `False` and changes nothing when `owner` no longer holds the lease (it expired and was taken
     over); the process that holds it now records its own outcome.
     """
     updated = CronTask.objects.filter(name=name, lease_owner=owner).update(lease_owner="", lease_expires=None, **fields)
@@ -147,7 +147,7 @@ def release(name: str, owner: str, **fields: Any) -> bool:
 class LeaseRenewer:
     """Renews a lease from a background thread while the work inside runs; use as a context manager.
 
-    ``renew(now)`` pushes the lease's expiry to ``now + lease`` and returns whether it was still held (a row
+    `renew(now)` pushes the lease's expiry to `now + lease` and returns whether it was still held (a row
     count: 0 means another process took it over). Renewal happens every third of the lease, so two renewals
     can fail before another process may take the work over. The thread uses its own database connection and
     closes it when it stops.
@@ -157,7 +157,7 @@ class LeaseRenewer:
         self.renew = renew
         self.lease = lease
         self.what = what
-        #: Set when a renewal found the lease held by someone else.
+        # Set when a renewal found the lease held by someone else.
         self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"pyck-heartbeat:{what}", daemon=True)
@@ -193,7 +193,7 @@ class LeaseRenewer:
 
 
 class Heartbeat(LeaseRenewer):
-    """Renews ``owner``'s lease on cron task ``name`` while the task runs (see :class:`LeaseRenewer`)."""
+    """Renews `owner`'s lease on cron task `name` while the task runs (see `LeaseRenewer`)."""
 
     def __init__(self, name: str, owner: str, lease: timedelta) -> None:
         self.name = name

@@ -1,36 +1,38 @@
 """Partitioned syncs spread over Django Tasks workers: one task per partition, the run complete when all are.
 
-:func:`enqueue_partitioned_sync` records a :class:`~pyck.core.models.PartitionedRun` with the model's
-partitions (``SyncConfig.partitions``: the datasource's own, or :class:`~pyck.core.page_ranges.PageRanges`),
-fixed for the whole run, and enqueues one task per partition. Any worker runs any partition::
+`enqueue_partitioned_sync` records a `PartitionedRun` with the model's
+partitions (`SyncConfig.partitions`: the datasource's own, or `PageRanges`),
+fixed for the whole run, and enqueues one task per partition. Any worker runs any partition:
 
-    run, started = enqueue_partitioned_sync(Ticket)
+```python
+run, started = enqueue_partitioned_sync(Ticket)
+```
 
 How a run stays correct while partitions finish in any order, fail, or lose their worker:
 
 * **Each partition is checkpointed.** A worker takes a partition with a lease that a background thread renews;
-  it syncs it with ``sync_model(Model, partition=name, filter=...)``, which commits a checkpoint with every
-  batch. A partition whose listing failed is enqueued again at once (up to ``max_attempts`` attempts); one
-  whose worker died (its lease ran out) is enqueued again by the clock (``run_cron_tasks --enqueue`` calls
+  it syncs it with `sync_model(Model, partition=name, filter=...)`, which commits a checkpoint with every
+  batch. A partition whose listing failed is enqueued again at once (up to `max_attempts` attempts); one
+  whose worker died (its lease ran out) is enqueued again by the clock (`run_cron_tasks --enqueue` calls
   `pyck.core.cron.tasks.resume_partitioned_runs` at every tick). Either way the next attempt goes on from the
   checkpoint.
 * **Exactly one worker finishes the run.** A partition's outcome is committed before its worker looks at the
-  others, and the run is claimed with one conditional ``UPDATE`` (no partition pending or running, nobody
+  others, and the run is claimed with one conditional `UPDATE` (no partition pending or running, nobody
   finishing it): of two workers ending the last two partitions at once, the later to commit always sees both
   ended, and the database lets only one claim succeed.
-* **Deletion waits for the whole set.** With ``OnDelete.DELETE``, rows are deleted only when every partition
+* **Deletion waits for the whole set.** With `OnDelete.DELETE`, rows are deleted only when every partition
   of the run completed a full listing without errors, and only rows not written since the earliest
   partition's listing started (a resumed partition counts from its first attempt's start). A partition failed,
   partial (after the second pass below), truncated or incremental means nothing is deleted.
 * **Relations across partitions are resolved once all have landed.** A record referencing a record that
-  another partition has not written yet fetches it with ``get()``, as in a run of one process. Two workers
-  may then insert the same row at once: the unique constraint on ``external_id`` makes one of them fail (or the
+  another partition has not written yet fetches it with `get()`, as in a run of one process. Two workers
+  may then insert the same row at once: the unique constraint on `external_id` makes one of them fail (or the
   database breaks a deadlock), never a duplicate; the record fails and its partition ends partial. Once every
   partition has ended, the worker finishing the run syncs each partial partition again, alone, when every
   listed row is stored; only a partition still partial then makes the run partial.
 
-Partitions run in parallel only when the model's ``external_id`` is unique (``unique=True`` or a
-``UniqueConstraint``): without it, two workers could both insert the same new record.
+Partitions run in parallel only when the model's `external_id` is unique (`unique=True` or a
+`UniqueConstraint`): without it, two workers could both insert the same new record.
 
 Each partition is the Django Task `sync_partition` (see `pyck.core.cron.queue`), defined here next to the code it
 runs; importing this module needs the Tasks framework.
@@ -76,8 +78,8 @@ _NO_OUTCOME: dict[str, Any] = {
 
 
 def can_run_in_parallel(model: type[SyncedModel]) -> bool:
-    """Whether ``model``'s partitions may run on several workers at once: it has ``SyncConfig.partitions`` and
-    a unique ``external_id`` column (``unique=True``, or a ``UniqueConstraint`` on that field alone)."""
+    """Whether `model`'s partitions may run on several workers at once: it has `SyncConfig.partitions` and
+    a unique `external_id` column (`unique=True`, or a `UniqueConstraint` on that field alone)."""
     return model.sync_config.partitions is not None and _unique_external_id(model)
 
 
@@ -94,27 +96,27 @@ def _unique_external_id(model: type[SyncedModel]) -> bool:
 def enqueue_partitioned_sync(
     model: type[SyncedModel], *, mode: str = "auto", max_attempts: int = 3
 ) -> tuple[PartitionedRun, bool]:
-    """Start a partitioned run of ``model``: record it, and enqueue one Django Task per partition.
+    """Start a partitioned run of `model`: record it, and enqueue one Django Task per partition.
 
-    The tasks go to the ``CRON_TASKS_BACKEND`` backend and ``CRON_TASKS_QUEUE`` queue, like the clock's. The
-    partitions are read now (``SyncConfig.get_partitions()``; :class:`~pyck.core.page_ranges.PageRanges`
+    The tasks go to the `CRON_TASKS_BACKEND` backend and `CRON_TASKS_QUEUE` queue, like the clock's. The
+    partitions are read now (`SyncConfig.get_partitions()`; `PageRanges`
     fetches the first page) and stored with the run, so every attempt of a partition reads the same listing.
 
     Args:
-        model: a concrete synced model with ``SyncConfig.partitions`` and a unique ``external_id``.
-        mode: ``sync_model(mode=...)`` for every partition (``"auto"``, ``"full"``, ``"incremental"``).
-            Page-range partitions are always read as full listings (see ``PageRanges``); asking for
-            ``"incremental"`` with them is an error.
+        model: a concrete synced model with `SyncConfig.partitions` and a unique `external_id`.
+        mode: `sync_model(mode=...)` for every partition (`"auto"`, `"full"`, `"incremental"`).
+            Page-range partitions are always read as full listings (see `PageRanges`); asking for
+            `"incremental"` with them is an error.
         max_attempts: how many times a partition is tried before the run counts it failed.
 
     Returns:
-        ``(run, started)``, as ``get_or_create`` does: ``started`` is False when an earlier run of the model has
+        `(run, started)`, as `get_or_create` does: `started` is False when an earlier run of the model has
         not finished yet; that run is returned and nothing is enqueued.
 
     Raises:
-        ConfigurationError: the model is not partitioned, its ``external_id`` is not unique, or an option is
+        ConfigurationError: the model is not partitioned, its `external_id` is not unique, or an option is
             wrong.
-        DatasourceError: reading the partitions failed (``PageRanges`` could not fetch the first page).
+        DatasourceError: reading the partitions failed (`PageRanges` could not fetch the first page).
     """
     if not (isinstance(model, type) and issubclass(model, SyncedModel)) or model._meta.abstract:
         raise ConfigurationError(
@@ -192,12 +194,12 @@ def _unfinished(label: str) -> PartitionedRun | None:
 
 
 def run_partition(run_id: int, name: str, attempt: int) -> str:
-    """Sync partition ``name`` of partitioned run ``run_id`` (attempt number ``attempt``): the body of the
+    """Sync partition `name` of partitioned run `run_id` (attempt number `attempt`): the body of the
     partition's Django Task. Returns a one-line summary.
 
     Does nothing when that attempt is no longer wanted (another copy of the task took it, the run ended). A
     failed listing is enqueued again while attempts remain; the worker that ends the last partition then
-    finishes the run (:func:`finish_partitioned_run`).
+    finishes the run (`finish_partitioned_run`).
     """
     owner = new_owner_id("partition")
     lease = lease_duration()
@@ -251,7 +253,7 @@ def enqueue_partition(run_id: int, name: str, attempt: int) -> Any:
 
 
 def _sync_partition(run: PartitionedRun, part: PartitionRun) -> dict[str, Any]:
-    """Run ``sync_model`` for the partition; return the fields recording its outcome."""
+    """Run `sync_model` for the partition; return the fields recording its outcome."""
     options: dict[str, Any] = {"partition": part.name}
     if run.mode != "auto":
         options["mode"] = run.mode
@@ -277,7 +279,7 @@ def _sync_partition(run: PartitionedRun, part: PartitionRun) -> dict[str, Any]:
 
 
 def finish_partitioned_run(run_id: int, token: str) -> str:
-    """Finish run ``run_id`` whose partitions have all ended, when the clock enqueued it under ``token`` (its
+    """Finish run `run_id` whose partitions have all ended, when the clock enqueued it under `token` (its
     last worker died before finishing it): the body of that Django Task. Returns a one-line summary."""
     owner = new_owner_id("finisher")
     if not _claim_finish(run_id, owner, token=token):
@@ -366,7 +368,7 @@ def _second_pass(run: PartitionedRun, owner: str) -> None:
 
 def _conclude(run: PartitionedRun, parts: list[PartitionRun]) -> tuple[Any, Any, int]:
     """Add the partitions' counts up, delete what is gone when every partition completed a full listing
-    without errors (``OnDelete.DELETE``); return ``(status, SyncResult, max_errors)``."""
+    without errors (`OnDelete.DELETE`); return `(status, SyncResult, max_errors)`."""
     statuses = {part.status for part in parts}
     status = _RUN.FAILED if _PART.FAILED in statuses else _RUN.PARTIAL if _PART.PARTIAL in statuses else _RUN.SUCCEEDED
     result = SyncResult(model=run.model, started=run.started)
@@ -404,7 +406,7 @@ def _stored_errors(errors: list[Any]) -> list[dict[str, Any]]:
 
 
 def _encode_args(args: dict[str, Any], model: type[Any], name: str) -> list[list[Any]]:
-    """The ``list()`` arguments as JSON, each value tagged so that it comes back with its type."""
+    """The `list()` arguments as JSON, each value tagged so that it comes back with its type."""
     encoded = []
     for key, value in args.items():
         try:

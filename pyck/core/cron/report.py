@@ -24,7 +24,7 @@ __all__ = ["Outcome", "Reporter"]
 class Outcome:
     """What happened to one task in one tick.
 
-    ``status`` is a :class:`~pyck.core.models.CronTask.Status` value, ``"enqueued"``, or ``"skipped"`` (another
+    `status` is a `Status` value, `"enqueued"`, or `"skipped"` (another
     process held the lease).
     """
 
@@ -37,7 +37,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        """Whether the run failed (an exception, or a result whose ``ok`` is false)."""
+        """Whether the run failed (an exception, or a result whose `ok` is false)."""
         return self.status == "failed"
 
 
@@ -45,12 +45,12 @@ class Reporter:
     """Writes the lines people follow: one when a task starts, one when it finishes, progress on a terminal.
 
     Args:
-        stream: where to write (``None``: nowhere; logging still happens).
+        stream: where to write (`None`: nowhere; logging still happens).
         verbosity: 0 quiet, 1 start/finish lines, 2 also skipped tasks and ticks.
-        tty: whether ``stream`` is a terminal; progress lines (``\\r``-rewritten) are only written there.
+        tty: whether `stream` is a terminal; progress lines (`\\r`-rewritten) are only written there.
     """
 
-    #: Seconds between two progress lines.
+    # Seconds between two progress lines.
     progress_every = 1.0
 
     def __init__(self, stream: TextIO | Any | None = None, *, verbosity: int = 1, tty: bool | None = None) -> None:
@@ -90,7 +90,7 @@ class Reporter:
         self._write(f"{text}: {detail}" if detail else text)
 
     def note(self, message: str, level: int = 1) -> None:
-        """Any other line (``level`` 2: only with ``-v 2``)."""
+        """Any other line (`level` 2: only with `-v 2`)."""
         self._write(message, level)
 
     def progress(self, report: SyncProgress) -> None:

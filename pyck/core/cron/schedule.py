@@ -1,4 +1,4 @@
-"""What ``run_cron_tasks --list`` prints: each task's schedule and, under a sync task, its model's sync mode
+"""What `run_cron_tasks --list` prints: each task's schedule and, under a sync task, its model's sync mode
 and state.
 """
 
@@ -21,9 +21,9 @@ __all__ = ["describe_jobs", "describe_sync_state", "format_jobs"]
 
 
 def describe_jobs(jobs: Sequence[CronJob], now: datetime | None = None) -> list[dict[str, Any]]:
-    """Return one dict per task for ``--list``: name, interval, last_run, status, next_due (formatted text),
-    and ``sync``: for the sync task of a model, lines on its sync mode and the state of each partition
-    (:func:`describe_sync_state`), else ``[]``."""
+    """Return one dict per task for `--list`: name, interval, last_run, status, next_due (formatted text),
+    and `sync`: for the sync task of a model, lines on its sync mode and the state of each partition
+    (`describe_sync_state`), else `[]`."""
     now = now or timezone.now()
     rows = {row.name: row for row in CronTask.objects.filter(name__in=[job.name for job in jobs])}
     described = []
@@ -51,7 +51,7 @@ def describe_jobs(jobs: Sequence[CronJob], now: datetime | None = None) -> list[
 
 
 def describe_sync_state(label: str) -> list[str]:
-    """Lines on the sync of the model ``label``: its mode, then per partition its cursor and when it moved
+    """Lines on the sync of the model `label`: its mode, then per partition its cursor and when it moved
     (incremental models), the last complete full listing, and the checkpoint an unfinished run left (where the
     next run goes on) and when it was saved."""
     try:
@@ -79,8 +79,8 @@ def describe_sync_state(label: str) -> list[str]:
 
 
 def format_jobs(jobs: Sequence[CronJob], now: datetime | None = None) -> str:
-    """Return the ``--list`` table as text, in the order the clock runs the tasks; under each sync task, its
-    sync mode and state (:func:`describe_sync_state`), indented."""
+    """Return the `--list` table as text, in the order the clock runs the tasks; under each sync task, its
+    sync mode and state (`describe_sync_state`), indented."""
     rows = describe_jobs(run_order(jobs), now)
     headers = {"name": "TASK", "interval": "EVERY", "last_run": "LAST RUN", "status": "STATUS", "next_due": "NEXT DUE"}
     table = [headers, *rows]

@@ -1,9 +1,9 @@
 """The clock's enqueue mode: what it hands to Django Tasks workers, and how it looks after what they run.
 
-Django's Tasks framework (``django.tasks`` on Django 6.x; the ``django-tasks`` backport, app ``django_tasks``,
+Django's Tasks framework (`django.tasks` on Django 6.x; the `django-tasks` backport, app `django_tasks`,
 on Django 5.2) runs work on many machines but has no scheduler: the cron clock is that scheduler. In enqueue
-mode (``run_cron_tasks --enqueue`` or the ``CRON_ENQUEUE`` setting) the clock takes a due task's lease under a
-one-off token, marks it ``enqueued`` and enqueues :data:`run_cron_task` with the task's name and the token.
+mode (`run_cron_tasks --enqueue` or the `CRON_ENQUEUE` setting) the clock takes a due task's lease under a
+one-off token, marks it `enqueued` and enqueues `run_cron_task` with the task's name and the token.
 The worker takes the lease over from the token, renews it while the task runs, records the outcome and
 releases it (`run_enqueued`). A copy that no worker picks up before the lease expires is enqueued again by a
 clock later; the stale copy, if it ever runs, sees that its token no longer holds the lease and does nothing.
@@ -11,7 +11,7 @@ clock later; the stale copy, if it ever runs, sees that its token no longer hold
 The same backend and queue carry the tasks of partitioned runs (see `pyck.core.cron.partitions`): the sync task
 of a model whose partitions can run on many workers starts a partitioned run (`parallel_job`), each partition
 is the task `sync_partition`, and at every tick the clock enqueues again what a dead worker left
-(`resume_partitioned_runs`), and :data:`finish_partitioned_run` for a run whose last worker died before
+(`resume_partitioned_runs`), and `finish_partitioned_run` for a run whose last worker died before
 finishing it.
 
 This module needs a configured Tasks framework at import time; the clock imports it only in enqueue mode.
@@ -63,19 +63,19 @@ _ACTIVE = (_PART.PENDING, _PART.RUNNING)
 
 @queue.task
 def run_cron_task(name: str, token: str, sync_mode: str | None = None) -> str:
-    """Run the registered cron task ``name`` in a Tasks worker, under the lease the clock holds as ``token``.
+    """Run the registered cron task `name` in a Tasks worker, under the lease the clock holds as `token`.
 
-    ``sync_mode`` (``"full"``, ``"incremental"``; ``None``: the model's own choice) is the enqueueing clock's
-    ``Clock(sync_mode=...)``, for a sync task. Arguments are plain strings so that every backend can serialise
+    `sync_mode` (`"full"`, `"incremental"`; `None`: the model's own choice) is the enqueueing clock's
+    `Clock(sync_mode=...)`, for a sync task. Arguments are plain strings so that every backend can serialise
     them. Returns the run's summary.
     """
     return run_enqueued(name, token, sync_mode)
 
 
 def enqueue_cron_task(name: str, token: str, sync_mode: str | None = None) -> Any:
-    """Enqueue :data:`run_cron_task` on the ``CRON_TASKS_BACKEND`` backend and ``CRON_TASKS_QUEUE`` queue.
+    """Enqueue `run_cron_task` on the `CRON_TASKS_BACKEND` backend and `CRON_TASKS_QUEUE` queue.
 
-    Returns the backend's ``TaskResult``.
+    Returns the backend's `TaskResult`.
     """
     # Without a mode, the arguments stay (name, token), as before sync modes existed.
     if sync_mode is None:
@@ -84,14 +84,14 @@ def enqueue_cron_task(name: str, token: str, sync_mode: str | None = None) -> An
 
 
 def run_enqueued(name: str, token: str, sync_mode: str | None = None) -> str:
-    """Run cron task ``name`` in a Django Tasks worker, taking over the lease the clock holds under ``token``.
+    """Run cron task `name` in a Django Tasks worker, taking over the lease the clock holds under `token`.
 
-    ``sync_mode`` is the enqueueing clock's (see :class:`Clock`). Returns the run's summary. When the lease is
-    no longer ``token``'s (it expired and another clock took the task), does nothing and says so. Raises the
+    `sync_mode` is the enqueueing clock's (see `Clock`). Returns the run's summary. When the lease is
+    no longer `token`'s (it expired and another clock took the task), does nothing and says so. Raises the
     task's exception (after recording it) when it fails, so the Tasks backend marks its result failed too.
 
     The sync task of a model whose partitions can run in parallel
-    (:func:`~pyck.core.cron.partitions.can_run_in_parallel`) starts a partitioned run instead: one Django Task
+    (`can_run_in_parallel`) starts a partitioned run instead: one Django Task
     per partition, on any workers.
     """
     sync_mode = check_sync_mode(sync_mode)
@@ -113,10 +113,10 @@ def run_enqueued(name: str, token: str, sync_mode: str | None = None) -> str:
 
 
 def parallel_job(job: CronJob) -> CronJob:
-    """``job``, or for the sync task of a model whose partitions can run in parallel (:func:`can_run_in_parallel`)
+    """`job`, or for the sync task of a model whose partitions can run in parallel (`can_run_in_parallel`)
     a copy that starts a partitioned run instead of syncing the partitions one after another.
 
-    A Django Tasks worker running an enqueued ``sync:`` task calls this (see ``run_cron_tasks --enqueue``).
+    A Django Tasks worker running an enqueued `sync:` task calls this (see `run_cron_tasks --enqueue`).
     """
     if not job.model_label:
         return job
@@ -156,22 +156,22 @@ class _Started:
 
 @queue.task
 def finish_partitioned_run(run_id: int, token: str) -> str:
-    """Finish the partitioned run ``run_id`` that the clock handed over under ``token`` (see
-    :func:`pyck.core.cron.partitions.finish_partitioned_run`). Returns the run's summary."""
+    """Finish the partitioned run `run_id` that the clock handed over under `token` (see
+    `pyck.core.cron.partitions.finish_partitioned_run`). Returns the run's summary."""
     return partitions.finish_partitioned_run(run_id, token)
 
 
 def enqueue_finish(run_id: int, token: str) -> Any:
-    """Enqueue :data:`finish_partitioned_run` on the ``CRON_TASKS_BACKEND`` backend and ``CRON_TASKS_QUEUE`` queue."""
+    """Enqueue `finish_partitioned_run` on the `CRON_TASKS_BACKEND` backend and `CRON_TASKS_QUEUE` queue."""
     return queue.enqueue(finish_partitioned_run, run_id, token)
 
 
 def resume_partitioned_runs(now: datetime | None = None) -> list[str]:
     """Look after unfinished partitioned runs; return a line per thing done. The clock calls it at every tick in
-    enqueue mode (``run_cron_tasks --enqueue``); call it yourself if you start runs without that clock.
+    enqueue mode (`run_cron_tasks --enqueue`); call it yourself if you start runs without that clock.
 
     * A running partition whose lease expired (its worker died) is enqueued again, to go on from its
-      checkpoint; after ``max_attempts`` attempts it counts as failed.
+      checkpoint; after `max_attempts` attempts it counts as failed.
     * Pending partitions of a run none of whose partitions is running, enqueued longer ago than a lease, are
       enqueued again (a task lost by the queue); a copy whose attempt was already taken does nothing.
     * A run whose partitions have all ended and that nobody is finishing (its last worker died before

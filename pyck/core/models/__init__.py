@@ -1,5 +1,5 @@
-"""pyck's models: the abstract :class:`SyncedModel`, the :class:`SyncRun` history, the per-model
-:class:`SyncState`, the cron task state, and the :class:`PartitionedRun` of partitions run by many workers; and
+"""pyck's models: the abstract `SyncedModel`, the `SyncRun` history, the per-model
+`SyncState`, the cron task state, and the `PartitionedRun` of partitions run by many workers; and
 `registry`, the registry of the concrete synced models.
 
 One module per concern; Django finds them all through this package.

@@ -1,6 +1,6 @@
 """The schedule state of the cron clock: one row per registered periodic task.
 
-The clock (:mod:`pyck.core.cron`) keeps what it knows in the database, so that a restarted clock neither
+The clock (`pyck.core.cron`) keeps what it knows in the database, so that a restarted clock neither
 runs everything again nor forgets what is due, and so that several clock processes agree on who runs what
 through the lease columns.
 """
@@ -16,42 +16,42 @@ class CronTask(models.Model):
     """When a periodic task last ran, how that went, when it is due next, and who holds its lease.
 
     Rows are created by the clock for every registered task (a new task is due at once) and are never
-    required to be edited by hand; set ``next_due`` to now to make a task run at the next tick.
+    required to be edited by hand; set `next_due` to now to make a task run at the next tick.
     """
 
     class Status(models.TextChoices):
         """The outcome of the last run."""
 
         NEVER = "", "never run"
-        #: A clock or a worker is running it now.
         RUNNING = "running", "running"
-        #: The clock has put it on a Django Tasks queue; a worker has not started it yet.
+        """A clock or a worker is running it now."""
         ENQUEUED = "enqueued", "enqueued"
+        """The clock has put it on a Django Tasks queue; a worker has not started it yet."""
         SUCCEEDED = "succeeded", "succeeded"
         FAILED = "failed", "failed"
-        #: The process was told to stop and abandoned the run (its transaction was rolled back).
         INTERRUPTED = "interrupted", "interrupted"
+        """The process was told to stop and abandoned the run (its transaction was rolled back)."""
 
-    #: The registered name: a dotted function path, or ``sync:<app_label>.<Model>`` for a synced model.
     name = models.CharField(max_length=255, unique=True)
-    #: The interval the task was last registered with (for ``run_cron_tasks --list``).
+    """The registered name: a dotted function path, or `sync:<app_label>.<Model>` for a synced model."""
     interval = models.DurationField(null=True, blank=True)
-    #: The task runs at the first tick at or after this time.
+    """The interval the task was last registered with (for `run_cron_tasks --list`)."""
     next_due = models.DateTimeField(db_index=True)
+    """The task runs at the first tick at or after this time."""
     last_started = models.DateTimeField(null=True, blank=True)
     last_finished = models.DateTimeField(null=True, blank=True)
     last_status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEVER, blank=True)
-    #: A one-line summary of the last run's result (for a sync, the ``SyncResult`` summary).
     last_result = models.TextField(blank=True, default="")
-    #: The traceback of the last failure, truncated; empty after a success.
+    """A one-line summary of the last run's result (for a sync, the `SyncResult` summary)."""
     last_error = models.TextField(blank=True, default="")
+    """The traceback of the last failure, truncated; empty after a success."""
     last_duration = models.DurationField(null=True, blank=True)
-    #: Who may run the task now: ``host:pid:random`` of a clock or worker, or an enqueue token; empty when free.
     lease_owner = models.CharField(max_length=255, blank=True, default="")
-    #: The lease is free for anyone to take after this time (the holder renews it while the task runs).
+    """Who may run the task now: `host:pid:random` of a clock or worker, or an enqueue token; empty when free."""
     lease_expires = models.DateTimeField(null=True, blank=True)
-    #: How many runs have finished (successfully or not).
+    """The lease is free for anyone to take after this time (the holder renews it while the task runs)."""
     run_count = models.PositiveIntegerField(default=0)
+    """How many runs have finished (successfully or not)."""
 
     class Meta:
         verbose_name = "cron task"

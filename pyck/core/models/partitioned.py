@@ -1,5 +1,5 @@
-"""The :class:`PartitionedRun` rows: one sync of a partitioned model spread over Django Tasks workers, and the
-:class:`PartitionRun` of each of its partitions.
+"""The `PartitionedRun` rows: one sync of a partitioned model spread over Django Tasks workers, and the
+`PartitionRun` of each of its partitions.
 
 Written by `pyck.core.cron.partitions`; read them (or the admin) to follow a run.
 """
@@ -17,22 +17,23 @@ class PartitionedRun(models.Model):
 
     Created by `pyck.core.cron.partitions.enqueue_partitioned_sync` with the set of partitions, fixed for
     the whole run. The worker that ends the last partition finishes the run: after every partition completed
-    a full listing without errors it deletes what is gone (``OnDelete.DELETE``), then records the outcome
+    a full listing without errors it deletes what is gone (`OnDelete.DELETE`), then records the outcome
     here. At most one run of a model is unfinished at a time.
     """
 
     class Status(models.TextChoices):
-        #: Partitions are queued or running.
         RUNNING = "running", "Running"
-        #: Every partition has ended; a worker is deleting what is gone and recording the outcome.
+        """Partitions are queued or running."""
         FINISHING = "finishing", "Finishing"
-        #: Every partition completed without errors, and deletions were done as configured.
+        """Every partition has ended; a worker is deleting what is gone and recording the outcome."""
         SUCCEEDED = "succeeded", "Succeeded"
-        #: Every partition ran, but records failed, a listing was cut short, or deletions were refused: the
-        #: errors say which. Nothing was deleted unless every partition succeeded.
+        """Every partition completed without errors, and deletions were done as configured."""
         PARTIAL = "partial", "Partial"
-        #: A partition failed on its last attempt (or the run could not be enqueued): nothing was deleted.
+        """Every partition ran, but records failed, a listing was cut short, or deletions were refused: the
+        errors say which. Nothing was deleted unless every partition succeeded.
+        """
         FAILED = "failed", "Failed"
+        """A partition failed on its last attempt (or the run could not be enqueued): nothing was deleted."""
 
     model = models.CharField(max_length=200, db_index=True, help_text="The synced model's 'app_label.ModelName'.")
     mode = models.CharField(
@@ -83,21 +84,21 @@ class PartitionedRun(models.Model):
 
 
 class PartitionRun(models.Model):
-    """One partition of a :class:`PartitionedRun`: its ``list()`` arguments, its attempts and its outcome.
+    """One partition of a `PartitionedRun`: its `list()` arguments, its attempts and its outcome.
 
-    A worker takes it with a lease (``owner``, ``lease_expires``) that a background thread renews while the
-    partition syncs; when the worker dies, the lease runs out and the clock (``run_cron_tasks --enqueue``)
+    A worker takes it with a lease (`owner`, `lease_expires`) that a background thread renews while the
+    partition syncs; when the worker dies, the lease runs out and the clock (`run_cron_tasks --enqueue`)
     enqueues the partition again, and the next attempt goes on from the partition's checkpoint.
     """
 
     class Status(models.TextChoices):
-        #: Waiting in the queue for a worker.
         PENDING = "pending", "Pending"
+        """Waiting in the queue for a worker."""
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         PARTIAL = "partial", "Partial"
-        #: Failed on its last attempt.
         FAILED = "failed", "Failed"
+        """Failed on its last attempt."""
 
     run = models.ForeignKey(PartitionedRun, on_delete=models.CASCADE, related_name="partitions")
     name = models.CharField(max_length=200)

@@ -1,4 +1,4 @@
-"""The :class:`SyncRun` history: one row per model sync, and `SyncStatus`, how a sync ended."""
+"""The `SyncRun` history: one row per model sync, and `SyncStatus`, how a sync ended."""
 
 from __future__ import annotations
 
@@ -26,19 +26,19 @@ class SyncStatus(models.TextChoices):
 class SyncRun(models.Model):
     """One sync of one model: when it ran, how it ended, its counts and its first errors.
 
-    Written by :func:`pyck.core.sync.sync_model` (``status="running"`` at the start, the outcome at the end).
+    Written by `pyck.core.sync.sync_model` (`status="running"` at the start, the outcome at the end).
     """
 
-    # The choices of `status` (`SyncRun.Status.FAILED`...).
     Status = SyncStatus
+    """The choices of `status` (`SyncRun.Status.FAILED`...)."""
 
     class Mode(models.TextChoices):
-        #: The whole listing.
         FULL = "full", "Full"
-        #: The records changed since the cursor.
+        """The whole listing."""
         INCREMENTAL = "incremental", "Incremental"
-        #: Records given to `apply_records` (a webhook, a burst), not read from the listing.
+        """The records changed since the cursor."""
         PUSH = "push", "Push"
+        """Records given to `apply_records` (a webhook, a burst), not read from the listing."""
 
     model = models.CharField(max_length=200, db_index=True, help_text="The synced model's 'app_label.ModelName'.")
     started = models.DateTimeField(db_index=True)

@@ -1,4 +1,4 @@
-"""The :class:`SyncState` rows: per model and partition, the incremental cursor and the checkpoint of a run."""
+"""The `SyncState` rows: per model and partition, the incremental cursor and the checkpoint of a run."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ class SyncState(models.Model):
     Written by the sync engine in the same transaction as the batch each change covers, so that the state
     never claims data that was not written, and data is never written without the state saying so:
 
-    * ``cursor``: the largest value of the model's ``Incremental.field`` seen by the last complete run that
+    * `cursor`: the largest value of the model's `Incremental.field` seen by the last complete run that
       had no failed record. Incremental runs ask for the records from it on.
-    * ``checkpoint``: while a run is going, or after it died, where its listing had got to. The next run
+    * `checkpoint`: while a run is going, or after it died, where its listing had got to. The next run
       goes on from there instead of starting over (when the datasource's paging allows it).
-    * ``last_full_sync``: when the last complete full listing ended (incremental models re-read everything
-      every ``Incremental.reconcile_interval``).
+    * `last_full_sync`: when the last complete full listing ended (incremental models re-read everything
+      every `Incremental.reconcile_interval`).
     * `pushed` (on the row of partition `""`): `apply_records` writes the model (its records, or rows they
       reference): its syncs then take turns with pushes, batch by batch (on PostgreSQL).
 
-    Delete the row (the admin's "Reset sync state" action, or ``run_cron_tasks --reset``) to make the next run
+    Delete the row (the admin's "Reset sync state" action, or `run_cron_tasks --reset`) to make the next run
     a full listing from the start.
     """
 

@@ -1,4 +1,4 @@
-"""The abstract :class:`SyncedModel`, base of every model kept in step with a datasource."""
+"""The abstract `SyncedModel`, base of every model kept in step with a datasource."""
 
 from __future__ import annotations
 
@@ -19,32 +19,35 @@ __all__ = ["SyncedModel"]
 class SyncedModel(models.Model):
     """A model whose rows mirror the records of a datasource.
 
-    Subclass it, give it a :class:`~pyck.core.datasources.SyncConfig` and the fields you want to keep::
+    Subclass it, give it a `SyncConfig` and the fields you want to keep:
 
-        class Constituency(SyncedModel):
-            sync_config = SyncConfig(datasource=parliament.constituencies)
-            external_id = models.IntegerField(db_index=True)
-            name = models.CharField(max_length=256)
+    ```python
+    class Constituency(SyncedModel):
+        sync_config = SyncConfig(datasource=parliament.constituencies)
+        external_id = models.IntegerField(db_index=True)
+        name = models.CharField(max_length=256)
+    ```
 
     The primary key is a UUID assigned in Python, so the sync engine can point references at rows before they
     are saved. Concrete subclasses register themselves with `pyck.core.models.registry`.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    #: When a sync last wrote this row: created it or changed a column (``None``: never synced, e.g. created by
-    #: hand). An unchanged row is not rewritten, so this is not when it was last seen: for that, see the model's
-    #: ``SyncState.last_full_sync`` (a row still here after a complete full listing was in it).
     last_sync_time = models.DateTimeField(null=True, blank=True, editable=False)
+    """When a sync last wrote this row: created it or changed a column (`None`: never synced, e.g. created by
+    hand). An unchanged row is not rewritten, so this is not when it was last seen: for that, see the model's
+    `SyncState.last_full_sync` (a row still here after a complete full listing was in it).
+    """
 
-    #: The sync options; required on every concrete subclass.
     sync_config: ClassVar[SyncConfig]
+    """The sync options; required on every concrete subclass."""
 
     class Meta:
         abstract = True
 
     @classmethod
     def sync(cls, **options: Any) -> SyncResult:
-        """Sync this model from its datasource now and return the result (see :func:`pyck.core.sync.sync_model`)."""
+        """Sync this model from its datasource now and return the result (see `pyck.core.sync.sync_model`)."""
         # The engine imports the models, so they reach it through the app (see PyckConfig.sync_model).
         return apps.get_app_config("pyck").sync_model(cls, **options)
 

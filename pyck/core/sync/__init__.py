@@ -48,31 +48,31 @@ logger = logging.getLogger("pyck.sync")
 
 
 def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = None, **options: Any) -> SyncResult:
-    """Sync ``model`` from its datasource now, record a ``SyncRun`` and return the result.
+    """Sync `model` from its datasource now, record a `SyncRun` and return the result.
 
     Args:
-        model: a concrete :class:`~pyck.core.datasources.SyncedModel`.
-        progress: called with a :class:`SyncProgress` after each batch.
-        **options: override the model's ``SyncConfig`` for this run: ``filter``, ``batch_size``,
-            ``on_delete``, ``max_errors``, ``max_delete_fraction``, ``confirm_delete``; and
-            ``mode``: ``"auto"`` (the default: incremental when the model has ``SyncConfig.incremental``, a
-            cursor and no reconcile due, full otherwise), ``"full"`` or ``"incremental"``;
-            ``partition``: sync only this partition (a name of ``SyncConfig.partitions``, or any name for the
-            cursor and checkpoint of a listing you narrow with ``filter``). A single partition never deletes.
+        model: a concrete `SyncedModel`.
+        progress: called with a `SyncProgress` after each batch.
+        **options: override the model's `SyncConfig` for this run: `filter`, `batch_size`,
+            `on_delete`, `max_errors`, `max_delete_fraction`, `confirm_delete`; and
+            `mode`: `"auto"` (the default: incremental when the model has `SyncConfig.incremental`, a
+            cursor and no reconcile due, full otherwise), `"full"` or `"incremental"`;
+            `partition`: sync only this partition (a name of `SyncConfig.partitions`, or any name for the
+            cursor and checkpoint of a listing you narrow with `filter`). A single partition never deletes.
 
     A run that died part way (a killed process, a lost connection, a failed page) left a checkpoint: the next
-    run goes on from it when the datasource's paging allows it, and starts over otherwise (``result.notes``
+    run goes on from it when the datasource's paging allows it, and starts over otherwise (`result.notes`
     says why).
 
     Listing and record errors do not raise: they are in the result. Errors in pyck or the database do, after
-    the ``SyncRun`` and the ``sync_finished`` signal have recorded the failure.
+    the `SyncRun` and the `sync_finished` signal have recorded the failure.
     """
     with heap_frozen(_freeze_gc()):
         return _sync_partitions(model, RunContext(), progress, dict(options))
 
 
 def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallback | None = None) -> list[SyncResult]:
-    """Sync several models in dependency order (see :func:`sync_order`) and return their results in that order.
+    """Sync several models in dependency order (see `sync_order`) and return their results in that order.
 
     The models share one run: a reference missing locally and not found remotely is asked for once, and
     models synced earlier are found locally by the ones referencing them.

@@ -35,7 +35,7 @@ def write_batch(
 ) -> Outcome:
     """Write one batch in one transaction; on a database error redo it row by row to isolate the culprits.
 
-    ``on_write(outcome)`` runs inside the same transaction, after the rows: the run's state (checkpoint,
+    `on_write(outcome)` runs inside the same transaction, after the rows: the run's state (checkpoint,
     cursor) commits with the data it describes, or not at all. In a `concurrent` context each transaction first
     takes the write lock of the models the batch may write (see `locks.lock_writes`).
     """

@@ -1,21 +1,21 @@
 """The fastest way each database offers to insert and update many rows, with the ORM's bulk methods elsewhere.
 
-:func:`insert` writes new rows: PostgreSQL ``COPY table (columns) FROM STDIN`` (psycopg 3), SQLite one prepared
-``INSERT`` run for every row (``executemany``), other databases ``bulk_create``. :func:`update` sets the changed
-columns of many rows, and optionally their ``last_sync_time``, in one ``UPDATE ... FROM`` statement: from
-``(VALUES ...)`` (SQLite 3.33+, and PostgreSQL for a few rows) or from a temporary table filled by ``COPY``
-(PostgreSQL), where ``bulk_update`` sends one ``CASE WHEN`` statement per column.
+`insert` writes new rows: PostgreSQL `COPY table (columns) FROM STDIN` (psycopg 3), SQLite one prepared
+`INSERT` run for every row (`executemany`), other databases `bulk_create`. `update` sets the changed
+columns of many rows, and optionally their `last_sync_time`, in one `UPDATE ... FROM` statement: from
+`(VALUES ...)` (SQLite 3.33+, and PostgreSQL for a few rows) or from a temporary table filled by `COPY`
+(PostgreSQL), where `bulk_update` sends one `CASE WHEN` statement per column.
 
-Every value is prepared by the field's ``get_db_prep_save`` (and, for new rows, ``pre_save``), as the ORM's own
+Every value is prepared by the field's `get_db_prep_save` (and, for new rows, `pre_save`), as the ORM's own
 bulk methods do, so the rows stored are the same whichever path wrote them; the call is only left out where
-Django's own code provably returns the value unchanged (text for a ``CharField``...) or where a new row's value
-gets only the last step of Django's own preparation (a UUID's ``hex`` on SQLite...), and made once for a value
-every new row shares (``last_sync_time``). A database error raises Django's
-``DatabaseError`` (``IntegrityError``...) as the ORM would, inside the caller's transaction. Foreign keys stay
-checked at commit: PostgreSQL runs its deferred constraint triggers for ``COPY`` as for ``INSERT``.
+Django's own code provably returns the value unchanged (text for a `CharField`...) or where a new row's value
+gets only the last step of Django's own preparation (a UUID's `hex` on SQLite...), and made once for a value
+every new row shares (`last_sync_time`). A database error raises Django's
+`DatabaseError` (`IntegrityError`...) as the ORM would, inside the caller's transaction. Foreign keys stay
+checked at commit: PostgreSQL runs its deferred constraint triggers for `COPY` as for `INSERT`.
 
-Statements go through the connection's execute wrappers (``COPY`` too, counted once per batch), so query
-counters and ``connection.execute_wrapper`` see them.
+Statements go through the connection's execute wrappers (`COPY` too, counted once per batch), so query
+counters and `connection.execute_wrapper` see them.
 """
 
 from __future__ import annotations
@@ -39,27 +39,27 @@ __all__ = [
     "update", "vendor_path",
 ]
 
-#: Set to False to send every write through the ORM's bulk methods (tests compare the two paths with it).
+# Set to False to send every write through the ORM's bulk methods (tests compare the two paths with it).
 ENABLED = True
 
-#: Fewest new rows for which PostgreSQL gets a ``COPY`` rather than ``bulk_create``'s ``INSERT``.
+# Fewest new rows for which PostgreSQL gets a ``COPY`` rather than ``bulk_create``'s ``INSERT``.
 COPY_MIN_ROWS = 50
 
-#: Fewest changed rows for which PostgreSQL gets ``COPY`` into a temporary table rather than ``UPDATE ... FROM
-#: (VALUES ...)``. ``VALUES`` is faster below about 100 rows (by about 1 ms a batch at 50), ``COPY`` above (1.7 times
-#: at 500, 2.8 at 5,000); the same threshold as inserts keeps the statements of a batch the same from 50 rows up.
+# Fewest changed rows for which PostgreSQL gets ``COPY`` into a temporary table rather than ``UPDATE ... FROM
+# (VALUES ...)``. ``VALUES`` is faster below about 100 rows (by about 1 ms a batch at 50), ``COPY`` above (1.7 times
+# at 500, 2.8 at 5,000); the same threshold as inserts keeps the statements of a batch the same from 50 rows up.
 COPY_UPDATE_MIN_ROWS = 50
 
 _TEMP_TABLE = "pyck_bulk_update"
 
-#: Most parameters in one PostgreSQL statement (the protocol allows 65,535 with server-side binding).
+# Most parameters in one PostgreSQL statement (the protocol allows 65,535 with server-side binding).
 _PG_MAX_PARAMS = 30_000
 
 _TYPE_MODIFIER = re.compile(r"\([^)]*\)")
 
 
 def vendor_path(model: type[models.Model]) -> str:
-    """Which path writes ``model``'s rows: ``"postgresql"``, ``"sqlite"`` or ``"orm"``."""
+    """Which path writes `model`'s rows: `"postgresql"`, `"sqlite"` or `"orm"`."""
     connection = _connection(model)
     if not ENABLED:
         return "orm"
@@ -71,8 +71,8 @@ def vendor_path(model: type[models.Model]) -> str:
 
 
 def insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
-    """Insert new rows into ``model``'s table: each a dict of field attnames (the primary key's included) to
-    values; the other fields get their defaults, as ``model(**row)`` gives them."""
+    """Insert new rows into `model`'s table: each a dict of field attnames (the primary key's included) to
+    values; the other fields get their defaults, as `model(**row)` gives them."""
     if not rows:
         return
     path = vendor_path(model)
@@ -101,7 +101,7 @@ def insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _column(field: models.Field[Any, Any], rows: Sequence[dict[str, Any]]) -> list[Any]:
-    """The values of ``field`` in ``rows``, its default where a row has none (as ``Model(**row)`` would give)."""
+    """The values of `field` in `rows`, its default where a row has none (as `Model(**row)` would give)."""
     name = field.attname
     if all(name in row for row in rows):
         return [row[name] for row in rows]
@@ -110,12 +110,12 @@ def _column(field: models.Field[Any, Any], rows: Sequence[dict[str, Any]]) -> li
 
 
 def _prepared_column(field: models.Field[Any, Any], values: list[Any], connection: Any) -> list[Any]:
-    """``field.get_db_prep_save`` of each of ``values``, calling it only where it can change the value.
+    """`field.get_db_prep_save` of each of `values`, calling it only where it can change the value.
 
-    One value shared by every row (the sync's ``last_sync_time``) is prepared once when the field is one of
+    One value shared by every row (the sync's `last_sync_time`) is prepared once when the field is one of
     Django's own, whose preparation depends on nothing but the value; values of a type the field provably
-    passes through unchanged (:func:`unprepared_types`) are not prepared at all, and those of the one type
-    whose preparation :func:`_direct_preparation` knows get only its last step.
+    passes through unchanged (`unprepared_types`) are not prepared at all, and those of the one type
+    whose preparation `_direct_preparation` knows get only its last step.
     """
     prep = field.get_db_prep_save
     first = values[0]
@@ -134,7 +134,7 @@ def _prepared_column(field: models.Field[Any, Any], values: list[Any], connectio
 
 
 def _djangos_own(field: models.Field[Any, Any]) -> bool:
-    """True when ``field`` prepares values with Django's own methods (a custom one may encrypt with a random
+    """True when `field` prepares values with Django's own methods (a custom one may encrypt with a random
     nonce, say, and must see every value)."""
     cls = type(field)
     own = all(
@@ -145,8 +145,8 @@ def _djangos_own(field: models.Field[Any, Any]) -> bool:
     return own and (target is None or _djangos_own(target))  # a foreign key prepares as its target field does
 
 
-#: Per field class: ``(get_db_prep_value, get_prep_value, to_python)`` as Django defines them, and the types whose
-#: values those return unchanged (``to_python`` is ``None`` where ``get_prep_value`` does not call it).
+# Per field class: ``(get_db_prep_value, get_prep_value, to_python)`` as Django defines them, and the types whose
+# values those return unchanged (``to_python`` is ``None`` where ``get_prep_value`` does not call it).
 _PASS_THROUGH: list[tuple[type[models.Field[Any, Any]], tuple[Any, Any, Any], frozenset[type]]] = [
     (
         models.CharField,
@@ -172,9 +172,9 @@ _PASS_THROUGH: list[tuple[type[models.Field[Any, Any]], tuple[Any, Any, Any], fr
 
 
 def unprepared_types(field: models.Field[Any, Any], connection: Any) -> frozenset[type]:
-    """The types whose values ``field.get_db_prep_save(value, connection)`` returns unchanged, checked against
-    Django's own code: text (``str``) for a ``CharField`` or ``TextField``, ``bool`` for a ``BooleanField``,
-    ``int`` for an ``IntegerField`` on a backend that does not adapt integers, and ``None`` for each; nothing
+    """The types whose values `field.get_db_prep_save(value, connection)` returns unchanged, checked against
+    Django's own code: text (`str`) for a `CharField` or `TextField`, `bool` for a `BooleanField`,
+    `int` for an `IntegerField` on a backend that does not adapt integers, and `None` for each; nothing
     for any other field, or a subclass overriding one of the methods the value goes through.
     """
     cls = type(field)
@@ -200,15 +200,15 @@ def unprepared_types(field: models.Field[Any, Any], connection: Any) -> frozense
 def _direct_preparation(
     field: models.Field[Any, Any], connection: Any, prep: Callable[[Any, Any], Any]
 ) -> tuple[type, Callable[[Any], Any] | None] | None:
-    """The one type of value whose ``field.get_db_prep_save(value, connection)`` this module computes directly,
-    and how (``None``: the value is returned as it is); ``None`` when there is none.
+    """The one type of value whose `field.get_db_prep_save(value, connection)` this module computes directly,
+    and how (`None`: the value is returned as it is); `None` when there is none.
 
     What Django's own code returns for a value of exactly that type (a subclass may behave otherwise): for a
-    ``UUIDField`` and a ``uuid.UUID``, the UUID itself on a backend with a native UUID type, else its ``hex``; for
-    a ``DateField`` and a ``datetime.date``, ``connection.ops.adapt_datefield_value(value)``; for a
-    ``DecimalField`` and a finite ``decimal.Decimal`` (``to_python`` makes an equal copy of it),
-    ``connection.ops.adapt_decimalfield_value(value, max_digits, decimal_places)``, where ``prep`` still sees NaN
-    and infinities (which it rejects). A ``ForeignKey`` prepares a value other than ``None`` and ``""`` as its
+    `UUIDField` and a `uuid.UUID`, the UUID itself on a backend with a native UUID type, else its `hex`; for
+    a `DateField` and a `datetime.date`, `connection.ops.adapt_datefield_value(value)`; for a
+    `DecimalField` and a finite `decimal.Decimal` (`to_python` makes an equal copy of it),
+    `connection.ops.adapt_decimalfield_value(value, max_digits, decimal_places)`, where `prep` still sees NaN
+    and infinities (which it rejects). A `ForeignKey` prepares a value other than `None` and `""` as its
     target field does. Nothing for any other field, or a subclass overriding a method the value goes through.
     """
     cls = type(field)
@@ -239,15 +239,15 @@ def _direct_preparation(
 
 
 def _keeps(cls: type, base: type, names: tuple[str, ...]) -> bool:
-    """True when subclass ``cls`` of ``base`` has ``base``'s methods ``names`` and no class of its own between
-    ``base`` and ``base``'s bases, where ``base``'s ``super()`` calls would find it."""
+    """True when subclass `cls` of `base` has `base`'s methods `names` and no class of its own between
+    `base` and `base`'s bases, where `base`'s `super()` calls would find it."""
     mro = cls.__mro__
     return all(getattr(cls, name) is getattr(base, name) for name in names) and mro[mro.index(base) :] == base.__mro__
 
 
 def _plain(model: type[models.Model], fields: list[Any]) -> bool:
-    """True when building instances adds nothing to the values: no field computes its value when saved (``auto_now``,
-    files...) and nothing listens to the model's ``pre_init``/``post_init`` signals."""
+    """True when building instances adds nothing to the values: no field computes its value when saved (`auto_now`,
+    files...) and nothing listens to the model's `pre_init`/`post_init` signals."""
     if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
         return False
     for field in fields:
@@ -266,10 +266,10 @@ def update(
     *,
     stamp: tuple[str, Any] | None = None,
 ) -> None:
-    """Set, for each ``(pk, {attname: value})`` of ``changes``, those columns of that row.
+    """Set, for each `(pk, {attname: value})` of `changes`, those columns of that row.
 
     Rows may change different columns: a column that only some rows change keeps its value in the others.
-    ``stamp`` (``(attname, value)``) is also set on every row of ``changes`` in the same statement.
+    `stamp` (`(attname, value)`) is also set on every row of `changes` in the same statement.
     """
     if not changes:
         return
@@ -349,7 +349,7 @@ def _orm_update(
     fields: list[models.Field[Any, Any]],
     stamp: tuple[str, Any] | None,
 ) -> None:
-    """``bulk_update`` per column (Django's ``CASE WHEN``), then the stamp: what :func:`update` replaces."""
+    """`bulk_update` per column (Django's `CASE WHEN`), then the stamp: what `update` replaces."""
     by_field: dict[str, list[models.Model]] = {}
     for pk, values in changes:
         instance = model(pk=pk, **values)
@@ -381,15 +381,15 @@ def _flag_getter(name: str, path: str) -> Callable[[Any, dict[str, Any]], Any]:
 
 
 def _ref(path: str, slots: list[tuple[str, Any]], name: str) -> str:
-    """How the statement names VALUES column ``name``: ``v.name`` (PostgreSQL) or ``v.columnN`` (SQLite)."""
+    """How the statement names VALUES column `name`: `v.name` (PostgreSQL) or `v.columnN` (SQLite)."""
     if path == "postgresql":
         return f"v.{name}"
     return f"v.column{[slot for slot, _ in slots].index(name) + 1}"
 
 
 def _casts(model: type[models.Model], fields: list[Any]) -> dict[Any, str] | None:
-    """The PostgreSQL type of each field's column, without length or precision (a cast to ``varchar(3)`` would
-    cut a longer value where the assignment refuses it); ``None`` if one has no type Django knows."""
+    """The PostgreSQL type of each field's column, without length or precision (a cast to `varchar(3)` would
+    cut a longer value where the assignment refuses it); `None` if one has no type Django knows."""
     connection = _connection(model)
     casts = {}
     for field in fields:
@@ -401,8 +401,8 @@ def _casts(model: type[models.Model], fields: list[Any]) -> dict[Any, str] | Non
 
 
 def _insert_fields(model: type[models.Model]) -> list[Any] | None:
-    """The columns an insert writes (those of ``bulk_create``), or ``None`` when only the ORM can insert the rows:
-    multi-table inheritance, database defaults (``db_default``)."""
+    """The columns an insert writes (those of `bulk_create`), or `None` when only the ORM can insert the rows:
+    multi-table inheritance, database defaults (`db_default`)."""
     opts = model._meta
     if opts.parents:
         return None
@@ -412,14 +412,14 @@ def _insert_fields(model: type[models.Model]) -> list[Any] | None:
     return fields
 
 
-#: Parameters left for a query's own, beside the values it is given (Django 6 compares a boolean expression
-#: in ``filter()`` with ``True``, an ``UPDATE`` sets a column...).
+# Parameters left for a query's own, beside the values it is given (Django 6 compares a boolean expression
+# in ``filter()`` with ``True``, an ``UPDATE`` sets a column...).
 OWN_PARAMETERS = 8
 
 
 def max_parameters(model: type[models.Model], *, write: bool = True) -> int:
-    """The most values one query may be given on the database ``model`` is written to (read from, with
-    ``write=False``), leaving :data:`OWN_PARAMETERS` for the query's own."""
+    """The most values one query may be given on the database `model` is written to (read from, with
+    `write=False`), leaving `OWN_PARAMETERS` for the query's own."""
     alias = router.db_for_write(model) if write else router.db_for_read(model)
     return max(1, _max_params(connections[alias]) - OWN_PARAMETERS)
 
@@ -435,7 +435,7 @@ def _max_params(connection: Any) -> int:
 
 
 def _copy(connection: Any, cursor: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Run ``COPY ... FROM STDIN`` with ``rows`` through the connection's execute wrappers and query log."""
+    """Run `COPY ... FROM STDIN` with `rows` through the connection's execute wrappers and query log."""
 
     def run(sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
         connection.validate_no_broken_transaction()
@@ -454,17 +454,17 @@ def _copy(connection: Any, cursor: Any, sql: str, rows: Sequence[Sequence[Any]])
         cursor._execute_with_wrappers(sql, None, False, run)
 
 
-#: Per (database alias, table): (rows the planner's statistics last counted, rows inserted by this process since).
+# Per (database alias, table): (rows the planner's statistics last counted, rows inserted by this process since).
 _grown: dict[tuple[str, str], list[float]] = {}
 
 
 def _refresh_statistics(connection: Any, cursor: Any, table: str, inserted: int) -> None:
-    """``ANALYZE`` a PostgreSQL table once this process has inserted as many rows as its statistics count.
+    """`ANALYZE` a PostgreSQL table once this process has inserted as many rows as its statistics count.
 
     A bulk load outruns autovacuum (or runs where it is off): a table created empty has no statistics, and the
-    planner then guesses that ``external_id IN (500 ids)`` matches most rows and scans the whole table for each
+    planner then guesses that `external_id IN (500 ids)` matches most rows and scans the whole table for each
     batch, so a cold sync slows down as the table grows (quadratic: 5,300 instead of 8,000 records/s over a
-    million rows). Refreshing the statistics each time the table has doubled costs about twenty ``ANALYZE`` (a
+    million rows). Refreshing the statistics each time the table has doubled costs about twenty `ANALYZE` (a
     sample of 30,000 rows each) over a million rows.
     """
     key = (connection.alias, table)
@@ -481,7 +481,7 @@ def _refresh_statistics(connection: Any, cursor: Any, table: str, inserted: int)
         state[0], state[1] = state[0] + state[1], 0.0
 
 
-#: Fewest rows inserted between two ``ANALYZE`` of a table.
+# Fewest rows inserted between two ``ANALYZE`` of a table.
 _ANALYZE_MIN_ROWS = 20_000
 
 

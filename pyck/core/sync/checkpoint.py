@@ -30,14 +30,14 @@ __all__ = ["CHECKPOINT_INTERVAL", "RunState"]
 
 logger = logging.getLogger("pyck.sync")
 
-#: Seconds between two checkpoints of a run whose batches write nothing (an unchanged re-sync).
+# Seconds between two checkpoints of a run whose batches write nothing (an unchanged re-sync).
 CHECKPOINT_INTERVAL = 10.0
 
 
 class RunState:
     """The state of one run of one model (partition): its mode, where it resumes, its cursor's high-water mark.
 
-    Loads the :class:`~pyck.core.models.SyncState` row at the start; :meth:`checkpoint` and :meth:`finisher`
+    Loads the `SyncState` row at the start; `checkpoint` and `finisher`
     give the callbacks that update it inside each batch's transaction.
     """
 
@@ -62,7 +62,7 @@ class RunState:
         self.filter_text = states.canonical(filter_)
         self.mode = self._pick_mode(requested, state)
         self.resume: dict[str, Any] | None = None
-        #: When the checkpoint this run goes on from was written.
+        # When the checkpoint this run goes on from was written.
         self.resumed_from: datetime | None = None
         if state.checkpoint:
             why_not = self._why_not_resume(state.checkpoint, requested)
@@ -89,17 +89,17 @@ class RunState:
         self.failed_before: int = resume.get("failed", 0)
         self.start: Any = resume.get("position")
         self.position: Any = None
-        #: True when this run resumed one that died with rows it had found unchanged unrecorded.
+        # True when this run resumed one that died with rows it had found unchanged unrecorded.
         self.unconfirmed = False
-        #: Where the rows this run finds unchanged are noted (``None``: stamped), and how many were there before.
+        # Where the rows this run finds unchanged are noted (``None``: stamped), and how many were there before.
         self.seen: SeenRows | None = None
         self._seen_before = 0
         self._checkpointed = time.monotonic()
         self._write_checkpoint = RowUpdate(SyncState, self.state_pk, ("checkpoint", "checkpoint_updated"))
 
     def track(self, seen: SeenRows | None) -> None:
-        """Note that the rows this full listing finds unchanged go into ``seen`` (``None``: they are stamped);
-        mark ``seen`` incomplete if the run this one resumes died with some of them unrecorded."""
+        """Note that the rows this full listing finds unchanged go into `seen` (`None`: they are stamped);
+        mark `seen` incomplete if the run this one resumes died with some of them unrecorded."""
         self.seen, self._seen_before = seen, len(seen.pks) if seen is not None else 0
         # A checkpoint without "confirmed" was written by a pyck that stamped every row it found unchanged.
         if seen is not None and self.resume is not None and not self.resume.get("confirmed", True):
@@ -130,13 +130,13 @@ class RunState:
         return None
 
     def query(self, filter_: dict[str, Any]) -> dict[str, Any]:
-        """The ``list()`` arguments: the filter, plus the cursor for an incremental run with a ``param``."""
+        """The `list()` arguments: the filter, plus the cursor for an incremental run with a `param`."""
         if self.mode == "incremental" and self.incremental is not None and self.incremental.param:
             return {**filter_, self.incremental.param: self.incremental.format_value(self.since)}
         return filter_
 
     def see(self, resource: Any) -> None:
-        """Raise the high-water mark to ``resource``'s cursor value."""
+        """Raise the high-water mark to `resource`'s cursor value."""
         if self.incremental is not None:
             value = states.read_cursor(resource, self.incremental.field)
             self.high = states.later(self.high, value, field=self.incremental.field)
@@ -157,7 +157,7 @@ class RunState:
     def checkpoint(self, outcome: Outcome, failed_so_far: int) -> None:
         """Record where the listing has got to; called inside the transaction of the batch just written.
 
-        A batch that wrote nothing records nothing either, unless ``CHECKPOINT_INTERVAL`` seconds passed since
+        A batch that wrote nothing records nothing either, unless `CHECKPOINT_INTERVAL` seconds passed since
         the last checkpoint: an unchanged re-sync then writes almost nothing, and a run that dies re-reads at
         most that much of the listing (reading again is harmless, the upsert makes it so).
         """

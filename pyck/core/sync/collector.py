@@ -3,16 +3,16 @@
 A sync allocates a few container objects per record (the record, its row, dicts of values). Every so many
 allocations CPython's cycle collector runs, and now and then it traverses its oldest generation whole: every
 object the process holds, Django's and the application's included (hundreds of thousands), for tens of
-milliseconds each time, although none of them can become garbage because of the sync. :func:`heap_frozen`
+milliseconds each time, although none of them can become garbage because of the sync. `heap_frozen`
 moves the objects that exist when the outermost sync starts to the collector's permanent generation
-(:func:`gc.freeze`) and puts them back when it ends (:func:`gc.unfreeze`): collections during the sync look at
+(`gc.freeze`) and puts them back when it ends (`gc.unfreeze`): collections during the sync look at
 what the sync allocated only. Nothing is lost: cyclic garbage made before the sync is collected after it.
 
-It leaves the collector alone when the ``SYNC_FREEZE_GC`` setting is off, when the collector is disabled, and
+It leaves the collector alone when the `SYNC_FREEZE_GC` setting is off, when the collector is disabled, and
 when something else has frozen objects since this module was imported (a server that freezes its preloaded
 objects before forking, say): unfreezing those would undo what it froze them for. Objects frozen before the
-import count as nobody's (Python 3.12 starts with a few hundred); the first sync's ``gc.unfreeze()`` releases
-them too, as any ``gc.unfreeze()`` would.
+import count as nobody's (Python 3.12 starts with a few hundred); the first sync's `gc.unfreeze()` releases
+them too, as any `gc.unfreeze()` would.
 """
 
 from __future__ import annotations

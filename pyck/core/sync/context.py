@@ -15,14 +15,14 @@ from .lookups import among, is_indexed
 
 __all__ = ["RunContext", "SeenRows"]
 
-#: Most rows per model whose external id -> pk a run keeps once found (about 100 bytes each).
+# Most rows per model whose external id -> pk a run keeps once found (about 100 bytes each).
 _MAX_KNOWN = 100_000
 
 _Key = tuple[str, Any]  # (model label, external id converted to the column's type)
 
 
 class RunContext:
-    """What one run (``sync_model`` or ``sync_models``) remembers between batches and models."""
+    """What one run (`sync_model` or `sync_models`) remembers between batches and models."""
 
     def __init__(self, *, concurrent: bool = False, load_id_maps: bool = True) -> None:
         # Other processes may write the same models meanwhile (a push, or the listing of a model pushes write):
@@ -37,7 +37,7 @@ class RunContext:
         # Rows being written by the current top-level batch (all models): lets records point at rows of the
         # same batch, and stops cycles (A embeds B embeds A) from recursing forever.
         self.pending: dict[_Key, uuid.UUID] = {}
-        #: How many times a related model's datasource ``get`` was called.
+        # How many times a related model's datasource ``get`` was called.
         self.fetches = 0
         # external_id -> pk of every row, per model whose external_id column has no index: loaded with one
         # query the first time the run needs it, so that each batch reads rows by primary key instead of
@@ -49,17 +49,17 @@ class RunContext:
         # twice. Bounded (_MAX_KNOWN per model); a row deleted meanwhile fails its batch's foreign key check,
         # and the batch is then redone with every map forgotten.
         self._known: dict[type[models.Model], dict[Any, uuid.UUID]] = {}
-        #: Models whose rows found unchanged must be remembered as seen (a model being synced, whose deletion
-        #: detection needs every row the listing included): in a :class:`SeenRows`, or, when the value is
-        #: ``None``, by stamping their ``last_sync_time`` (durable, for a run whose deletions another process
-        #: decides). Unchanged rows of other models are left alone.
+        # Models whose rows found unchanged must be remembered as seen (a model being synced, whose deletion
+        # detection needs every row the listing included): in a :class:`SeenRows`, or, when the value is
+        # ``None``, by stamping their ``last_sync_time`` (durable, for a run whose deletions another process
+        # decides). Unchanged rows of other models are left alone.
         self.confirmations: dict[type[models.Model], SeenRows | None] = {}
 
     def pks_by_external_id(
         self, model: type[models.Model], field: models.Field[Any, Any], keys: list[Any]
     ) -> dict[Any, uuid.UUID]:
-        """Return ``{external id: pk}`` for the rows of ``model`` among ``keys``, in at most one query (or one per
-        part of ``keys`` within the database's limit on query parameters)."""
+        """Return `{external id: pk}` for the rows of `model` among `keys`, in at most one query (or one per
+        part of `keys` within the database's limit on query parameters)."""
         if is_indexed(model, field) or not self.load_id_maps:
             known = self._known.setdefault(model, {})
             unknown = [key for key in keys if key not in known]
@@ -85,7 +85,7 @@ class RunContext:
         return found
 
     def learn(self, model: type[models.Model], pks: dict[Any, uuid.UUID]) -> None:
-        """Note rows just inserted into ``model``."""
+        """Note rows just inserted into `model`."""
         known = self._id_maps.get(model)
         if known is not None:
             for key, pk in pks.items():
@@ -99,7 +99,7 @@ class RunContext:
             known.update(pks)
 
     def forget(self, model: type[models.Model] | None = None) -> None:
-        """Drop the id maps of ``model`` (every model's if ``None``): after a rollback or a deletion."""
+        """Drop the id maps of `model` (every model's if `None`): after a rollback or a deletion."""
         if model is None:
             self._id_maps.clear()
             self._known.clear()
@@ -109,7 +109,7 @@ class RunContext:
 
 
 class SeenRows:
-    """The rows of one model that a run found unchanged, and so did not write: kept in memory (``pk.int`` in a
+    """The rows of one model that a run found unchanged, and so did not write: kept in memory (`pk.int` in a
     set, about 80 bytes a row: 80 MB per million), so that an unchanged re-sync writes nothing and deletion
     still knows what was listed."""
 
@@ -122,8 +122,8 @@ class SeenRows:
         # external_id -> pk map once (a push writes a few rows of a table, a listing reads all of them).
         self.load_id_maps = load_id_maps
         self.pks: set[int] = set()
-        #: Why some rows found unchanged are not in :attr:`pks` (a resumed run whose interrupted part died
-        #: with them): deletion must then wait for a listing that sees them all.
+        # Why some rows found unchanged are not in :attr:`pks` (a resumed run whose interrupted part died
+        # with them): deletion must then wait for a listing that sees them all.
         self.lost: str | None = None
 
     def __contains__(self, pk: uuid.UUID) -> bool:

@@ -3,7 +3,7 @@ marks, and the text a checkpoint's filter is compared by.
 
 Part of the sync engine; the docs page "How a sync works" describes the whole.
 
-Cursor values are stored tagged with their type (``{"datetime": "2026-11-27T10:00:00+00:00"}``) so that they
+Cursor values are stored tagged with their type (`{"datetime": "2026-11-27T10:00:00+00:00"}`) so that they
 come back as the same type and compare the same way.
 """
 
@@ -24,7 +24,7 @@ _MISSING = object()
 
 
 def encode_value(value: Any) -> dict[str, Any] | None:
-    """Return ``value`` as tagged JSON; raises :class:`SyncError` for a type a cursor cannot be."""
+    """Return `value` as tagged JSON; raises `SyncError` for a type a cursor cannot be."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -45,7 +45,7 @@ def encode_value(value: Any) -> dict[str, Any] | None:
 
 
 def decode_value(data: Any) -> Any:
-    """The inverse of :func:`encode_value`."""
+    """The inverse of `encode_value`."""
     if data is None:
         return None
     ((kind, raw),) = data.items()
@@ -59,12 +59,12 @@ def decode_value(data: Any) -> Any:
 
 
 def aware(value: datetime) -> datetime:
-    """``value``, made aware in the default time zone if it is naive (as the engine stores datetimes)."""
+    """`value`, made aware in the default time zone if it is naive (as the engine stores datetimes)."""
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
 def read_cursor(resource: Any, path: str) -> Any:
-    """The value at the dotted ``path`` of ``resource`` (attributes or keys); ``None`` if absent."""
+    """The value at the dotted `path` of `resource` (attributes or keys); `None` if absent."""
     current = resource
     for part in path.split("."):
         if isinstance(current, dict):
@@ -79,7 +79,7 @@ def read_cursor(resource: Any, path: str) -> Any:
 
 
 def later(high: Any, value: Any, *, field: str) -> Any:
-    """The larger of ``high`` and ``value`` (either may be ``None``)."""
+    """The larger of `high` and `value` (either may be `None`)."""
     if value is None:
         return high
     if high is None:
@@ -93,12 +93,12 @@ def later(high: Any, value: Any, *, field: str) -> Any:
 
 
 def canonical(filter_: dict[str, Any]) -> str:
-    """A stable text for a ``list()`` filter, to tell whether a checkpoint was made with the same one."""
+    """A stable text for a `list()` filter, to tell whether a checkpoint was made with the same one."""
     return json.dumps(filter_, sort_keys=True, default=str)
 
 
 def describe(data: Any) -> str:
-    """A short human text for a stored cursor (for ``--list`` and the admin)."""
+    """A short human text for a stored cursor (for `--list` and the admin)."""
     if data is None:
         return "-"
     value = decode_value(data)

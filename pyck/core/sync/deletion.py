@@ -54,10 +54,10 @@ def delete_missing(
     batch_size: int,
     max_errors: int,
 ) -> None:
-    """Delete the rows a complete listing did not include, once each is confirmed gone (see ``SyncConfig``).
+    """Delete the rows a complete listing did not include, once each is confirmed gone (see `SyncConfig`).
 
-    ``since`` is when the listing started (an interrupted run's start, when this run resumed it): rows neither
-    written since then nor in ``seen`` (the rows it found unchanged) were not in it.
+    `since` is when the listing started (an interrupted run's start, when this run resumed it): rows neither
+    written since then nor in `seen` (the rows it found unchanged) were not in it.
     """
     label = model._meta.label
     config = model.sync_config

@@ -24,7 +24,7 @@ logger = logging.getLogger("pyck.sync")
 
 
 def run_outcome(result: SyncResult, datasource: Any, clock: float) -> dict[str, Any]:
-    """Finish ``result`` (its time, its messages made fit to show) and return its SyncRun's outcome columns."""
+    """Finish `result` (its time, its messages made fit to show) and return its SyncRun's outcome columns."""
     for record_error in result.errors:  # remote data quoted in a message may echo a credential back
         record_error.message = http.redact_secrets(record_error.message, datasource)
     result.finished = timezone.now()
@@ -44,7 +44,7 @@ def run_outcome(result: SyncResult, datasource: Any, clock: float) -> dict[str, 
 
 def record_outcome(pk: Any, ending: SyncResult, datasource: Any, clock: float) -> dict[str, Any] | None:
     """Write the outcome the run will have if nothing follows its last batch, in that batch's transaction;
-    return it (``None`` if it could not be written: the run writes its outcome afterwards, as it would)."""
+    return it (`None` if it could not be written: the run writes its outcome afterwards, as it would)."""
     outcome = run_outcome(ending, datasource, clock)
     try:
         with transaction.atomic():
@@ -93,7 +93,7 @@ def close_dead_runs(label: str, partition: str, checkpointed: datetime, now: dat
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` as JSON that every database stores: other types as text, and ids that JSON cannot hold (NaN,
+    """`value` as JSON that every database stores: other types as text, and ids that JSON cannot hold (NaN,
     infinities) or that PostgreSQL's jsonb refuses (text with NUL characters or lone surrogates) as their repr."""
     if value is None or isinstance(value, (bool, int)):
         return value
@@ -104,7 +104,7 @@ def jsonable(value: Any) -> Any:
 
 
 def storable(text: str) -> str:
-    """``text``, with NUL characters and lone surrogates escaped (PostgreSQL refuses them in text and JSON)."""
+    """`text`, with NUL characters and lone surrogates escaped (PostgreSQL refuses them in text and JSON)."""
     if "\x00" not in text:
         try:
             text.encode("utf-8")

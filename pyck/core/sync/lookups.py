@@ -1,12 +1,12 @@
-"""Finding a batch's rows by external id: `Among` (``field IN (values)`` without the ORM's work per value),
+"""Finding a batch's rows by external id: `Among` (`field IN (values)` without the ORM's work per value),
 `among` (cut to the database's parameter limit) and `is_indexed`.
 
-Each batch looks its rows up by external id (``external_id__in=[... 500 ids]``). The ORM's ``__in`` prepares every
+Each batch looks its rows up by external id (`external_id__in=[... 500 ids]`). The ORM's `__in` prepares every
 value through the field's lookup machinery, and on PostgreSQL psycopg then parses a statement with 500
 placeholders: a noticeable part of a sync's time for values that need no preparation at all (integers and
-text, already converted to the field's type by the plan). :class:`Among` is that condition as one expression
+text, already converted to the field's type by the plan). `Among` is that condition as one expression
 that hands the values to the database driver as they are (preparing only those the field would change), and on
-PostgreSQL sends them as one array: ``field = ANY(%s::bigint[])``.
+PostgreSQL sends them as one array: `field = ANY(%s::bigint[])`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ __all__ = ["Among", "among", "is_indexed"]
 
 
 class Among(Expression):
-    """A filter condition: ``field`` is one of ``values`` (``queryset.filter(Among(field, values))``).
+    """A filter condition: `field` is one of `values` (`queryset.filter(Among(field, values))`).
 
-    Same rows as ``filter(**{f"{field.attname}__in": values})``; ``values`` must already be of the field's Python
-    type (as ``field.to_python`` gives them) and must not be empty.
+    Same rows as `filter(**{f"{field.attname}__in": values})`; `values` must already be of the field's Python
+    type (as `field.to_python` gives them) and must not be empty.
     """
 
     conditional = True
@@ -61,11 +61,11 @@ class Among(Expression):
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]
 
 
-#: Types psycopg sends in an array as the column types of :data:`_ARRAY_TYPES` take them.
+# Types psycopg sends in an array as the column types of :data:`_ARRAY_TYPES` take them.
 _DRIVER_TYPES = frozenset({int, str, uuid.UUID})
 
-#: Django's internal types, and the array type to compare their columns with: unbounded (``text``, ``bigint``) so
-#: that a value the column could not hold matches nothing, as with ``IN``, instead of being cut to fit.
+# Django's internal types, and the array type to compare their columns with: unbounded (``text``, ``bigint``) so
+# that a value the column could not hold matches nothing, as with ``IN``, instead of being cut to fit.
 _ARRAY_TYPES = {
     **dict.fromkeys(["CharField", "TextField", "SlugField", "EmailField", "URLField"], "text"),
     **dict.fromkeys(["IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
@@ -75,13 +75,13 @@ _ARRAY_TYPES = {
 
 
 def _array_castable(field: models.Field[Any, Any]) -> bool:
-    """True when ``field``'s column is of the type Django gives its internal type (no custom ``db_type``, such as
-    ``citext``, whose comparisons differ), so an array of :data:`_ARRAY_TYPES` compares with it as ``=`` does."""
+    """True when `field`'s column is of the type Django gives its internal type (no custom `db_type`, such as
+    `citext`, whose comparisons differ), so an array of `_ARRAY_TYPES` compares with it as `=` does."""
     return type(field).db_type is models.Field.db_type and field.get_internal_type() in _ARRAY_TYPES
 
 
 def among(model: type[models.Model], field: models.Field[Any, Any], values: list[Any]) -> Iterator[Among]:
-    """``Among(field, values)`` in as many parts as the database's limit on query parameters needs (SQLite's
+    """`Among(field, values)` in as many parts as the database's limit on query parameters needs (SQLite's
     is 999 before 3.32, and can be lowered per connection): one part, almost always."""
     limit = max_parameters(model, write=False)
     for start in range(0, len(values), limit):
@@ -89,7 +89,7 @@ def among(model: type[models.Model], field: models.Field[Any, Any], values: list
 
 
 def is_indexed(model: type[models.Model], field: models.Field[Any, Any]) -> bool:
-    """True when the database can find rows by ``field`` without scanning the table (Django's own metadata)."""
+    """True when the database can find rows by `field` without scanning the table (Django's own metadata)."""
     if field.primary_key or field.unique or field.db_index:
         return True
     name = field.name

@@ -15,7 +15,7 @@ __all__ = ["sync_order"]
 
 
 def sync_order(models: Iterable[type[SyncedModel]]) -> list[type[SyncedModel]]:
-    """Order ``models`` so that each comes after the models it references.
+    """Order `models` so that each comes after the models it references.
 
     Only synced relations count (fields the model's mapping fills): foreign keys and many-to-many fields point
     at dependencies; an inverse relation makes the children a dependency of the parent. Cycles are broken on nullable relations (a required foreign key is honoured

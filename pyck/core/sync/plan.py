@@ -1,6 +1,6 @@
 """Which model fields a sync writes, where their values come from, and how values are converted.
 
-A :class:`Plan` is built once per model and resource type and says, for every synced field, the resource
+A `Plan` is built once per model and resource type and says, for every synced field, the resource
 attribute it reads and what kind of field it is (plain value, foreign key, many-to-many, inverse relation).
 """
 
@@ -33,10 +33,10 @@ __all__ = [
 
 _Kind = Literal["value", "fk", "m2m", "reverse"]
 
-#: Fields a sync never writes from a resource.
+# Fields a sync never writes from a resource.
 _RESERVED = frozenset({"id", "last_sync_time"})
 
-#: Converts one value for one field and database alias (see :func:`_converter`).
+# Converts one value for one field and database alias (see :func:`_converter`).
 _Converter = Callable[[Any], Any]
 
 
@@ -82,12 +82,12 @@ class Plan:
         return [m for m in self.mappings if m.kind in kinds]
 
     def key(self, raw_id: Any, alias: str | None = None) -> Any:
-        """Convert a remote id to the external_id column's Python type, so ``"5"`` and ``5`` match.
+        """Convert a remote id to the external_id column's Python type, so `"5"` and `5` match.
 
-        Ids are strings, integers or UUIDs (a whole float such as ``5.0`` passes for an integer). A boolean, a
+        Ids are strings, integers or UUIDs (a whole float such as `5.0` passes for an integer). A boolean, a
         float with a fraction, a UUID for an integer column, or an id the column cannot store (too long, out of
         range, a NUL character, text that is not valid Unicode) is refused rather than matched to another record.
-        ``alias`` is the database the row goes to (by default, the one the router picks for the model).
+        `alias` is the database the row goes to (by default, the one the router picks for the model).
         """
         if raw_id is None:
             raise RecordFailure("the record has no id")
@@ -110,8 +110,8 @@ class Plan:
         return key
 
     def key_function(self) -> _Converter:
-        """Return :meth:`key` for the database the router picks for the model now, with a shortcut for the
-        common ids (see :func:`_converter`). Ask once per batch: the router is asked here, not per id."""
+        """Return `key` for the database the router picks for the model now, with a shortcut for the
+        common ids (see `_converter`). Ask once per batch: the router is asked here, not per id."""
         alias = router.db_for_write(self.external_id.model)
         function = self._keys.get(alias)
         if function is None:
@@ -120,9 +120,9 @@ class Plan:
         return function
 
     def value_converters(self) -> list[tuple[str, str, _Converter]]:
-        """Return ``(source, attname, to_value)`` for each plain value mapping, where ``to_value(value)`` is
-        ``convert(field, value)`` for the database the router picks for the field's model now, with shortcuts
-        for the common values (see :func:`_converter`). Ask once per batch: the router is asked here, once per
+        """Return `(source, attname, to_value)` for each plain value mapping, where `to_value(value)` is
+        `convert(field, value)` for the database the router picks for the field's model now, with shortcuts
+        for the common values (see `_converter`). Ask once per batch: the router is asked here, once per
         model, not per value."""
         values = self.of_kind("value")
         routed: dict[Any, str] = {}
@@ -167,7 +167,7 @@ _plans: dict[tuple[Any, ...], Plan] = {}
 
 
 def get_plan(model: type[models.Model], sample: Any = None) -> Plan:
-    """Return the plan of ``model`` for its current datasource (cached while the config stays the same)."""
+    """Return the plan of `model` for its current datasource (cached while the config stays the same)."""
     config = model.sync_config  # type: ignore[attr-defined]
     resource_type = config.datasource.resource_type
     field_map = tuple(sorted((config.field_map or {}).items()))
@@ -191,7 +191,7 @@ def reverse_relations(model: type[models.Model]) -> dict[str, Any]:
 
 
 def build_plan(model: type[models.Model], attributes: set[str] | None) -> Plan:
-    """Work out the synced fields of ``model`` given the resource's attribute names (``None``: unknown)."""
+    """Work out the synced fields of `model` given the resource's attribute names (`None`: unknown)."""
     config = model.sync_config  # type: ignore[attr-defined]
     label = model._meta.label
     try:
@@ -258,14 +258,14 @@ def build_plan(model: type[models.Model], attributes: set[str] | None) -> Plan:
     return Plan(model=model, external_id=external_id, mappings=mappings)
 
 
-#: What :func:`read` returns for an attribute the record does not carry at all (a key absent from a dict).
+# What :func:`read` returns for an attribute the record does not carry at all (a key absent from a dict).
 MISSING: Any = object()
 
 
 def read(resource: Any, path: str) -> Any:
     """Read a dotted attribute path from a resource (objects or dicts).
 
-    A null step gives ``None``; an absent attribute or key gives :data:`MISSING`, so that partial records
+    A null step gives `None`; an absent attribute or key gives `MISSING`, so that partial records
     (embedded copies often are) leave the columns they do not carry alone.
     """
     if "." not in path:  # one step, as most paths are: no list of parts to build
@@ -288,21 +288,21 @@ def read(resource: Any, path: str) -> Any:
 
 
 def is_reference_id(value: Any) -> bool:
-    """True when ``value`` is an id to look up (``str``, ``int``, ``UUID``) rather than an embedded resource."""
+    """True when `value` is an id to look up (`str`, `int`, `UUID`) rather than an embedded resource."""
     return isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool)
 
 
 def convert(field: models.Field[Any, Any], value: Any, alias: str | None = None) -> Any:
-    """Convert a resource value for ``field`` exactly as it would come back from the database.
+    """Convert a resource value for `field` exactly as it would come back from the database.
 
-    ``None`` (or a value the field reads as none, such as ``""`` for a number) becomes ``None`` in a nullable
-    field, else the field's default (``""`` for text fields); naive datetimes become aware in the current time
-    zone when ``USE_TZ`` is on; decimals are rounded to the field's decimal places as the database rounds them.
-    ``alias`` is the database the value goes to (by default, the one the router picks for the field's model).
+    `None` (or a value the field reads as none, such as `""` for a number) becomes `None` in a nullable
+    field, else the field's default (`""` for text fields); naive datetimes become aware in the current time
+    zone when `USE_TZ` is on; decimals are rounded to the field's decimal places as the database rounds them.
+    `alias` is the database the value goes to (by default, the one the router picks for the field's model).
 
     Raises:
-        RecordFailure: the field rejects the value, the database could not store it (see :func:`_unstorable`),
-            or it is required and the value is ``None``.
+        RecordFailure: the field rejects the value, the database could not store it (see `_unstorable`),
+            or it is required and the value is `None`.
     """
     if value is None:
         if field.null:
@@ -353,9 +353,9 @@ def _to_python(field: models.Field[Any, Any], value: Any) -> Any:
 
 
 def _unstorable(field: models.Field[Any, Any], value: Any, alias: str | None = None) -> str | None:
-    """Say why the database cannot store ``value`` (already converted by ``field``) as it is, or return ``None``.
+    """Say why the database cannot store `value` (already converted by `field`) as it is, or return `None`.
 
-    ``alias``: the database (by default, the one the router picks for the field's model)."""
+    `alias`: the database (by default, the one the router picks for the field's model)."""
     if isinstance(value, str):
         if field.max_length is not None and len(value) > field.max_length:
             return f"holds at most {field.max_length} characters; the value has {len(value)}"
@@ -388,7 +388,7 @@ def _unstorable(field: models.Field[Any, Any], value: Any, alias: str | None = N
 
 
 def _is_utf8(text: str) -> bool:
-    """True when ``text`` encodes to UTF-8 (holds no lone surrogate)."""
+    """True when `text` encodes to UTF-8 (holds no lone surrogate)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -399,10 +399,10 @@ def _is_utf8(text: str) -> bool:
 def _round_as_stored(
     field: models.DecimalField, value: decimal.Decimal, alias: str | None = None  # type: ignore[type-arg]
 ) -> decimal.Decimal:
-    """Round ``value`` to the field's decimal places as the database does, so an unchanged record compares equal.
+    """Round `value` to the field's decimal places as the database does, so an unchanged record compares equal.
 
     PostgreSQL rounds halves away from zero; SQLite stores a float, which Django reads back rounding halves to
-    even. Raises ``decimal.InvalidOperation`` when the value has more digits than ``max_digits``. ``alias``: the
+    even. Raises `decimal.InvalidOperation` when the value has more digits than `max_digits`. `alias`: the
     database (by default, the one the router picks for the field's model).
     """
     exponent, context = _quantizer(field, _alias(field, alias))
@@ -426,14 +426,14 @@ def _quantizer(
 # does not change while the process runs. The router is asked once per batch (see Plan.value_converters), or,
 # through convert() without an alias, once per value.
 
-#: Per database alias: its vendor (``"postgresql"``, ``"sqlite"``...).
+# Per database alias: its vendor (``"postgresql"``, ``"sqlite"``...).
 _VENDORS: dict[str, str] = {}
 
-#: Per (database alias, field type): the backend's integer range, or ``None`` when it does not know the type.
+# Per (database alias, field type): the backend's integer range, or ``None`` when it does not know the type.
 _INTEGER_RANGES: dict[tuple[str, str], tuple[int | None, int | None] | None] = {}
 
-#: Per (rounding, max_digits, decimal_places): the exponent a decimal is rounded to, and the context rounding it
-#: (shared by threads: ``quantize`` reads its settings; the flags it sets are never read).
+# Per (rounding, max_digits, decimal_places): the exponent a decimal is rounded to, and the context rounding it
+# (shared by threads: ``quantize`` reads its settings; the flags it sets are never read).
 _QUANTIZERS: dict[tuple[str, int, int], tuple[decimal.Decimal, decimal.Context]] = {}
 
 
@@ -467,14 +467,14 @@ def _value_converter(field: models.Field[Any, Any], alias: str) -> _Converter:
 
 
 def _converter(field: models.Field[Any, Any], alias: str, slow: _Converter, *, ids: bool = False) -> _Converter:
-    """Return ``slow`` (``convert`` or ``Plan.key`` for ``field`` and database ``alias``) behind a shortcut for
+    """Return `slow` (`convert` or `Plan.key` for `field` and database `alias`) behind a shortcut for
     the values whose outcome is known without it.
 
-    The shortcut covers Django's own field classes (a subclass overriding ``to_python`` does not get one) and
-    values of exactly the type the field stores: ``str`` for a ``CharField`` or ``TextField``, ``int`` for an
-    integer field, and, unless ``ids``, ``bool`` for a ``BooleanField``, ``datetime.date`` for a ``DateField``,
-    a finite ``Decimal`` for a ``DecimalField``. It returns what ``slow`` would return, only when ``slow`` would
-    accept the value; anything else (``None``, other types, a value to refuse) goes to ``slow``, so the results
+    The shortcut covers Django's own field classes (a subclass overriding `to_python` does not get one) and
+    values of exactly the type the field stores: `str` for a `CharField` or `TextField`, `int` for an
+    integer field, and, unless `ids`, `bool` for a `BooleanField`, `datetime.date` for a `DateField`,
+    a finite `Decimal` for a `DecimalField`. It returns what `slow` would return, only when `slow` would
+    accept the value; anything else (`None`, other types, a value to refuse) goes to `slow`, so the results
     and the error messages are the same.
     """
     if isinstance(field, models.DateTimeField):  # convert() reads dates into datetimes before to_python
@@ -535,17 +535,17 @@ def _converter(field: models.Field[Any, Any], alias: str, slow: _Converter, *, i
 
 
 def _djangos_to_python(field: models.Field[Any, Any], base: type[models.Field[Any, Any]]) -> bool:
-    """True when ``field`` is a ``base`` reading values with ``base``'s own ``to_python`` (not an override)."""
+    """True when `field` is a `base` reading values with `base`'s own `to_python` (not an override)."""
     return isinstance(field, base) and getattr(field.to_python, "__func__", None) is base.to_python
 
 
 def _show(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, shortened: a record's values may be megabytes long, and error messages are stored."""
+    """`repr(value)`, shortened: a record's values may be megabytes long, and error messages are stored."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 15]}...({len(text)} characters)"
 
 
 def _messages(error: ValidationError, limit: int = 200) -> str:
-    """The messages of a ``ValidationError``, which quote the value: unprintable characters escaped, shortened."""
+    """The messages of a `ValidationError`, which quote the value: unprintable characters escaped, shortened."""
     texts = [repr(message)[1:-1] for message in error.messages]
     return "; ".join(t if len(t) <= limit else f"{t[: limit - 15]}...({len(t)} characters)" for t in texts)

@@ -20,7 +20,7 @@ logger = logging.getLogger("pyck.sync")
 
 @dataclass
 class RecordError:
-    """A record that could not be synced: its remote id (``None`` if unknown) and why."""
+    """A record that could not be synced: its remote id (`None` if unknown) and why."""
 
     record_id: Any
     message: str
@@ -33,10 +33,10 @@ class RecordError:
 class SyncResult:
     """The outcome of syncing one model.
 
-    ``status`` (a `SyncStatus`) is ``"succeeded"`` (every record written, and deletions done as configured),
-    ``"partial"`` (the listing completed but some records failed, or it was cut short by a paginator's
-    ``max_pages``, or rows missing from it could not be deleted: too many of them, or ``get()`` could not confirm
-    they are gone; the errors say which) or ``"failed"`` (the listing itself failed; what was written before the
+    `status` (a `SyncStatus`) is `"succeeded"` (every record written, and deletions done as configured),
+    `"partial"` (the listing completed but some records failed, or it was cut short by a paginator's
+    `max_pages`, or rows missing from it could not be deleted: too many of them, or `get()` could not confirm
+    they are gone; the errors say which) or `"failed"` (the listing itself failed; what was written before the
     failure stays).
     """
 
@@ -45,33 +45,34 @@ class SyncResult:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
-    #: Rows missing from the listing whose record ``get()`` still returned: kept, and refreshed from it.
     kept: int = 0
+    """Rows missing from the listing whose record `get()` still returned: kept, and refreshed from it."""
     failed: int = 0
-    #: The first ``SyncConfig.max_errors`` record errors (``failed`` counts them all).
     errors: list[RecordError] = field(default_factory=list)
+    """The first `SyncConfig.max_errors` record errors (`failed` counts them all)."""
     started: datetime | None = None
     finished: datetime | None = None
-    #: Seconds.
     duration: float = 0.0
+    """Seconds."""
     status: SyncStatus = SyncStatus.SUCCEEDED
-    #: True when a paginator stopped the listing early because of its ``max_pages``: nothing was deleted.
     truncated: bool = False
-    #: ``"full"`` (the whole listing), ``"incremental"`` (the records changed since the cursor) or ``"push"``
-    #: (records given to `apply_records`).
+    """True when a paginator stopped the listing early because of its `max_pages`: nothing was deleted."""
     mode: str = "full"
-    #: The partition synced (``""``: the model is not partitioned, or the result combines every partition).
+    """`"full"` (the whole listing), `"incremental"` (the records changed since the cursor) or `"push"`
+    (records given to `apply_records`).
+    """
     partition: str = ""
-    #: True when the run went on from the checkpoint of an earlier run that died.
+    """The partition synced (`""`: the model is not partitioned, or the result combines every partition)."""
     resumed: bool = False
-    #: The incremental cursor after the run (``None`` for a model without ``SyncConfig.incremental``).
+    """True when the run went on from the checkpoint of an earlier run that died."""
     cursor: Any = None
-    #: Things worth knowing that are not errors (a run that had to start over, and why).
+    """The incremental cursor after the run (`None` for a model without `SyncConfig.incremental`)."""
     notes: list[str] = field(default_factory=list)
-    #: For a partitioned model synced as a whole: the result of each partition.
+    """Things worth knowing that are not errors (a run that had to start over, and why)."""
     partitions: list[SyncResult] = field(default_factory=list)
-    #: When the listing this run read started: earlier than ``started`` when the run resumed an earlier one.
+    """For a partitioned model synced as a whole: the result of each partition."""
     listing_started: datetime | None = None
+    """When the listing this run read started: earlier than `started` when the run resumed an earlier one."""
 
     @property
     def ok(self) -> bool:
@@ -89,13 +90,13 @@ class SyncResult:
 
 @dataclass(frozen=True)
 class SyncProgress:
-    """Where a running sync has got to; passed to the ``progress`` callback after each batch."""
+    """Where a running sync has got to; passed to the `progress` callback after each batch."""
 
     model: str
     batches: int
     records: int
-    #: Seconds since the model's sync started.
     elapsed: float
+    """Seconds since the model's sync started."""
 
     def __str__(self) -> str:
         return f"{self.model}: {self.records} records in {self.batches} batches, {self.elapsed:.1f}s"
@@ -133,6 +134,6 @@ def note(result: SyncResult, text: str) -> None:
 
 
 def _quote(value: Any, limit: int = 100) -> str:
-    """``repr(value)``, shortened: a remote id may be any length, and error messages are stored and searched."""
+    """`repr(value)`, shortened: a remote id may be any length, and error messages are stored and searched."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 25]}...({len(text)} characters)"

@@ -79,7 +79,7 @@ def run_sync(
 
     batches = records = 0
     unexpected: BaseException | None = None
-    #: The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
+    # The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
     recorded: dict[str, Any] | None = None
     batch: list[Any] = []
     truncations: list[str] = []

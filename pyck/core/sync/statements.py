@@ -1,6 +1,6 @@
 """Statements the engine sends once per batch, compiled by the ORM once per run instead of once per batch.
 
-Building a queryset, its ``WHERE`` clause and its SQL costs a few hundred microseconds of CPU each time; a run
+Building a queryset, its `WHERE` clause and its SQL costs a few hundred microseconds of CPU each time; a run
 that records a checkpoint after every batch would spend more on that than on the statement itself.
 """
 
@@ -14,11 +14,11 @@ from django.db.models.sql import UpdateQuery
 
 
 class RowUpdate:
-    """``UPDATE`` of some columns of one row, by primary key: the SQL the ORM's ``filter(pk=pk).update(...)``
+    """`UPDATE` of some columns of one row, by primary key: the SQL the ORM's `filter(pk=pk).update(...)`
     sends, compiled at the first call and then sent again with the new values.
 
-    Each call prepares its values with the fields' ``get_db_prep_save``, as ``update()`` does. A value that is
-    ``None`` or an expression changes the SQL itself, so such a call goes through ``update()`` instead.
+    Each call prepares its values with the fields' `get_db_prep_save`, as `update()` does. A value that is
+    `None` or an expression changes the SQL itself, so such a call goes through `update()` instead.
     """
 
     def __init__(self, model: type[Model], pk: Any, fields: tuple[str, ...]) -> None:
@@ -30,7 +30,7 @@ class RowUpdate:
         self._where_params: list[Any] = []
 
     def __call__(self, *values: Any) -> None:
-        """Set the fields, in the order given to the constructor, to ``values``."""
+        """Set the fields, in the order given to the constructor, to `values`."""
         alias = router.db_for_write(self.model)
         if any(value is None or hasattr(value, "resolve_expression") for value in values):
             self._queryset(alias).update(**{field.name: value for field, value in zip(self.fields, values)})

@@ -2,12 +2,12 @@
 
 Part of the sync engine; the docs page "How a sync works" describes the whole.
 
-:func:`upsert` is called with the records of one listing batch, and recursively with the embedded or fetched
+`upsert` is called with the records of one listing batch, and recursively with the embedded or fetched
 records they reference. Each call costs a bounded number of queries whatever the batch size: one to load the
-existing rows, one insert, one update of the changed rows (every changed column and their ``last_sync_time``),
-and a few per relation; :mod:`.bulk` picks the fastest way each database offers to send them. Rows found
-unchanged are not written: the run notes them in memory (:attr:`RunContext.confirmations`), or, for a run
-whose deletions another process decides, stamps their ``last_sync_time``.
+existing rows, one insert, one update of the changed rows (every changed column and their `last_sync_time`),
+and a few per relation; `.bulk` picks the fastest way each database offers to send them. Rows found
+unchanged are not written: the run notes them in memory (`RunContext.confirmations`), or, for a run
+whose deletions another process decides, stamps their `last_sync_time`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["Outcome", "upsert"]
 
 logger = logging.getLogger("pyck.sync")
 
-#: Deepest chain of embedded resources followed (a guard against cyclic data).
+# Deepest chain of embedded resources followed (a guard against cyclic data).
 _MAX_DEPTH = 32
 
 
@@ -58,7 +58,7 @@ class Outcome:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    #: Rows whose ``last_sync_time`` was stamped although nothing else changed (see ``RunContext.confirmations``).
+    # Rows whose ``last_sync_time`` was stamped although nothing else changed (see ``RunContext.confirmations``).
     stamped: int = 0
     failures: list[tuple[Any, str]] = field(default_factory=list)
 
@@ -76,7 +76,7 @@ def upsert(
     stamp: datetime.datetime,
     depth: int = 0,
 ) -> Outcome:
-    """Write ``items`` (resource, extra column values) into ``model``; return what happened.
+    """Write `items` (resource, extra column values) into `model`; return what happened.
 
     Must run inside a transaction: rows may point at rows of the same batch inserted later in it.
     """
@@ -140,8 +140,8 @@ def upsert(
 def _read_values(
     resource: Any, converters: list[tuple[str, str, Callable[[Any], Any]]], one_step: bool, values: dict[str, Any]
 ) -> None:
-    """Put the converted values ``resource`` carries into ``values`` (``one_step``: no source is a dotted path,
-    so each is read as :func:`.plan.read` reads one step, without calling it)."""
+    """Put the converted values `resource` carries into `values` (`one_step`: no source is a dotted path,
+    so each is read as `.plan.read` reads one step, without calling it)."""
     if one_step and isinstance(resource, dict):
         get = resource.get
         for source, attname, to_value in converters:
@@ -161,8 +161,8 @@ def _read_values(
 
 
 def _new_pks(model: type[models.Model], count: int) -> list[uuid.UUID]:
-    """``count`` primary keys for new rows: ``uuid.uuid4()`` each, made from one ``os.urandom`` call (rather than
-    one system call per row) when ``uuid.uuid4`` is the primary key's default."""
+    """`count` primary keys for new rows: `uuid.uuid4()` each, made from one `os.urandom` call (rather than
+    one system call per row) when `uuid.uuid4` is the primary key's default."""
     if model._meta.pk.default is not uuid.uuid4:
         return [uuid.uuid4() for _ in range(count)]
     random, to_int, UUID = os.urandom(16 * count), int.from_bytes, uuid.UUID
@@ -201,7 +201,7 @@ def _load_existing(ctx: RunContext, plan: Plan, keys: list[Any]) -> dict[Any, di
 def _resolve(
     ctx: RunContext, plan: Plan, mapping: FieldMapping, rows: list[_Row], *, stamp: datetime.datetime, depth: int
 ) -> None:
-    """Turn the references in ``mapping`` (ids or embedded resources) into pks of the related model."""
+    """Turn the references in `mapping` (ids or embedded resources) into pks of the related model."""
     related = mapping.related
     assert related is not None
     rlabel = related._meta.label

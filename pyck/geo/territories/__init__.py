@@ -1,1 +1,1 @@
-"""Datasources for one territory each: :mod:`pyck.geo.territories.uk`."""
+"""Datasources for one territory each: `pyck.geo.territories.uk`."""

@@ -1,4 +1,4 @@
-"""``manage.py run_cron_tasks``: the cron clock. All the work is in :mod:`pyck.core.cron`."""
+"""`manage.py run_cron_tasks`: the cron clock. All the work is in `pyck.core.cron`."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ class Command(BaseCommand):
             raise CommandError(f"{len(failed)} of {len(outcomes)} cron task(s) failed: {', '.join(failed)}.")
 
     def _reset(self, names: list[str], *, every: bool) -> None:
-        """Delete the sync state of the models ``names`` select (``every``: of all models) and say what was reset."""
+        """Delete the sync state of the models `names` select (`every`: of all models) and say what was reset."""
         if every and names:
             raise CommandError("--reset: give either model labels or --all, not both.")
         if every:
@@ -207,6 +207,6 @@ class Command(BaseCommand):
 
 
 def _running(label: str) -> str:
-    """The owner of the lease of the model's sync task when one holds it now, else ``""``."""
+    """The owner of the lease of the model's sync task when one holds it now, else `""`."""
     task = CronTask.objects.filter(name=f"{SYNC_PREFIX}{label}", lease_expires__gte=timezone.now()).exclude(lease_owner="")
     return task.values_list("lease_owner", flat=True).first() or ""

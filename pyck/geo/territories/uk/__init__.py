@@ -1,10 +1,10 @@
 """United Kingdom datasources.
 
-- :mod:`~pyck.geo.territories.uk.parliament`: current MPs, constituencies and parties (UK Parliament Members API).
-- :mod:`~pyck.geo.territories.uk.postcodes`: postcode geocoding (postcodes.io).
-- :mod:`~pyck.geo.territories.uk.replay`: a local replay server of recorded responses of both APIs, for
+- `parliament`: current MPs, constituencies and parties (UK Parliament Members API).
+- `postcodes`: postcode geocoding (postcodes.io).
+- `replay`: a local replay server of recorded responses of both APIs, for
   development and tests without internet access.
 
-Import the modules themselves (``from pyck.geo.territories.uk import parliament``); this package imports
+Import the modules themselves (`from pyck.geo.territories.uk import parliament`); this package imports
 nothing, so importing it is free.
 """

@@ -1,33 +1,35 @@
 """UK Parliament: current MPs, constituencies and parties, from the Members API.
 
-Three ready-made datasources read the public `Members API <https://members-api.parliament.uk/>`_ (no key
-needed)::
+Three ready-made datasources read the public [Members API](https://members-api.parliament.uk/) (no key
+needed):
 
-    from pyck.geo.territories.uk import parliament
+```python
+from pyck.geo.territories.uk import parliament
 
-    parliament.members.get(172).name            # "Ms Diane Abbott"
-    parliament.constituencies.get(4483).current_mp.latest_party.name   # "Liberal Democrat"
-    [p.name for p in parliament.parties.list()]
+parliament.members.get(172).name            # "Ms Diane Abbott"
+parliament.constituencies.get(4483).current_mp.latest_party.name   # "Liberal Democrat"
+[p.name for p in parliament.parties.list()]
+```
 
-- :data:`constituencies`: every constituency the API knows (``Location/Constituency/Search``), including
-  abolished ones (their :attr:`~Constituency.end_date` is set and they have no current MP). ``list()`` takes
-  the API's ``searchText`` filter.
-- :data:`members`: the current members of the House of Commons (``Members/Search?House=1&IsCurrentMember=true``).
-  ``list()`` takes the API's other ``Members/Search`` filters by their API names (``PartyId=15``,
-  ``Name="Abbott"``…); pass ``House=2`` for the Lords or ``IsCurrentMember="false"`` for former members.
-- :data:`parties`: the parties active in the House of Commons (``Parties/GetActive/Commons``). The API has no
-  single-party endpoint, so ``get(id)`` is served from the listing, fetched once and kept for
-  :attr:`PartiesDatasource.cache_seconds`.
+- `constituencies`: every constituency the API knows (`Location/Constituency/Search`), including
+  abolished ones (their `end_date` is set and they have no current MP). `list()` takes
+  the API's `searchText` filter.
+- `members`: the current members of the House of Commons (`Members/Search?House=1&IsCurrentMember=true`).
+  `list()` takes the API's other `Members/Search` filters by their API names (`PartyId=15`,
+  `Name="Abbott"`…); pass `House=2` for the Lords or `IsCurrentMember="false"` for former members.
+- `parties`: the parties active in the House of Commons (`Parties/GetActive/Commons`). The API has no
+  single-party endpoint, so `get(id)` is served from the listing, fetched once and kept for
+  `PartiesDatasource.cache_seconds`.
 
 The records are the dataclasses below, with the API's camelCase fields in snake_case. Where the tutorial's
-models use another name, the record carries that name too: :attr:`Member.name` (the API's ``nameDisplayAs``)
-and :attr:`Constituency.current_mp` (the member of its ``currentRepresentation``).
+models use another name, the record carries that name too: `Member.name` (the API's `nameDisplayAs`)
+and `Constituency.current_mp` (the member of its `currentRepresentation`).
 
-The API's conventions, handled once in :class:`ParliamentDatasource`: pages of at most 20 records walked with
-``skip``/``take``; every record wrapped as ``{"value": {...}, "links": [...]}`` (list items, single items, and
-the member inside a constituency); camelCase keys. Dates carry no time zone (``2024-07-04T00:00:00``); they are
-returned as naive ``datetime`` objects, as sent. The API root is the ``UK_PARLIAMENT_BASE_URL`` setting, read
-on every request, so a proxy or the replay server (:mod:`pyck.geo.territories.uk.replay`) can stand in for it.
+The API's conventions, handled once in `ParliamentDatasource`: pages of at most 20 records walked with
+`skip`/`take`; every record wrapped as `{"value": {...}, "links": [...]}` (list items, single items, and
+the member inside a constituency); camelCase keys. Dates carry no time zone (`2024-07-04T00:00:00`); they are
+returned as naive `datetime` objects, as sent. The API root is the `UK_PARLIAMENT_BASE_URL` setting, read
+on every request, so a proxy or the replay server (`pyck.geo.territories.uk.replay`) can stand in for it.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ __all__ = [
     "parties",
 ]
 
-# The Members API's largest page ("take ... Maximum is 20" in its OpenAPI description).
 MAX_PAGE_SIZE = 20
+"""The Members API's largest page ("take ... Maximum is 20" in its OpenAPI description)."""
 
 
 class House(enum.IntEnum):
@@ -76,7 +78,7 @@ class House(enum.IntEnum):
 
 @dataclass(kw_only=True)
 class Link:
-    """A hypermedia link the API attaches to records (``{"rel": "self", "href": "/Members/172"}``)."""
+    """A hypermedia link the API attaches to records (`{"rel": "self", "href": "/Members/172"}`)."""
 
     rel: str | None = None
     href: str | None = None
@@ -85,112 +87,112 @@ class Link:
 
 @dataclass(kw_only=True)
 class Party:
-    """A political party (the API's ``Party``).
+    """A political party (the API's `Party`).
 
-    Colours are hex without ``#``, in either case (``"faa01a"``, ``"FFFFFF"``); the Speaker's "party" has
+    Colours are hex without `#`, in either case (`"faa01a"`, `"FFFFFF"`); the Speaker's "party" has
     none.
     """
 
-    #: The party's id in the Members API.
     id: int
+    """The party's id in the Members API."""
     name: str | None = None
     abbreviation: str | None = None
-    #: Hex colour without ``#``; ``None`` for the Speaker.
     background_colour: str | None = None
+    """Hex colour without `#`; `None` for the Speaker."""
     foreground_colour: str | None = None
     is_lords_main_party: bool = False
-    #: As recorded by the API (Labour, the DUP and the UUP have it set); treat as opaque.
     is_lords_spiritual_party: bool = False
-    #: The API's ``GovernmentType`` code (0 to 3), or ``None``.
+    """As recorded by the API (Labour, the DUP and the UUP have it set); treat as opaque."""
     government_type: int | None = None
+    """The API's `GovernmentType` code (0 to 3), or `None`."""
     is_independent_party: bool = False
 
 
 @dataclass(kw_only=True)
 class MembershipStatus:
-    """The status of a house membership (the API's ``HouseMembershipStatus``)."""
+    """The status of a house membership (the API's `HouseMembershipStatus`)."""
 
     status_is_active: bool = False
-    #: "Current Member", "Leave of Absence"…
     status_description: str | None = None
+    """"Current Member", "Leave of Absence"…"""
     status_notes: str | None = None
     status_id: int | None = None
-    #: The API's ``MemberStatus`` code (0 to 3), or ``None``.
     status: int | None = None
+    """The API's `MemberStatus` code (0 to 3), or `None`."""
     status_start_date: datetime | None = None
 
 
 @dataclass(kw_only=True)
 class HouseMembership:
-    """A membership of one House (the API's ``HouseMembership``), from a member's seat to its end, if any."""
+    """A membership of one House (the API's `HouseMembership`), from a member's seat to its end, if any."""
 
-    #: The constituency name (Commons), or the kind of peerage ("Life peer", "Hereditary") in the Lords.
     membership_from: str | None = None
-    #: The constituency's id for a Commons membership.
+    """The constituency name (Commons), or the kind of peerage ("Life peer", "Hereditary") in the Lords."""
     membership_from_id: int | None = None
+    """The constituency's id for a Commons membership."""
     house: House | None = None
     membership_start_date: datetime | None = None
     membership_end_date: datetime | None = None
     membership_end_reason: str | None = None
     membership_end_reason_notes: str | None = None
     membership_end_reason_id: int | None = None
-    #: ``None`` when the membership has ended, and on a constituency's current representation.
     membership_status: MembershipStatus | None = None
+    """`None` when the membership has ended, and on a constituency's current representation."""
 
 
 @dataclass(kw_only=True)
 class Member:
-    """A member of either House (the API's ``Member``).
+    """A member of either House (the API's `Member`).
 
-    :attr:`name` is the API's ``nameDisplayAs`` ("Ms Diane Abbott"), also available as
-    :attr:`name_display_as`.
+    `name` is the API's `nameDisplayAs` ("Ms Diane Abbott"), also available as
+    `name_display_as`.
     """
 
-    #: The member's id in the Members API.
     id: int
-    #: "Abbott, Ms Diane"
+    """The member's id in the Members API."""
     name_list_as: str | None = None
-    #: "Ms Diane Abbott"
+    """"Abbott, Ms Diane\""""
     name_display_as: str | None = None
-    #: The display name again (``nameDisplayAs``), under the name the tutorial's ``MP`` model uses.
+    """"Ms Diane Abbott\""""
     name: str | None = field(default=None, metadata={"json_key": "nameDisplayAs"})
-    #: "Rt Hon Diane Abbott MP"
+    """The display name again (`nameDisplayAs`), under the name the tutorial's `MP` model uses."""
     name_full_title: str | None = None
-    #: "Ms Abbott"
+    """"Rt Hon Diane Abbott MP\""""
     name_address_as: str | None = None
+    """"Ms Abbott\""""
     latest_party: Party | None = None
     gender: str | None = None
     latest_house_membership: HouseMembership | None = None
-    #: The URL of a small portrait (``…/Members/172/Thumbnail``).
     thumbnail_url: str | None = None
+    """The URL of a small portrait (`…/Members/172/Thumbnail`)."""
 
 
 @dataclass(kw_only=True)
 class Representation:
-    """Who represents a constituency now (the API's ``ConstituencyRepresentation``)."""
+    """Who represents a constituency now (the API's `ConstituencyRepresentation`)."""
 
-    #: The member, unwrapped from the API's ``{"value": ..., "links": ...}``.
     member: Member | None = None
-    #: The member's membership for this seat.
+    """The member, unwrapped from the API's `{"value": ..., "links": ...}`."""
     representation: HouseMembership | None = None
+    """The member's membership for this seat."""
 
 
 @dataclass(kw_only=True)
 class Constituency:
-    """A House of Commons constituency (the API's ``Constituency``).
+    """A House of Commons constituency (the API's `Constituency`).
 
     The API carries no ONS/GSS code for constituencies.
     """
 
-    #: The constituency's id in the Members API.
     id: int
+    """The constituency's id in the Members API."""
     name: str | None = None
     start_date: datetime | None = None
-    #: Set for abolished constituencies.
     end_date: datetime | None = None
+    """Set for abolished constituencies."""
     current_representation: Representation | None = None
-    #: The member of :attr:`current_representation` (its current MP), or ``None``; filled in from it.
     current_mp: Member | None = None
+    """The member of `current_representation` (its current MP), or `None`; filled in from it."""
 
     def __post_init__(self) -> None:
         if self.current_mp is None and self.current_representation is not None:
@@ -198,13 +200,13 @@ class Constituency:
 
 
 def unwrap(data: Any) -> Any:
-    """Return ``data`` with every ``{"value": x, "links": [...]}`` wrapper replaced by ``x``, at any depth.
+    """Return `data` with every `{"value": x, "links": [...]}` wrapper replaced by `x`, at any depth.
 
-    A wrapper is an object whose keys are ``value`` and, optionally, ``links``; no record of the API has
+    A wrapper is an object whose keys are `value` and, optionally, `links`; no record of the API has
     only those fields.
 
     The Members API wraps each record this way: list items, single items, and records embedded in others
-    (the member in a constituency's ``currentRepresentation``).
+    (the member in a constituency's `currentRepresentation`).
     """
     if isinstance(data, dict):
         if "value" in data and data.keys() <= {"value", "links"}:
@@ -218,29 +220,31 @@ def unwrap(data: Any) -> Any:
 class ParliamentDatasource(RestDatasource[ResourceT]):
     """A Members API endpoint: the API's paging, record wrappers and camelCase handled once.
 
-    Configure instances with ``path`` (the search endpoint), ``item_path`` (the single-record endpoint, with
-    ``{id}``), ``resource_type`` and ``list_query``; subclass it for endpoints of the same API that this
-    module does not cover::
+    Configure instances with `path` (the search endpoint), `item_path` (the single-record endpoint, with
+    `{id}`), `resource_type` and `list_query`; subclass it for endpoints of the same API that this
+    module does not cover:
 
-        lords = ParliamentDatasource(
-            path="/Members/Search", item_path="/Members/{id}", resource_type=Member,
-            list_query={"House": 2, "IsCurrentMember": "true"},
-        )
+    ```python
+    lords = ParliamentDatasource(
+        path="/Members/Search", item_path="/Members/{id}", resource_type=Member,
+        list_query={"House": 2, "IsCurrentMember": "true"},
+    )
+    ```
     """
 
     camel_case = True
-    # skip/take, 20 at a time (the API's maximum), until totalResults.
     paginator: Paginator | None = OffsetPaginator(
         offset_param="skip", limit_param="take", limit=MAX_PAGE_SIZE, items_path="items", total_path="totalResults"
     )
-    # The single-record endpoint under the API root, with an {id} placeholder ("/Members/{id}").
+    """skip/take, 20 at a time (the API's maximum), until totalResults."""
     item_path: str | None = None
+    """The single-record endpoint under the API root, with an {id} placeholder ("/Members/{id}")."""
     # An explicit API root; None (the default) reads the UK_PARLIAMENT_BASE_URL setting on every request.
     _base_url: str | None = None
 
     @property
     def base_url(self) -> str:
-        """The API root: the ``UK_PARLIAMENT_BASE_URL`` setting unless one was given to the constructor."""
+        """The API root: the `UK_PARLIAMENT_BASE_URL` setting unless one was given to the constructor."""
         return self._base_url or str(pyck_settings.UK_PARLIAMENT_BASE_URL)
 
     @base_url.setter
@@ -248,7 +252,7 @@ class ParliamentDatasource(RestDatasource[ResourceT]):
         self._base_url = value
 
     def get_item_url(self, id: Any) -> str:
-        """Return ``{base_url}{item_path}`` with the id filled in (the API's URLs have no trailing slash).
+        """Return `{base_url}{item_path}` with the id filled in (the API's URLs have no trailing slash).
 
         Override for an endpoint whose single records live elsewhere.
         """
@@ -257,9 +261,9 @@ class ParliamentDatasource(RestDatasource[ResourceT]):
         return f"{self.base_url.rstrip('/')}/{self.item_path.lstrip('/').format(id=quote(str(id), safe=''))}"
 
     def deserialize(self, data: Any) -> ResourceT:
-        """Unwrap the API's ``{"value": ..., "links": ...}`` wrappers, then build the record.
+        """Unwrap the API's `{"value": ..., "links": ...}` wrappers, then build the record.
 
-        Override to reshape a record further; call ``super().deserialize(data)`` at the end.
+        Override to reshape a record further; call `super().deserialize(data)` at the end.
         """
         return super().deserialize(unwrap(data))
 
@@ -269,19 +273,19 @@ class ParliamentDatasource(RestDatasource[ResourceT]):
 
 
 class PartiesDatasource(ParliamentDatasource[Party]):
-    """The parties active in one House (``Parties/GetActive/{house}``).
+    """The parties active in one House (`Parties/GetActive/{house}`).
 
-    The endpoint returns every party in one answer and ignores ``skip``, so it is fetched in one request,
-    never paged. There is no single-party endpoint: :meth:`get` looks the id up in the listing, fetched once
-    per instance and reused for :attr:`cache_seconds`.
+    The endpoint returns every party in one answer and ignores `skip`, so it is fetched in one request,
+    never paged. There is no single-party endpoint: `get` looks the id up in the listing, fetched once
+    per instance and reused for `cache_seconds`.
     """
 
     resource_type = Party
     paginator = NoPaginator(items_path="items")
-    # The House whose parties are listed, as the API names it in the path.
     house: str = "Commons"
-    # How long get() reuses the listing before fetching it again.
+    """The House whose parties are listed, as the API names it in the path."""
     cache_seconds: float = 3600.0
+    """How long get() reuses the listing before fetching it again."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -291,11 +295,11 @@ class PartiesDatasource(ParliamentDatasource[Party]):
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """``/Parties/GetActive/{house}``."""
+        """`/Parties/GetActive/{house}`."""
         return f"/Parties/GetActive/{self.house}"
 
     def get(self, id: Any, **query: Any) -> Party:
-        """Return the active party ``id`` from the (cached) listing.
+        """Return the active party `id` from the (cached) listing.
 
         Raises:
             NotFoundError: no active party has this id.
@@ -328,15 +332,14 @@ class PartiesDatasource(ParliamentDatasource[Party]):
         return by_id
 
 
-#: Every constituency the API knows, current and abolished (``Location/Constituency/Search``).
 constituencies: ParliamentDatasource[Constituency] = ParliamentDatasource(
     name="uk.parliament.constituencies",
     path="/Location/Constituency/Search",
     item_path="/Location/Constituency/{id}",
     resource_type=Constituency,
 )
+"""Every constituency the API knows, current and abolished (`Location/Constituency/Search`)."""
 
-#: The current members of the House of Commons (``Members/Search?House=1&IsCurrentMember=true``).
 members: ParliamentDatasource[Member] = ParliamentDatasource(
     name="uk.parliament.members",
     path="/Members/Search",
@@ -344,6 +347,7 @@ members: ParliamentDatasource[Member] = ParliamentDatasource(
     resource_type=Member,
     list_query={"House": int(House.COMMONS), "IsCurrentMember": "true"},
 )
+"""The current members of the House of Commons (`Members/Search?House=1&IsCurrentMember=true`)."""
 
-#: The parties active in the House of Commons (``Parties/GetActive/Commons``).
 parties: PartiesDatasource = PartiesDatasource(name="uk.parliament.parties")
+"""The parties active in the House of Commons (`Parties/GetActive/Commons`)."""

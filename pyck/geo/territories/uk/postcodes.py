@@ -1,25 +1,27 @@
-"""UK postcode geocoding, from `postcodes.io <https://postcodes.io/>`_ (free, no key needed).
+"""UK postcode geocoding, from [postcodes.io](https://postcodes.io/) (free, no key needed).
 
-One datasource, :data:`postcode`::
+One datasource, `postcode`:
 
-    from pyck.geo.territories.uk.postcodes import postcode
+```python
+from pyck.geo.territories.uk.postcodes import postcode
 
-    place = postcode.get("sw1a 2dd")       # input is normalised to "SW1A 2DD"
-    place.parliamentary_constituency_2024   # "Cities of London and Westminster"
-    place.codes.admin_district              # "E09000033" (ONS/GSS codes)
-    place.point                             # Point(-0.127149, 51.50702) with GeoDjango, else a tuple
+place = postcode.get("sw1a 2dd")       # input is normalised to "SW1A 2DD"
+place.parliamentary_constituency_2024   # "Cities of London and Westminster"
+place.codes.admin_district              # "E09000033" (ONS/GSS codes)
+place.point                             # Point(-0.127149, 51.50702) with GeoDjango, else a tuple
 
-    postcode.get_many(["PR3 0SG", "ZZ1 1ZZ"])   # [GeolocatedPostcode(...), None], 100 per request
-    postcode.nearest(longitude=-0.127, latitude=51.507)   # reverse geocoding, closest first
+postcode.get_many(["PR3 0SG", "ZZ1 1ZZ"])   # [GeolocatedPostcode(...), None], 100 per request
+postcode.nearest(longitude=-0.127, latitude=51.507)   # reverse geocoding, closest first
+```
 
-A postcode that is malformed, unknown or terminated raises :class:`PostcodeNotFoundError` (a
-:class:`~pyck.core.exceptions.NotFoundError`) naming it and saying which; a terminated one carries its
-:class:`TerminatedPostcode` as ``error.terminated``.
-postcodes.io has no listing of all postcodes, so :meth:`PostcodesDatasource.list` raises
-``NotImplementedError``. The API root is the ``UK_POSTCODES_BASE_URL`` setting, read on every request.
+A postcode that is malformed, unknown or terminated raises `PostcodeNotFoundError` (a
+`NotFoundError`) naming it and saying which; a terminated one carries its
+`TerminatedPostcode` as `error.terminated`.
+postcodes.io has no listing of all postcodes, so `PostcodesDatasource.list` raises
+`NotImplementedError`. The API root is the `UK_POSTCODES_BASE_URL` setting, read on every request.
 
-GeoDjango is optional: pyck imports and works without GDAL/GEOS, and :attr:`GeolocatedPostcode.point` is then a
-plain ``(longitude, latitude)`` tuple.
+GeoDjango is optional: pyck imports and works without GDAL/GEOS, and `GeolocatedPostcode.point` is then a
+plain `(longitude, latitude)` tuple.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ _MONTHS = (
 
 
 def normalise_postcode(value: str) -> str:
-    """Return ``value`` upper-cased, trimmed, with one space before the inward code: ``" sw1a1aa"`` ->
-    ``"SW1A 1AA"``. A string that is not shaped like a postcode only has its spaces collapsed."""
+    """Return `value` upper-cased, trimmed, with one space before the inward code: `" sw1a1aa"` ->
+    `"SW1A 1AA"`. A string that is not shaped like a postcode only has its spaces collapsed."""
     if not isinstance(value, str):
         raise TypeError(f"A postcode must be a string, got {value!r} ({type(value).__name__})")
     text = " ".join(value.split()).upper()
@@ -83,15 +85,15 @@ def normalise_postcode(value: str) -> str:
 
 @dataclass(kw_only=True)
 class PostcodeCodes:
-    """The ONS/GSS codes of the areas a postcode lies in (``E09000033``…); ``None`` where the area does not
-    apply. ``E99999999`` (and its S/W/N equivalents) is the ONS "no such area here" pseudo-code."""
+    """The ONS/GSS codes of the areas a postcode lies in (`E09000033`…); `None` where the area does not
+    apply. `E99999999` (and its S/W/N equivalents) is the ONS "no such area here" pseudo-code."""
 
     admin_district: str | None = None
     admin_county: str | None = None
     admin_ward: str | None = None
     parish: str | None = None
-    #: Since Sep 2024 the same value as ``parliamentary_constituency_2024`` (older records: 2010 boundaries).
     parliamentary_constituency: str | None = None
+    """Since Sep 2024 the same value as `parliamentary_constituency_2024` (older records: 2010 boundaries)."""
     parliamentary_constituency_2024: str | None = None
     ccg: str | None = None
     ccg_id: str | None = None
@@ -120,31 +122,31 @@ class PostcodeCodes:
 
 @dataclass(kw_only=True)
 class GeolocatedPostcode:
-    """A postcode with its location and the names of the areas it lies in (postcodes.io's ``Postcode``).
+    """A postcode with its location and the names of the areas it lies in (postcodes.io's `Postcode`).
 
-    Area names are ``None`` where the area does not apply (no county in unitary areas, no CED outside England…)
-    and for fields postcodes.io added after a record was served. :attr:`codes` holds the matching ONS codes.
+    Area names are `None` where the area does not apply (no county in unitary areas, no CED outside England…)
+    and for fields postcodes.io added after a record was served. `codes` holds the matching ONS codes.
     """
 
-    #: "SW1A 2DD"
     postcode: str
-    #: The part before the space ("SW1A").
+    """"SW1A 2DD\""""
     outcode: str
-    #: The part after the space ("2DD").
+    """The part before the space ("SW1A")."""
     incode: str
-    #: Positional quality, 1 (within the building) to 9 (no coordinates).
+    """The part after the space ("2DD")."""
     quality: int
-    #: OS grid reference in metres; ``None`` in the Channel Islands and the Isle of Man.
+    """Positional quality, 1 (within the building) to 9 (no coordinates)."""
     eastings: int | None = None
+    """OS grid reference in metres; `None` in the Channel Islands and the Isle of Man."""
     northings: int | None = None
     country: str
-    #: WGS84; ``None`` when the postcode has no location.
     longitude: float | None = None
+    """WGS84; `None` when the postcode has no location."""
     latitude: float | None = None
-    #: Westminster constituency; since Sep 2024 the same value as :attr:`parliamentary_constituency_2024`.
     parliamentary_constituency: str | None = None
-    #: Westminster constituency on the July 2024 boundaries.
+    """Westminster constituency; since Sep 2024 the same value as `parliamentary_constituency_2024`."""
     parliamentary_constituency_2024: str | None = None
+    """Westminster constituency on the July 2024 boundaries."""
     region: str | None = None
     admin_district: str | None = None
     admin_county: str | None = None
@@ -174,16 +176,17 @@ class GeolocatedPostcode:
     bua: str | None = None
     lep1: str | None = None
     lep2: str | None = None
-    #: "YYYYMM"
     date_of_introduction: str | None = None
+    """"YYYYMM\""""
     codes: PostcodeCodes = field(default_factory=PostcodeCodes)
-    #: Metres from the point asked about; set only by :meth:`PostcodesDatasource.nearest`.
     distance: float | None = None
+    """Metres from the point asked about; set only by `PostcodesDatasource.nearest`."""
 
-    #: The location as a GeoDjango ``Point(longitude, latitude, srid=4326)`` when GeoDjango (GEOS) is available,
-    #: else a plain ``(longitude, latitude)`` tuple; ``None`` when the postcode has no location. Computed from
-    #: :attr:`longitude` and :attr:`latitude`; a model's ``PointField`` named ``point`` is synced from it.
     point: Any = field(init=False, default=None, compare=False)
+    """The location as a GeoDjango `Point(longitude, latitude, srid=4326)` when GeoDjango (GEOS) is available,
+    else a plain `(longitude, latitude)` tuple; `None` when the postcode has no location. Computed from
+    `longitude` and `latitude`; a model's `PointField` named `point` is synced from it.
+    """
 
     def __post_init__(self) -> None:
         if self.longitude is None or self.latitude is None:
@@ -210,14 +213,14 @@ class TerminatedPostcode:
 class PostcodeNotFoundError(NotFoundError):
     """postcodes.io has no such postcode: it is malformed, unknown, or terminated (no longer in use).
 
-    The message says which, and names the postcode; catch :class:`~pyck.core.exceptions.NotFoundError` unless
+    The message says which, and names the postcode; catch `NotFoundError` unless
     you need the details below.
     """
 
-    #: postcodes.io's explanation: ``"Invalid postcode"`` (malformed) or ``"Postcode not found"``.
     api_error: str | None = None
-    #: When and where the postcode was last in use, for a terminated postcode; else ``None``.
+    """postcodes.io's explanation: `"Invalid postcode"` (malformed) or `"Postcode not found"`."""
     terminated: TerminatedPostcode | None = None
+    """When and where the postcode was last in use, for a terminated postcode; else `None`."""
 
 
 @functools.cache
@@ -234,22 +237,22 @@ def _geos_point_class() -> Any:
 
 
 class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
-    """postcodes.io: look postcodes up one at a time (:meth:`get`), in bulk (:meth:`get_many`) or by location
-    (:meth:`nearest`). It has no listing: :meth:`list` raises ``NotImplementedError``."""
+    """postcodes.io: look postcodes up one at a time (`get`), in bulk (`get_many`) or by location
+    (`nearest`). It has no listing: `list` raises `NotImplementedError`."""
 
     resource_type = GeolocatedPostcode
     identifier = "postcode"
     path = "/postcodes"
-    # postcodes.io's limit on one bulk request (BULKLOOKUPS_POSTCODES_MAX).
     bulk_size: int = 100
-    # The bulk lookup is a POST but reads only, so it is as safe to retry as a GET.
+    """postcodes.io's limit on one bulk request (BULKLOOKUPS_POSTCODES_MAX)."""
     retry_methods = http.DEFAULT_RETRY_METHODS | {"POST"}
+    """The bulk lookup is a POST but reads only, so it is as safe to retry as a GET."""
     # An explicit API root; None (the default) reads the UK_POSTCODES_BASE_URL setting on every request.
     _base_url: str | None = None
 
     @property
     def base_url(self) -> str:
-        """The API root: the ``UK_POSTCODES_BASE_URL`` setting unless one was given to the constructor."""
+        """The API root: the `UK_POSTCODES_BASE_URL` setting unless one was given to the constructor."""
         return self._base_url or str(pyck_settings.UK_POSTCODES_BASE_URL)
 
     @base_url.setter
@@ -257,16 +260,16 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
         self._base_url = value
 
     def get_item_url(self, id: Any) -> str:
-        """``{url}/{postcode}``, the postcode normalised and quoted (``…/postcodes/SW1A%202DD``)."""
+        """`{url}/{postcode}`, the postcode normalised and quoted (`…/postcodes/SW1A%202DD`)."""
         return f"{self.url}/{quote(normalise_postcode(id), safe='')}"
 
     def get(self, id: str, **query: Any) -> GeolocatedPostcode:
         """Look up one postcode (any case and spacing: it is normalised first).
 
         Raises:
-            PostcodeNotFoundError: (a ``NotFoundError``) the postcode is malformed ("Invalid postcode"),
-                unknown ("Postcode not found") or terminated (then ``error.terminated`` is a
-                :class:`TerminatedPostcode`).
+            PostcodeNotFoundError: (a `NotFoundError`) the postcode is malformed ("Invalid postcode"),
+                unknown ("Postcode not found") or terminated (then `error.terminated` is a
+                `TerminatedPostcode`).
         """
         wanted = normalise_postcode(id)
         item_url = self.get_item_url(wanted)
@@ -281,9 +284,9 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
         return self._record(self._result(body, url), url=url, record_id=wanted)
 
     def get_many(self, postcodes: Iterable[str]) -> list[GeolocatedPostcode | None]:
-        """Look up any number of postcodes, :attr:`bulk_size` (100) per request.
+        """Look up any number of postcodes, `bulk_size` (100) per request.
 
-        Returns one entry per postcode given, in the same order: the postcode, or ``None`` for each one that
+        Returns one entry per postcode given, in the same order: the postcode, or `None` for each one that
         is malformed, unknown or terminated (the bulk endpoint does not say which).
         """
         wanted = [normalise_postcode(p) for p in postcodes]
@@ -315,10 +318,10 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
         widesearch: bool = False,
     ) -> list[GeolocatedPostcode]:
         """Return the postcodes nearest a WGS84 point, closest first, each with its
-        :attr:`~GeolocatedPostcode.distance` in metres.
+        `distance` in metres.
 
-        ``radius`` is in metres (postcodes.io's default 100, at most 2,000), ``limit`` the number of results
-        (default 10, at most 100); ``widesearch`` searches up to 20 km for at most 10. An empty list when
+        `radius` is in metres (postcodes.io's default 100, at most 2,000), `limit` the number of results
+        (default 10, at most 100); `widesearch` searches up to 20 km for at most 10. An empty list when
         nothing is in range.
         """
         query: dict[str, Any] = {"lon": longitude, "lat": latitude}
@@ -336,7 +339,7 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
         ]
 
     def list(self, **filter: Any) -> NoReturn:
-        """postcodes.io offers no listing of postcodes: this always raises ``NotImplementedError``."""
+        """postcodes.io offers no listing of postcodes: this always raises `NotImplementedError`."""
         raise NotImplementedError(
             f"{self}: postcodes.io offers no listing of postcodes, so it cannot be listed or synced as a whole. "
             'Look postcodes up instead: postcode.get("SW1A 1AA"), postcode.get_many([...]) for any number of '
@@ -344,7 +347,7 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
         )
 
     def paginate(self, **query: Any) -> Iterator[Any]:
-        """Not offered by postcodes.io (see :meth:`list`)."""
+        """Not offered by postcodes.io (see `list`)."""
         return self.list(**query)
 
     # --- Internals -----------------------------------------------------------------------------------------
@@ -364,8 +367,8 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
         return body["result"]
 
     def get_status_error(self, response: requests.Response, *, method: str, url: str) -> DatasourceError:
-        """Turn a 404 into a :class:`PostcodeNotFoundError` carrying postcodes.io's explanation from the body
-        (``"Invalid postcode"``, ``"Postcode not found"``, and a ``terminated`` object)."""
+        """Turn a 404 into a `PostcodeNotFoundError` carrying postcodes.io's explanation from the body
+        (`"Invalid postcode"`, `"Postcode not found"`, and a `terminated` object)."""
         error = super().get_status_error(response, method=method, url=url)
         if not isinstance(error, NotFoundError):
             return error
@@ -399,5 +402,5 @@ class PostcodesDatasource(RestDatasource[GeolocatedPostcode]):
         return found
 
 
-#: postcodes.io (``UK_POSTCODES_BASE_URL``).
 postcode: PostcodesDatasource = PostcodesDatasource(name="uk.postcodes")
+"""postcodes.io (`UK_POSTCODES_BASE_URL`)."""

@@ -1,39 +1,45 @@
 """A local server that replays recorded responses of the UK Parliament Members API and postcodes.io.
 
-It lets the tutorial's sync run, and be tested, on a machine with no internet access. Start it with::
+It lets the tutorial's sync run, and be tested, on a machine with no internet access. Start it with:
 
-    python -m pyck.geo.territories.uk.replay --port 8765
+```shell
+python -m pyck.geo.territories.uk.replay --port 8765
+```
 
-and point pyck at it::
+and point pyck at it:
 
-    PYCK = {
-        "UK_PARLIAMENT_BASE_URL": "http://127.0.0.1:8765/api",
-        "UK_POSTCODES_BASE_URL": "http://127.0.0.1:8765",
-    }
+```python
+PYCK = {
+    "UK_PARLIAMENT_BASE_URL": "http://127.0.0.1:8765/api",
+    "UK_POSTCODES_BASE_URL": "http://127.0.0.1:8765",
+}
+```
 
-It listens on the loopback interface only and refuses any other address. In tests, run it in a thread::
+It listens on the loopback interface only and refuses any other address. In tests, run it in a thread:
 
-    with ReplayServer() as server:          # port 0: the system picks a free port
-        settings.PYCK = server.pyck_settings()
-        ...
+```python
+with ReplayServer() as server:          # port 0: the system picks a free port
+    settings.PYCK = server.pyck_settings()
+    ...
+```
 
-**What it serves.** Real response bodies recorded from both APIs (the ``recordings/`` folder next to this
-module; ``recordings/SOURCES.md`` says where each one comes from), at the real URL paths:
+**What it serves.** Real response bodies recorded from both APIs (the `recordings/` folder next to this
+module; `recordings/SOURCES.md` says where each one comes from), at the real URL paths:
 
-- ``GET /api/Members/Search`` (honours ``House``, ``IsCurrentMember``, ``PartyId``, ``ConstituencyId``,
-  ``Name``, ``skip`` and ``take``), ``GET /api/Members/{id}``;
-- ``GET /api/Location/Constituency/Search`` (``searchText``, ``skip``, ``take``),
-  ``GET /api/Location/Constituency/{id}``;
-- ``GET /api/Parties/GetActive/{house}`` (``Commons`` or ``1``; ``Lords`` or ``2`` is empty);
-- ``GET /postcodes/{postcode}``, ``POST /postcodes`` (bulk), ``GET /postcodes?lon=&lat=`` (nearest).
+- `GET /api/Members/Search` (honours `House`, `IsCurrentMember`, `PartyId`, `ConstituencyId`,
+  `Name`, `skip` and `take`), `GET /api/Members/{id}`;
+- `GET /api/Location/Constituency/Search` (`searchText`, `skip`, `take`),
+  `GET /api/Location/Constituency/{id}`;
+- `GET /api/Parties/GetActive/{house}` (`Commons` or `1`; `Lords` or `2` is empty);
+- `GET /postcodes/{postcode}`, `POST /postcodes` (bulk), `GET /postcodes?lon=&lat=` (nearest).
 
-The dataset is small but consistent: the current MP of every constituency is served by ``Members/{id}`` and
-listed by ``Members/Search``, and every member's party is in ``GetActive``. Other paths answer 404. It is small
+The dataset is small but consistent: the current MP of every constituency is served by `Members/{id}` and
+listed by `Members/Search`, and every member's party is in `GetActive`. Other paths answer 404. It is small
 (one constituency and its MP, two other MPs, the Commons' parties of November 2024) because no other real
-recording of these answers was found in public sources; ``recordings/SOURCES.md`` says what was searched.
+recording of these answers was found in public sources; `recordings/SOURCES.md` says what was searched.
 
-Paging follows the real API: ``take`` defaults to 20 and is capped at 20, ``skip`` defaults to 0, and
-``Parties/GetActive`` ignores both and returns everything.
+Paging follows the real API: `take` defaults to 20 and is capped at 20, `skip` defaults to 0, and
+`Parties/GetActive` ignores both and returns everything.
 """
 
 from __future__ import annotations
@@ -355,18 +361,20 @@ class ReplayServer:
     """The replay server, run in a background thread (for tests and the example project).
 
     Args:
-        port: the TCP port; 0 (the default) lets the system pick a free one (read it from :attr:`url`).
-        host: the address to listen on. Only loopback addresses (``127.0.0.0/8``, ``localhost``) are accepted:
+        port: the TCP port; 0 (the default) lets the system pick a free one (read it from `url`).
+        host: the address to listen on. Only loopback addresses (`127.0.0.0/8`, `localhost`) are accepted:
             the recordings are for local use, not to be served to a network.
 
     Raises:
-        ValueError: ``host`` is not a loopback address.
+        ValueError: `host` is not a loopback address.
 
-    Example::
+    For example:
 
-        with ReplayServer() as server:
-            with override_settings(PYCK=server.pyck_settings()):
-                list(parliament.members.list())
+    ```python
+    with ReplayServer() as server:
+        with override_settings(PYCK=server.pyck_settings()):
+            list(parliament.members.list())
+    ```
     """
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
@@ -383,25 +391,25 @@ class ReplayServer:
 
     @property
     def url(self) -> str:
-        """The server's root URL, ``http://127.0.0.1:<port>`` (no trailing slash)."""
+        """The server's root URL, `http://127.0.0.1:<port>` (no trailing slash)."""
         return f"http://{self.host}:{self.port}"
 
     @property
     def parliament_base_url(self) -> str:
-        """The value for the ``UK_PARLIAMENT_BASE_URL`` setting."""
+        """The value for the `UK_PARLIAMENT_BASE_URL` setting."""
         return f"{self.url}/api"
 
     @property
     def postcodes_base_url(self) -> str:
-        """The value for the ``UK_POSTCODES_BASE_URL`` setting."""
+        """The value for the `UK_POSTCODES_BASE_URL` setting."""
         return self.url
 
     def pyck_settings(self) -> dict[str, str]:
-        """The ``PYCK`` setting entries that point both UK datasources at this server."""
+        """The `PYCK` setting entries that point both UK datasources at this server."""
         return {"UK_PARLIAMENT_BASE_URL": self.parliament_base_url, "UK_POSTCODES_BASE_URL": self.postcodes_base_url}
 
     def start(self) -> ReplayServer:
-        """Serve in a daemon thread; return ``self``."""
+        """Serve in a daemon thread; return `self`."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._server.serve_forever, name="pyck-replay", daemon=True)
             self._thread.start()
@@ -441,7 +449,7 @@ def _loopback(host: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the replay server from the command line (``python -m pyck.geo.territories.uk.replay``)."""
+    """Run the replay server from the command line (`python -m pyck.geo.territories.uk.replay`)."""
     parser = argparse.ArgumentParser(
         prog="python -m pyck.geo.territories.uk.replay",
         description="Serve recorded UK Parliament Members API and postcodes.io responses on the loopback interface.",

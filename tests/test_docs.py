@@ -755,24 +755,3 @@ def test_the_error_messages_shown_are_the_real_ones(mock_api: responses.Requests
         list(parliament.members.list())
     assert block.code.splitlines() == [str(not_found.value), str(invalid.value)]
     assert text.count(block.code) == 1
-
-
-def test_the_api_pages_render_sphinx_markup_and_attribute_comments() -> None:
-    pytest.importorskip("griffe")  # the docs build's dependency (pyproject's "docs" extra)
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("docs_rst_roles", DOCS / "_ext" / "rst_roles.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    text = (
-        "Raises :class:`~pyck.core.exceptions.NotFoundError` (see :mod:`pyck.core.http`), reads\n"
-        "`postcodes.io <https://postcodes.io/>`_, like this::\n\n    x = 1\n\nExample::\n\n    y = 2\n"
-    )
-    assert module.to_markdown(text) == (
-        "Raises `NotFoundError` (see `pyck.core.http`), reads\n"
-        "[postcodes.io](https://postcodes.io/), like this:\n\n    x = 1\n\nFor example:\n\n    y = 2\n"
-    )
-    lines = ["class C:", "    # --- Options ---", "", "    #: The root", "    #: of the API.", "    base_url = None"]
-    assert module.comment_above(lines, 6) == "The root\nof the API."
-    assert module.comment_above(lines, 3) is None  # only a banner above

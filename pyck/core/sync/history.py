@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .. import http
 from ..models.runs import SyncRun, SyncStatus
+from ..signals import sync_finished
 from .results import SyncResult
 
 __all__ = ["close_dead_runs", "jsonable", "record_outcome", "run_outcome", "same_outcome", "storable", "update_run"]
@@ -75,6 +76,25 @@ def update_run(pk: Any, outcome: dict[str, Any], result: SyncResult, label: str)
         logger.error("%s: could not record the outcome of this sync (%s): %s", label, error, result)
         return error
     return None
+
+
+def finish_run(
+    model: type[Any], pk: Any, result: SyncResult, datasource: Any, clock: float, recorded: dict[str, Any] | None
+) -> BaseException | None:
+    """Record `result` as the outcome of the `SyncRun` `pk` and send `sync_finished`; return the database error
+    that refused the write, if any.
+
+    `recorded` is the outcome the run's last batch wrote in its own transaction (`record_outcome`), or `None`:
+    when it is still the run's outcome, nothing is written again.
+    """
+    outcome = run_outcome(result, datasource, clock)
+    refused = None
+    if recorded is not None and same_outcome(recorded, outcome):
+        result.finished, result.duration = recorded["finished"], recorded["duration"]
+    else:
+        refused = update_run(pk, outcome, result, model._meta.label)
+    sync_finished.send(sender=model, result=result)
+    return refused
 
 
 def close_dead_runs(label: str, partition: str, checkpointed: datetime, now: datetime) -> None:

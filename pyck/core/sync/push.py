@@ -19,11 +19,11 @@ from django.utils import timezone
 from ..exceptions import ConfigurationError
 from ..models.runs import SyncRun, SyncStatus
 from ..models.synced import SyncedModel
-from ..signals import sync_finished, sync_started
+from ..signals import sync_started
 from .batches import write_batch
 from .bulk import max_parameters
 from .context import RunContext
-from .history import record_outcome, run_outcome, same_outcome, update_run
+from .history import finish_run, record_outcome
 from .locks import lock_writes, mark_pushed
 from .plan import RecordFailure, get_plan
 from .results import RecordError, SyncResult, add_outcome, record_failer
@@ -111,13 +111,8 @@ def apply_records(model: type[SyncedModel], records: Iterable[Any], *, deleted: 
         del result.errors[max(config.max_errors, 1):]
         unexpected = error
 
-    outcome = run_outcome(result, datasource, clock)
-    if recorded is not None and same_outcome(recorded, outcome):
-        result.finished, result.duration = recorded["finished"], recorded["duration"]
-    else:
-        refused = update_run(sync_run.pk, outcome, result, label)
-        unexpected = unexpected or refused
-    sync_finished.send(sender=model, result=result)
+    refused = finish_run(model, sync_run.pk, result, datasource, clock, recorded)
+    unexpected = unexpected or refused
     if unexpected is not None:
         raise unexpected
     return result

@@ -19,13 +19,13 @@ from ..models.runs import SyncRun, SyncStatus
 from ..models.synced import SyncedModel
 from ..options import OnDelete, RunOptions
 from ..pagination import truncation_notes
-from ..signals import sync_finished, sync_started
+from ..signals import sync_started
 from .batches import write_batch
 from .bulk import max_parameters
 from .checkpoint import RunState
 from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
-from .history import close_dead_runs, record_outcome, run_outcome, same_outcome, update_run
+from .history import close_dead_runs, finish_run, record_outcome
 from .listing import listing
 from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, note, record_failer
 from .upsert import Outcome
@@ -168,13 +168,8 @@ def run_sync(
         logger.info("%s: nothing deleted: %s", label, why)
 
     context.concurrent = concurrent
-    outcome = run_outcome(result, datasource, clock)
-    if recorded is not None and same_outcome(recorded, outcome):
-        result.finished, result.duration = recorded["finished"], recorded["duration"]
-    else:
-        refused = update_run(sync_run.pk, outcome, result, label)
-        unexpected = unexpected or refused
-    sync_finished.send(sender=model, result=result)
+    refused = finish_run(model, sync_run.pk, result, datasource, clock, recorded)
+    unexpected = unexpected or refused
     if unexpected is not None:
         raise unexpected
     return result

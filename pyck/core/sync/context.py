@@ -18,6 +18,9 @@ __all__ = ["RunContext", "SeenRows"]
 # Most rows per model whose external id -> pk a run keeps once found (about 100 bytes each).
 _MAX_KNOWN = 100_000
 
+# Rows in an external id -> pk map past which a run says it had to load it (the external id has no index).
+_LARGE_ID_MAP = 100_000
+
 _Key = tuple[str, Any]  # (model label, external id converted to the column's type)
 
 
@@ -54,6 +57,8 @@ class RunContext:
         # ``None``, by stamping their ``last_sync_time`` (durable, for a run whose deletions another process
         # decides). Unchanged rows of other models are left alone.
         self.confirmations: dict[type[models.Model], SeenRows | None] = {}
+        # What the run should tell about the id maps it loaded: see :meth:`take_notes`.
+        self._notes: list[str] = []
 
     def pks_by_external_id(
         self, model: type[models.Model], field: models.Field[Any, Any], keys: list[Any]
@@ -76,6 +81,13 @@ class RunContext:
             known = self._id_maps[model] = {}
             for key, pk in model._base_manager.order_by().values_list(field.attname, "pk").iterator(chunk_size=10_000):
                 known.setdefault(key, pk)
+            if len(known) > _LARGE_ID_MAP:
+                self._notes.append(
+                    f"{model._meta.label}: this run read the external id -> primary key map of all {len(known):,} "
+                    f"rows into memory, because {model._meta.label}.{field.name} has no index. Add db_index=True "
+                    "(or unique=True) to the field to look each batch's rows up by index instead (pyck.W010, "
+                    "shown by manage.py check --deploy)."
+                )
         found = {key: known[key] for key in keys if key in known}
         unknown = [key for key in keys if key not in known] if self.concurrent else []
         if unknown:
@@ -83,6 +95,12 @@ class RunContext:
                 for key, pk in model._base_manager.filter(condition).values_list(field.attname, "pk"):
                     found.setdefault(key, known.setdefault(key, pk))
         return found
+
+    def take_notes(self) -> list[str]:
+        """Return what the run should tell about the id maps loaded since the last call (a large table whose
+        external id has no index), and forget it."""
+        notes, self._notes = self._notes, []
+        return notes
 
     def learn(self, model: type[models.Model], pks: dict[Any, uuid.UUID]) -> None:
         """Note rows just inserted into `model`."""

@@ -168,6 +168,8 @@ def run_sync(
         logger.info("%s: nothing deleted: %s", label, why)
 
     context.concurrent = concurrent
+    for text in context.take_notes():
+        note(result, text)
     refused = finish_run(model, sync_run.pk, result, datasource, clock, recorded)
     unexpected = unexpected or refused
     if unexpected is not None:

@@ -696,6 +696,16 @@ def test_the_errors_page_covers_every_exception() -> None:
     assert set(exceptions.__all__) <= headings, f"docs/errors.md lacks {set(exceptions.__all__) - headings}"
 
 
+def test_the_errors_page_lists_every_system_check() -> None:
+    """The ids in the table of "System checks" are those pyck's checks emit, no more, no fewer."""
+    source = (ROOT / "pyck" / "core" / "checks.py").read_text(encoding="utf-8")
+    emitted = set(re.findall(r'id="(pyck\.[CEWID]\d{3})"', source))
+    text = (DOCS / "errors.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `(pyck\.[CEWID]\d{3})` \|", text, flags=re.MULTILINE)
+    assert len(listed) == len(set(listed)), "docs/errors.md lists a check twice"
+    assert set(listed) == emitted, f"docs/errors.md: missing {emitted - set(listed)}, not emitted {set(listed) - emitted}"
+
+
 def test_the_api_page_covers_the_public_names() -> None:
     from pyck.core import datasources, exceptions
 

@@ -17,8 +17,9 @@ from .base import Datasource
 from .conf import DEFAULTS
 from .models.registry import synced_models
 from .models.synced import SyncedModel
+from .sync.attributes import resource_attributes, undeclared_step
 from .sync.lookups import is_indexed
-from .sync.plan import resource_attributes, reverse_relations
+from .sync.plan import reverse_relations
 
 
 @checks.register()
@@ -81,7 +82,8 @@ def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     pyck.E012  `field_map` names a model field that does not exist
     pyck.E013  a synced relation points at a model that is not a `SyncedModel`
     pyck.E014  a synced many-to-many field has a custom `through` model
-    pyck.W011  `field_map` reads an attribute the resource type does not have
+    pyck.W011  `field_map` reads an attribute the resource type does not declare: an error since the sync refuses
+               it (the id is from when it was a warning)
     pyck.E015  `Incremental` has no `param` and the datasource does not implement `list_changed()`
     pyck.E016  `Incremental.field` is not an attribute of the resource type
     ========== ==================================================================================
@@ -158,18 +160,21 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
                     id="pyck.E014",
                 )
             )
-    if attributes is not None:
-        for name, source in sorted(field_map.items()):
-            if source is not None and source.split(".")[0] not in attributes:
-                errors.append(
-                    checks.Warning(
-                        f"{label}: SyncConfig(field_map={{{name!r}: {source!r}}}) reads {source.split('.')[0]!r}, which "
-                        f"{getattr(config.datasource.resource_type, '__name__', 'the resource type')} does not declare.",
-                        hint=f"The resource attributes are: {', '.join(sorted(attributes))}.",
-                        obj=model,
-                        id="pyck.W011",
-                    )
+    resource_type = getattr(config.datasource, "resource_type", None)
+    for name, source in sorted(field_map.items()):
+        undeclared = undeclared_step(resource_type, source) if source is not None else None
+        if undeclared is not None:
+            errors.append(
+                checks.Error(
+                    f"{label}: SyncConfig(field_map={{{name!r}: {source!r}}}) reads {undeclared.describe()}, which "
+                    f"the resource type {undeclared.owner_name} does not declare: the sync would leave {name} empty "
+                    "in every row, so it refuses to run.",
+                    hint=f"{undeclared.suggestion()} Correct the path; a computed value can be a @property of "
+                    f"{undeclared.owner_name}.",
+                    obj=model,
+                    id="pyck.W011",
                 )
+            )
     errors.extend(_check_incremental(model, attributes))
     return errors
 

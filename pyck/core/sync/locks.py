@@ -20,7 +20,8 @@ from django.db.models import Q
 from ..exceptions import ConfigurationError
 from ..models.runs import SyncRun
 from ..models.state import SyncState
-from .plan import get_plan, resource_attributes, reverse_relations
+from .attributes import resource_attributes
+from .plan import get_plan, reverse_relations
 
 __all__ = ["load_state", "lock_writes", "mark_pushed", "writable_models"]
 

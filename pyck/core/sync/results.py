@@ -13,7 +13,7 @@ from typing import Any
 
 from ..models.runs import SyncStatus
 
-__all__ = ["ProgressCallback", "RecordError", "SyncProgress", "SyncResult", "note", "record_failer"]
+__all__ = ["ProgressCallback", "RecordError", "SyncProgress", "SyncResult", "note", "record_failer", "warn"]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -131,6 +131,14 @@ def note(result: SyncResult, text: str) -> None:
     """Log `text` and add it to `result.notes`."""
     logger.info("%s", text)
     result.notes.append(text)
+
+
+def warn(result: SyncResult, text: str) -> None:
+    """Log `text` as a warning and add it to `result.notes`, and to `result.errors` (marked `Warning:`, with no
+    record id) so that the run's `SyncRun` keeps it: something is likely wrong although no record failed."""
+    logger.warning("%s", text)
+    result.notes.append(text)
+    result.errors.insert(0, RecordError(None, f"Warning: {text}"))
 
 
 def _quote(value: Any, limit: int = 100) -> str:

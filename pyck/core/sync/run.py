@@ -27,7 +27,8 @@ from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
 from .history import close_dead_runs, finish_run, record_outcome
 from .listing import listing
-from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, note, record_failer
+from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, note, record_failer, warn
+from .unseen import UnseenSources
 from .upsert import Outcome
 
 __all__ = ["run_sync"]
@@ -95,6 +96,7 @@ def run_sync(
 
     concurrent, context.concurrent = context.concurrent, context.concurrent or run.pushed  # see RunContext
     try:
+        unseen = UnseenSources(model)  # refuses a field_map path the resource type does not declare
         with truncation_notes() as truncations:
             for resource, position in listing(datasource, run.query(filter_), run):
                 run.position = position
@@ -104,11 +106,15 @@ def run_sync(
                         result.errors.append(RecordError(resource.record_id, str(resource)))
                     continue
                 run.see(resource)
+                if unseen.paths:
+                    unseen.see(resource)
                 batch.append(resource)
                 if len(batch) >= batch_size:
                     add_outcome(result, write_batch(context, model, batch, checkpoint), fail)
                     written(len(batch))
                     batch = []
+        for text in unseen.warnings():
+            warn(result, text)
         complete = not truncations
         finish = run.finisher(complete=complete)
 

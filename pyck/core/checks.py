@@ -82,8 +82,7 @@ def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     pyck.E012  `field_map` names a model field that does not exist
     pyck.E013  a synced relation points at a model that is not a `SyncedModel`
     pyck.E014  a synced many-to-many field has a custom `through` model
-    pyck.W011  `field_map` reads an attribute the resource type does not declare: an error since the sync refuses
-               it (the id is from when it was a warning)
+    pyck.E018  `field_map` reads an attribute the resource type does not declare (was the warning `pyck.W011`)
     pyck.E015  `Incremental` has no `param` and the datasource does not implement `list_changed()`
     pyck.E016  `Incremental.field` is not an attribute of the resource type
     ========== ==================================================================================
@@ -172,7 +171,7 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
                     hint=f"{undeclared.suggestion()} Correct the path; a computed value can be a @property of "
                     f"{undeclared.owner_name}.",
                     obj=model,
-                    id="pyck.W011",
+                    id="pyck.E018",
                 )
             )
     errors.extend(_check_incremental(model, attributes))

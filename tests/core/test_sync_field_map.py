@@ -38,18 +38,18 @@ def _errors(model: Any) -> dict[str, Any]:
 @pytest.mark.django_db
 def test_a_mistyped_source_is_a_check_error_with_the_close_matches(monkeypatch):
     monkeypatch.setattr(Article.sync_config, "field_map", {**FIELD_MAP, "title": "headlin"})
-    error = _errors(Article)["pyck.W011"]
+    error = _errors(Article)["pyck.E018"]
     assert error.is_serious()
     assert error.msg.startswith("testapp.Article: SyncConfig(field_map={'title': 'headlin'}) reads 'headlin', which the "
                                 "resource type ArticleResource does not declare")
     assert error.hint.startswith("Did you mean 'headline'? ArticleResource declares: author, extra, headline, id,")
-    with pytest.raises(Exception, match=r"pyck\.W011"):
+    with pytest.raises(Exception, match=r"pyck\.E018"):
         call_command("check")
 
 
 def test_a_mistyped_step_of_a_dotted_path_is_found_through_the_annotations(monkeypatch):
     monkeypatch.setattr(Article.sync_config, "field_map", {**FIELD_MAP, "author_name": "author.nmae"})
-    error = _errors(Article)["pyck.W011"]
+    error = _errors(Article)["pyck.E018"]
     assert "reads 'nmae' of author, which the resource type ByLine does not declare" in error.msg
     assert error.hint.startswith("Did you mean 'name'? ByLine declares: name.")
 

@@ -6,6 +6,7 @@
   headers), and `blank_out` replaces them in a text (an answer's body quoted in an error).
 - `redact_secrets` does both for a datasource: its secret parameters, and every secret it has sent
   (`Datasource.sent_secrets`).
+- `reveals` tells whether an exception (or one of its causes) quotes a secret, so that it is left off an error.
 
 This module imports nothing else from pyck, so every layer (errors, HTTP, paginators, the engine) can use it.
 """
@@ -26,6 +27,7 @@ __all__ = [
     "redact_secrets",
     "redact_text",
     "redact_url",
+    "reveals",
     "secret_values",
 ]
 
@@ -164,3 +166,17 @@ def redact_secrets(text: str, datasource: Any) -> str:
     """
     text = redact_text(text, getattr(datasource, "secret_params", None) or DEFAULT_SECRET_PARAMS)
     return blank_out(text, getattr(datasource, "sent_secrets", ()))
+
+
+def reveals(error: BaseException, secrets: Collection[str]) -> bool:
+    """Whether the text of `error`, or of an exception it was raised from or during, quotes one of `secrets`:
+    such a cause is left off an error, whose traceback would print it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        texts = [str(current), repr(current), *(repr(arg) for arg in current.args)]
+        if any(secret in text for secret in secrets for text in texts):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -26,7 +26,9 @@ class SyncStatus(models.TextChoices):
 class SyncRun(models.Model):
     """One sync of one model: when it ran, how it ended, its counts and its first errors.
 
-    Written by `pyck.core.sync.sync_model` (`status="running"` at the start, the outcome at the end).
+    Written by `pyck.core.sync.sync_model` (`status="running"` at the start, the outcome at the end). A run
+    whose process dies (killed, a lost machine) cannot record its outcome: the next listing run of the same
+    model and partition records it as failed, saying so, as it starts.
     """
 
     Status = SyncStatus
@@ -65,6 +67,11 @@ class SyncRun(models.Model):
         app_label = "pyck"
         ordering = ["-started"]
         verbose_name = "sync run"
+        indexes = [
+            # Each listing run looks for the runs of its model still recorded as running (their process died):
+            # a handful of rows among the model's whole history.
+            models.Index(fields=["model", "partition"], condition=models.Q(status="running"), name="pyck_syncrun_running"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.model} {self.status} at {self.started:%Y-%m-%d %H:%M:%S}"

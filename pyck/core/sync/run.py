@@ -69,11 +69,19 @@ def run_sync(
             run.track(seen)
             context.confirmations[model] = seen
         result.listing_started = run.listing_started
+        if run.unfinished:
+            dead = close_dead_runs(label, partition, run.checkpoint_updated, result.started, resumed=result.resumed)
+            if dead:
+                where = f"{label} [{partition}]" if partition else label
+                text = (
+                    f"{where}: {dead} earlier run(s) still recorded as running were recorded as failed: the process "
+                    "running them stopped without recording an outcome (killed?)"
+                )
+                logger.warning("%s", text)
+                result.notes.append(text)
         sync_run = SyncRun.objects.create(
             model=label, started=result.started, partition=partition, mode=run.mode, resumed=result.resumed
         )
-        if run.resumed_from is not None:
-            close_dead_runs(label, partition, run.resumed_from, result.started)
     sync_started.send(sender=model)
     fail = record_failer(result, max_errors, label, datasource)
 

@@ -32,7 +32,7 @@ import time
 import types
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
@@ -51,8 +51,8 @@ from .exceptions import (
 )
 from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
 from .records import deserializer_for, to_camel_case
-from .redaction import reveals
-from .rest_listing import NOT_DESERIALISABLE, read_pages
+from .redaction import reveals, with_params
+from .rest_listing import NOT_DESERIALISABLE, read_pages, secret_query
 
 __all__ = ["RestDatasource"]
 
@@ -114,7 +114,7 @@ class RestDatasource(Datasource[ResourceT]):
     """A predicate on deserialised records; list() yields only those for which it returns True."""
     secret_params: Collection[str] = http.DEFAULT_SECRET_PARAMS
     """Query parameters whose values are replaced by *** in logs and errors (plus any name containing
-    "token", "secret" or "key").
+    "token", "secret" or "key"); those the datasource sends are left out of the positions a sync stores.
     """
     max_response_size: int | None = None
     """The largest body read, in bytes; None: the HTTP_MAX_RESPONSE_SIZE setting."""
@@ -138,6 +138,9 @@ class RestDatasource(Datasource[ResourceT]):
         """The secrets this datasource has sent (see http.redact_secrets), longest first; replaced, never
         mutated, so that readers in other threads need no lock.
         """
+        self.sent_secret_params: frozenset[str] = frozenset()
+        """The names of the secret query parameters passed to `request` (the datasource's own credentials, not
+        those of the links it follows), which positions are stored without (see `pyck.core.rest_listing`)."""
         # redact()'s answers by URL: a page's URL is shown several times (request, response, listing).
         self._redacted: dict[str, tuple[frozenset[str], tuple[str, ...], str]] = {}
 
@@ -240,9 +243,9 @@ class RestDatasource(Datasource[ResourceT]):
         """
         session = self.get_session()
         headers = self.get_headers()
-        full_url = _with_query(url, params)
+        full_url = http.with_query(url, params)
         secrets = http.secret_values(full_url, headers, self.secret_params)
-        _remember_secrets(self, secrets)
+        _remember_secrets(self, secrets, params or {})
         shown = self.redact(full_url)
         if self.rate_limit:
             self._get_limiter().acquire()
@@ -300,7 +303,7 @@ class RestDatasource(Datasource[ResourceT]):
 
     def _fetch_page(self, url: str, query: Mapping[str, Any]) -> Page:
         response = self.request("GET", url, params=query)
-        self._last_page.url = self.redact(str(response.url or _with_query(url, query)))
+        self._last_page.url = self.redact(str(response.url or http.with_query(url, query)))
         return Page(data=self.parse_json(response), url=str(response.url or url), headers=response.headers)
 
     # --- Reading ---------------------------------------------------------------------------------------
@@ -328,13 +331,15 @@ class RestDatasource(Datasource[ResourceT]):
         """
         paginator = self.paginator or NoPaginator()
         query, start, stop = take_range({**self.list_query, **query}, start)
+        if isinstance(start, str) and urlsplit(start).scheme in ("http", "https"):
+            start = with_params(start, secret_query(self, query))  # a link stored without them (see rest_listing)
         # The page being read, per thread: a paginator with several pages in flight calls fetch() from worker
         # threads, then names each page as it reads it through fetch.taken (see pagination._taken), so that
         # errors, and list()'s records, name that page rather than the last one requested.
         current = threading.local()
 
         def fetch(url: str, params: Mapping[str, Any]) -> Page:
-            current.url = _with_query(url, params)
+            current.url = http.with_query(url, params)
             return self._fetch_page(url, params)
 
         def taken(page: Page) -> None:
@@ -454,7 +459,7 @@ class RestDatasource(Datasource[ResourceT]):
             data = self.fetch_url(url, query)
         except DatasourceError as error:
             raise error.with_context(record_id=id)  # noqa: B904 (keeps the original cause)
-        return self.deserialize_record(data, url=self.redact(_with_query(url, query)), record_id=id)
+        return self.deserialize_record(data, url=self.redact(http.with_query(url, query)), record_id=id)
 
     def list(self, **filter: Any) -> Iterator[ResourceT]:
         """Yield the records, fetching one page at a time; `filter` goes to the API as query parameters.
@@ -463,7 +468,7 @@ class RestDatasource(Datasource[ResourceT]):
         reading (a failed page, a record that does not fit) ends the iteration: what was yielded before it is
         not the whole listing.
         """
-        fallback = self.redact(_with_query(self.url, filter))
+        fallback = self.redact(http.with_query(self.url, filter))
         for item in self.paginate(**filter):
             # The page the item came from, with the query actually sent (defaults added by paginate() too).
             url = getattr(self._last_page, "url", None) or fallback
@@ -559,7 +564,10 @@ _REDACTED_URLS = 64
 _MAX_REMEMBERED_SECRETS = 32
 
 
-def _remember_secrets(datasource: RestDatasource[Any], secrets: Collection[str]) -> None:
+def _remember_secrets(datasource: RestDatasource[Any], secrets: Collection[str], params: Mapping[str, Any]) -> None:
+    names = {str(name) for name in params if http.is_secret_param(str(name), datasource.secret_params)}
+    if not names <= datasource.sent_secret_params:
+        datasource.sent_secret_params = datasource.sent_secret_params | names
     known = datasource.sent_secrets
     if all(secret in known for secret in secrets):
         return
@@ -586,9 +594,3 @@ def _max_response_time(datasource: RestDatasource[Any]) -> float:
     limit = datasource.max_response_time
     return float(limit if limit is not None else pyck_settings.HTTP_MAX_RESPONSE_TIME)
 
-
-def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
-    if not params:
-        return url
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}{urlencode(params, doseq=True)}"

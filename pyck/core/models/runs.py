@@ -50,8 +50,17 @@ class SyncRun(models.Model):
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     deleted = models.PositiveIntegerField(default=0)
+    kept = models.PositiveIntegerField(
+        default=0, help_text="Rows missing from the listing whose records get() still returned: kept, and refreshed."
+    )
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="The first errors: [{'record_id': ..., 'message': ...}].")
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Data changed or left as it was without a failure, with counts: "
+        "[{'kind': ..., 'model': ..., 'field': ..., 'count': ..., 'message': ...}] (see SyncWarning).",
+    )
     duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
     partition = models.CharField(max_length=200, blank=True, default="", help_text="The partition synced, if any.")
     mode = models.CharField(

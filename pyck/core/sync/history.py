@@ -39,8 +39,13 @@ def run_outcome(result: SyncResult, datasource: Any, clock: float) -> dict[str, 
         "updated": result.updated,
         "unchanged": result.unchanged,
         "deleted": result.deleted,
+        "kept": result.kept,
         "failed": result.failed,
         "errors": [{"record_id": jsonable(e.record_id), "message": storable(e.message)} for e in result.errors],
+        "warnings": [
+            {"kind": w.kind, "model": w.model, "field": w.field, "count": w.count, "message": w.message}
+            for w in result.warnings
+        ],
         "duration": result.duration,
     }
 
@@ -83,12 +88,14 @@ def update_run(pk: Any, outcome: dict[str, Any], result: SyncResult, label: str)
 def finish_run(
     model: type[Any], pk: Any, result: SyncResult, datasource: Any, clock: float, recorded: dict[str, Any] | None
 ) -> BaseException | None:
-    """Record `result` as the outcome of the `SyncRun` `pk` and send `sync_finished`; return the database error
-    that refused the write, if any.
+    """Record `result` as the outcome of the `SyncRun` `pk`, log its warnings and send `sync_finished`; return the
+    database error that refused the write, if any.
 
     `recorded` is the outcome the run's last batch wrote in its own transaction (`record_outcome`), or `None`:
     when it is still the run's outcome, nothing is written again.
     """
+    for warning in result.warnings:
+        logger.warning("%s", warning)
     outcome = run_outcome(result, datasource, clock)
     refused = None
     if recorded is not None and same_outcome(recorded, outcome):

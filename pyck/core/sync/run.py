@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 
 from django.db import transaction
@@ -27,7 +26,7 @@ from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
 from .history import close_dead_runs, finish_run, record_outcome
 from .listing import listing
-from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, note, record_failer
+from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, copy_result, note, record_failer
 from .upsert import Outcome
 
 __all__ = ["run_sync"]
@@ -124,7 +123,7 @@ def run_sync(
             nonlocal recorded
             finish(outcome, result.failed)
             if on_delete is not OnDelete.DELETE:  # nothing can change the outcome after this batch
-                ending = replace(result, errors=[replace(e) for e in result.errors], notes=list(result.notes))
+                ending = copy_result(result)
                 add_outcome(ending, outcome, record_failer(ending, max_errors, label, datasource))
                 _settle(ending, run, truncations, on_delete, max_errors)
                 recorded = record_outcome(sync_run.pk, ending, datasource, clock)

@@ -71,6 +71,30 @@ def test_a_nullable_reference_that_is_not_found_is_stored_as_null_and_reported(m
     ]
 
 
+def test_a_batch_redone_row_by_row_reports_its_warnings_once(monkeypatch):
+    from django.db import DatabaseError
+
+    from pyck.core.sync import upsert as upsert_module
+
+    use(monkeypatch, Party, [PartyRecord(1, "Labour")], PartyRecord)
+    _members(monkeypatch, [
+        {"id": i, "name": f"MP {i}", "thumbnail_url": None, "latest_party": 1 if i == 1 else 2} for i in (1, 2, 3)
+    ])
+    real, failures = upsert_module._write_rows, iter([True])
+
+    def flaky(ctx: Any, plan: Any, rows: Any, outcome: Any, *, stamp: Any) -> None:
+        real(ctx, plan, rows, outcome, stamp=stamp)
+        if plan.model is MP and next(failures, False):
+            raise DatabaseError("deadlock detected (simulated)")
+
+    monkeypatch.setattr(upsert_module, "_write_rows", flaky)
+
+    result = sync_model(MP)
+
+    assert result.ok and result.created == 3
+    assert result.warnings == [SyncWarning("nulled", "testapp.MP", "latest_party", 2)]
+
+
 def test_unknown_many_to_many_ids_are_left_out_and_reported(monkeypatch, caplog):
     use(monkeypatch, Author, [r.AuthorResource(id="a1", name="A1")])  # "zz" and "yy" are not found
     use(monkeypatch, Book, [

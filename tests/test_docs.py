@@ -20,7 +20,8 @@ A Python block with no comment, or whose comment nothing handles, fails :func:`t
 
 Other pages are checked where they can go stale: the getting-started model (``first-model``) against the
 guide's, the error messages of ``errors.md`` (``error-messages``) against the real ones, ``settings.md``
-against ``DEFAULTS``, ``errors.md`` against the exception hierarchy, the API page against ``__all__``.
+against ``DEFAULTS``, ``errors.md`` against the exception hierarchy, the API page against ``__all__``; and
+promises made on two pages are checked to be made in the same words (``PROMISES``).
 """
 
 from __future__ import annotations
@@ -716,6 +717,38 @@ def test_the_api_page_covers_the_public_names() -> None:
         documented |= set(exceptions.__all__)
     missing = set(datasources.__all__) - documented - {"ResourceT"}
     assert not missing, f"docs/api/pyck.core.datasources.md does not document {sorted(missing)}"
+
+
+# --- Promises made on two pages ----------------------------------------------------------------------------
+
+# Promises that the guide and "Guarantees" both make, in the same words, so that they cannot drift apart: the
+# sentence, the pages that must make it, and what no page may say instead (what they once said).
+PROMISES = [
+    pytest.param(
+        "A run whose process dies (killed, a lost machine) cannot record its outcome: its `SyncRun` stays "
+        "*running* only until the next listing run of the same model and partition starts, which records it as "
+        "*failed* and says why, whether or not it resumes it.",
+        (INCREMENTAL, "guarantees.md"),
+        ("never records its end", 'stays "running"', "is closed then as *failed*"),
+        id="dead-runs",
+    ),
+]
+
+
+def _prose(page: str) -> str:
+    """The page's text with its lines joined, as it reads."""
+    return " ".join((DOCS / page).read_text(encoding="utf-8").split())
+
+
+@pytest.mark.parametrize(("promise", "pages", "retracted"), PROMISES)
+def test_a_promise_two_pages_make_is_made_in_the_same_words(
+    promise: str, pages: tuple[str, ...], retracted: tuple[str, ...]
+) -> None:
+    for page in pages:
+        assert promise in _prose(page), f"docs/{page} no longer says: {promise}"
+    for page in sorted(str(path.relative_to(DOCS)) for path in DOCS.rglob("*.md")):
+        said = [text for text in retracted if text in _prose(page)]
+        assert not said, f"docs/{page} says {said}, which contradicts: {promise}"
 
 
 def _iter_links(page: str) -> Iterator[str]:

@@ -145,7 +145,9 @@ def test_a_path_no_dict_record_carried_is_reported_in_the_result_the_log_and_the
     assert [(rec.levelname, rec.getMessage()) for rec in caplog.records if "headlin'" in rec.getMessage()] == [
         ("WARNING", warning)
     ]
-    assert SyncRun.objects.get(model="testapp.Article").errors == [{"record_id": None, "message": f"Warning: {warning}"}]
+    run = SyncRun.objects.get(model="testapp.Article")
+    assert run.errors == []
+    assert [(w["kind"], w["field"], w["count"]) for w in run.warnings] == [("absent", "title", 3)]
 
 
 @pytest.mark.django_db

@@ -35,7 +35,7 @@ from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
 from .order import sync_order
 from .push import apply_records
-from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
+from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, SyncWarning, note, record_failer, warn
 from .run import run_sync
 
 # Not in __all__, but named here for the rest of pyck (the partitioned runs of the cron workers import them, and
@@ -44,7 +44,9 @@ from .checkpoint import CHECKPOINT_INTERVAL as CHECKPOINT_INTERVAL
 from .deletion import delete_options as delete_options
 from .history import jsonable as jsonable, storable as storable
 
-__all__ = ["RecordError", "SyncProgress", "SyncResult", "apply_records", "sync_model", "sync_models", "sync_order"]
+__all__ = [
+    "RecordError", "SyncProgress", "SyncResult", "SyncWarning", "apply_records", "sync_model", "sync_models", "sync_order",
+]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -125,10 +127,13 @@ def _sync_partitions(
             note(combined, f"{model._meta.label}: nothing deleted: {seen.lost}")
         else:
             fail = record_failer(combined, options.max_errors, model._meta.label, config.datasource)
+            warned = len(combined.warnings)
             delete_missing(
                 context, model, combined, fail, since=min(r.listing_started for r in results), seen=seen,
                 **deletion_arguments(options),
             )
+            for warning in combined.warnings[warned:]:  # the partitions' own were logged as each ended
+                logger.warning("%s", warning)
             logger.info("%s: %d rows deleted after a full listing of its %d partitions", model._meta.label, combined.deleted, len(results))
     return combined
 
@@ -150,4 +155,6 @@ def _combine(label: str, results: list[SyncResult]) -> SyncResult:
             setattr(combined, name, getattr(combined, name) + getattr(r, name))
         combined.errors.extend(r.errors)
         combined.notes.extend(r.notes)
+        for warning in r.warnings:
+            warn(combined, (warning.kind, warning.model, warning.field), warning.count)
     return combined

@@ -18,6 +18,7 @@ from django.utils import timezone
 from .. import http
 from ..exceptions import SyncError
 from ..models.synced import SyncedModel
+from ..signals import batch_written
 from .context import RunContext
 from .locks import lock_writes
 from .upsert import Outcome, upsert
@@ -37,8 +38,17 @@ def write_batch(
 
     `on_write(outcome)` runs inside the same transaction, after the rows: the run's state (checkpoint,
     cursor) commits with the data it describes, or not at all. In a `concurrent` context each transaction first
-    takes the write lock of the models the batch may write (see `locks.lock_writes`).
+    takes the write lock of the models the batch may write (see `locks.lock_writes`). Once the transaction has
+    ended, the `batch_written` signal is sent.
     """
+    outcome = _write(context, model, batch, on_write)
+    batch_written.send(sender=model, records=len(batch))
+    return outcome
+
+
+def _write(
+    context: RunContext, model: type[SyncedModel], batch: list[Any], on_write: Callable[[Outcome], None] | None
+) -> Outcome:
     stamp = timezone.now()
     if not batch:
         if on_write is not None:

@@ -26,7 +26,7 @@ sync_finished = Signal()
 batch_written = Signal()
 """Sent after each batch a sync (or a push) writes, once the batch's transaction has ended, from the thread
 that runs the sync: a receiver may use the database there without waiting for, or breaking, the sync's
-transactions (the clock renews its lease on SQLite this way). Arguments: `sender` (the model class), `records`
+transactions (the clock renews its lease this way, which matters on SQLite). Arguments: `sender` (the model class), `records`
 (how many records the batch held)."""
 
 

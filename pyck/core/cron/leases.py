@@ -152,13 +152,13 @@ class LeaseRenewer:
 
     `renew(now)` pushes the lease's expiry to `now + lease` and returns whether it was still held (a row
     count: 0 means another process took it over). A renewal is due every third of the lease, so two renewals
-    can fail before another process may take the work over (one that fails is tried again sooner). A background
-    thread makes them, on a database
-    connection of its own that it closes when it stops. When the work is a sync, the sync makes them too, on its
-    own thread and connection, between two batches (the `batch_written` signal). On SQLite, which writes one
-    transaction at a time, the thread leaves the renewals to the sync as long as its batches come often enough,
-    and never renews while a transaction of the work is open: a write from another connection then would make
-    the sync's batch fail ("database is locked").
+    can fail before another process may take the work over (one that fails is tried again sooner).
+
+    A background thread makes them, on a database connection of its own that it closes when it stops. When the
+    work is a sync, the sync makes them too, on its own thread and connection, between two batches (the
+    `batch_written` signal). On SQLite, which writes one transaction at a time, the thread leaves the renewals
+    to the sync as long as its batches come often enough, and never renews while a transaction of the work is
+    open: a write from another connection then would make the sync's batch fail ("database is locked").
     """
 
     def __init__(self, renew: Callable[[datetime], object], lease: timedelta, what: str) -> None:

@@ -268,3 +268,35 @@ def _budget_cache_problem(cache: Any) -> str | None:
             "lose each other's requests and the budget is exceeded"
         )
     return None
+
+
+@checks.register(deploy=True)
+def check_sqlite_writers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """On `manage.py check --deploy`: warn about a SQLite database whose transactions begin without the write lock.
+
+    Several processes writing one SQLite file (clocks, workers, the web server's pushes and "Sync now") then
+    refuse each other's transactions ("database is locked") instead of taking turns: see the "SQLite" section of
+    the deployment docs.
+
+    ========== ==================================================================================
+    pyck.W020  a SQLite database without `OPTIONS={"transaction_mode": "IMMEDIATE"}`
+    ========== ==================================================================================
+    """
+    messages: list[checks.CheckMessage] = []
+    for alias, database in settings.DATABASES.items():
+        if not str(database.get("ENGINE", "")).endswith("sqlite3"):
+            continue
+        mode = str((database.get("OPTIONS") or {}).get("transaction_mode") or "DEFERRED").upper()
+        if mode in ("IMMEDIATE", "EXCLUSIVE"):
+            continue
+        messages.append(
+            checks.Warning(
+                f"The database {alias!r} is SQLite with transactions that begin without the write lock "
+                f"({mode}): several processes writing it at once (clocks, workers, pushes, the admin's \"Sync "
+                "now\") refuse each other's transactions (\"database is locked\"), failing records and syncs.",
+                hint='Set "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30} on it (a timeout longer than '
+                "a batch takes to write), or let one process write it.",
+                id="pyck.W020",
+            )
+        )
+    return messages

@@ -334,7 +334,7 @@ class RestDatasource(Datasource[ResourceT]):
         if isinstance(start, str) and urlsplit(start).scheme in ("http", "https"):
             start = with_params(start, secret_query(self, query))  # a link stored without them (see rest_listing)
         # The page being read, per thread: a paginator with several pages in flight calls fetch() from worker
-        # threads, then names each page as it reads it through fetch.taken (see pagination._taken), so that
+        # threads, then names each page as it reads it through fetch.taken (see pagination.numbered), so that
         # errors, and list()'s records, name that page rather than the last one requested.
         current = threading.local()
 

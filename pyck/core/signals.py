@@ -2,7 +2,8 @@
 
 `sync_started` is sent with `sender=model` before the listing is read; `sync_finished` with
 `sender=model, result=SyncResult` after it (also when the sync failed). Logging to the `pyck.sync` logger
-is just one receiver: connect your own for metrics or alerts.
+is just one receiver: connect your own for metrics or alerts. `batch_written` is sent between two batches,
+on the thread and database connection of the sync, when no transaction of the sync is open.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.dispatch import Signal, receiver
 
-__all__ = ["sync_finished", "sync_started"]
+__all__ = ["batch_written", "sync_finished", "sync_started"]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -21,6 +22,12 @@ sync_started = Signal()
 
 sync_finished = Signal()
 """Sent after a model's sync ends, whatever its outcome. Arguments: `sender`, `result` (a `SyncResult`)."""
+
+batch_written = Signal()
+"""Sent after each batch a sync (or a push) writes, once the batch's transaction has ended, from the thread
+that runs the sync: a receiver may use the database there without waiting for, or breaking, the sync's
+transactions (the clock renews its lease this way, which matters on SQLite). Arguments: `sender` (the model class), `records`
+(how many records the batch held)."""
 
 
 @receiver(sync_started, dispatch_uid="pyck.signals.log_started")

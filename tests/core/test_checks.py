@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core.checks.registry import registry as check_registry
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import models
 from django.test.utils import isolate_apps
 
 from pyck.core.models import registry
-from pyck.core.checks import check_external_id_indexes, check_settings, check_synced_models
+from pyck.core import checks as checks_module
+from pyck.core.checks import check_external_id_indexes, check_settings, check_sqlite_writers, check_synced_models
 from pyck.core.datasources import MockDatasource, SyncConfig, SyncedModel
 
 
@@ -210,3 +213,19 @@ def test_incremental_without_param_or_list_changed_and_unknown_cursor_field_are_
             app_label = "testapp"
 
     assert _ids(Fine) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "warned"),
+    [({}, True), ({"transaction_mode": "deferred"}, True), ({"transaction_mode": "IMMEDIATE", "timeout": 30}, False)],
+)
+def test_a_sqlite_database_whose_transactions_begin_without_the_write_lock_is_a_deploy_warning(monkeypatch, options, warned):
+    databases = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3", "OPTIONS": options},
+        "other": {"ENGINE": "django.db.backends.postgresql", "NAME": "pyck"},
+    }
+    monkeypatch.setattr(checks_module, "settings", SimpleNamespace(DATABASES=databases))
+    found = checks_module.check_sqlite_writers()
+    assert [(m.id, "'default'" in m.msg) for m in found] == ([("pyck.W020", True)] if warned else [])
+    assert check_sqlite_writers in check_registry.get_checks(include_deployment_checks=True)
+    assert check_sqlite_writers not in check_registry.get_checks()

@@ -73,6 +73,19 @@ def test_it_combines_with_other_conditions(teams: list[Team]) -> None:
     assert list(rows) == [teams[1].pk]
 
 
+def test_the_where_clause_is_the_condition_itself_so_the_index_serves_it(teams: list[Team]) -> None:
+    """Not `... IN (...) = 1`, as Django 6 writes a boolean expression other than a lookup on SQLite: SQLite then
+    scans the whole table, for every batch (and for every record of a batch redone record by record)."""
+    field = Team._meta.get_field("external_id")
+    sql, params = Team.objects.filter(Among(field, [1, 2])).query.sql_with_params()
+    assert sql.rstrip().endswith(("IN (%s, %s)", "= ANY(%s::bigint[])")), sql
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "USING INDEX" in plan and "SCAN" not in plan, plan
+
+
 def test_an_empty_list_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one value"):
         Among(Team._meta.get_field("external_id"), [])

@@ -16,36 +16,35 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import models
-from django.db.models import BooleanField, Expression, F
+from django.db.models import F, Lookup
 
 from .bulk import max_parameters, unprepared_types
 
 __all__ = ["Among", "among", "is_indexed"]
 
 
-class Among(Expression):
+class Among(Lookup):
     """A filter condition: `field` is one of `values` (`queryset.filter(Among(field, values))`).
 
     Same rows as `filter(**{f"{field.attname}__in": values})`; `values` must already be of the field's Python
-    type (as `field.to_python` gives them) and must not be empty.
+    type (as `field.to_python` gives them) and must not be empty. A lookup rather than a plain boolean
+    expression, so that the `WHERE` clause holds the condition itself: on a database without a boolean type
+    (SQLite) Django 6 compares another expression with true (`... IN (...) = 1`), which no index serves.
     """
 
-    conditional = True
-    output_field = BooleanField()
+    lookup_name = "pyck_among"
+    prepare_rhs = False  # the values are prepared in as_sql, only those the field would change
 
     def __init__(self, field: models.Field[Any, Any], values: Sequence[Any]) -> None:
         if not values:
             raise ValueError("Among() needs at least one value")
-        super().__init__()
         self.target = field
-        self.values = values
-        self.lhs: Any = F(field.attname)
+        super().__init__(F(field.attname), list(values))
 
-    def get_source_expressions(self) -> list[Any]:
-        return [self.lhs]
-
-    def set_source_expressions(self, exprs: list[Any]) -> None:
-        (self.lhs,) = exprs
+    @property
+    def values(self) -> list[Any]:
+        """The values the field is compared with."""
+        return self.rhs  # type: ignore[no-any-return]
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, params = compiler.compile(self.lhs)

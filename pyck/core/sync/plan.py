@@ -20,6 +20,7 @@ from typing import Any, Literal
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections, models, router
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import timezone
 
 from ..exceptions import ConfigurationError
@@ -343,9 +344,10 @@ def _to_python(field: models.Field[Any, Any], value: Any) -> Any:
 
 
 # Every check below stands for a value the database would refuse, or that SQLite would store but PostgreSQL would
-# refuse, failing the whole batch (redone row by row) or, for a few, crashing the sync outside any database error
-# (OverflowError, UnicodeEncodeError, decimal.InvalidOperation). Refusing them here names the record and the field,
-# costs nothing, and behaves the same on every database.
+# refuse (or SQLite would store as something else), failing the whole batch (redone row by row), crashing the sync
+# outside any database error (OverflowError, UnicodeEncodeError, decimal.InvalidOperation), or changing the value
+# unnoticed. Refusing them here names the record and the field, costs nothing, and behaves the same on every
+# database; the one exception is NaN in a float column, which PostgreSQL stores and the others cannot.
 
 
 def _unstorable(field: models.Field[Any, Any], value: Any, alias: str | None = None) -> str | None:
@@ -370,6 +372,15 @@ def _unstorable(field: models.Field[Any, Any], value: Any, alias: str | None = N
         low, high = limits
         if (low is not None and value < low) or (high is not None and value > high):
             return f"holds integers from {low} to {high}; the value {_show(value)} is out of range"
+    elif isinstance(field, models.JSONField):
+        if _holds_non_finite(value):
+            return f"cannot store NaN or infinity: JSON has neither (the value {_show(value)})"
+    elif isinstance(value, float):
+        if value != value:  # NaN
+            vendor = _vendor(_alias(field, alias))
+            if vendor != "postgresql":
+                stored = ", which would store it as NULL" if vendor == "sqlite" else ""
+                return f"cannot store NaN on {vendor}{stored} (only PostgreSQL's float columns hold NaN)"
     elif isinstance(value, datetime.datetime) and value.tzinfo is not None:
         try:
             value.astimezone(datetime.timezone.utc)
@@ -381,6 +392,21 @@ def _unstorable(field: models.Field[Any, Any], value: Any, alias: str | None = N
         except decimal.InvalidOperation:
             return f"holds at most {field.max_digits} digits, {field.decimal_places} of them decimals; the value {_show(value)} does not fit"
     return None
+
+
+def _holds_non_finite(value: Any) -> bool:
+    """True when `value` (a JSON field's value: dicts, lists and scalars) holds a float NaN or infinity anywhere."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            if item - item != 0:  # NaN, or an infinity (inf - inf is NaN)
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return False
 
 
 def _is_utf8(text: str) -> bool:
@@ -425,7 +451,7 @@ def _quantizer(
 # Per database alias: its vendor (``"postgresql"``, ``"sqlite"``...).
 _VENDORS: dict[str, str] = {}
 
-# Per (database alias, field type): the backend's integer range, or ``None`` when it does not know the type.
+# Per (database alias, field type): the field type's integer range (see _integer_range), or ``None`` when it has none.
 _INTEGER_RANGES: dict[tuple[str, str], tuple[int | None, int | None] | None] = {}
 
 # Per (rounding, max_digits, decimal_places): the exponent a decimal is rounded to, and the context rounding it
@@ -445,15 +471,20 @@ def _vendor(alias: str) -> str:
 
 
 def _integer_range(field: models.Field[Any, Any], alias: str) -> tuple[int | None, int | None] | None:
+    """The integers `field` may hold: for Django's integer fields, the ranges Django documents, "safe in all
+    databases supported by Django" (`IntegerField`: 32 bits, whatever SQLite would store), so that a value is
+    refused alike on every database; for another type, the backend's range, or `None` when it knows none."""
     internal_type = field.get_internal_type()
     try:
         return _INTEGER_RANGES[alias, internal_type]
     except KeyError:
         pass
-    try:
-        limits = connections[alias].ops.integer_field_range(internal_type)
-    except KeyError:
-        limits = None
+    limits = BaseDatabaseOperations.integer_field_ranges.get(internal_type)
+    if limits is None:
+        try:
+            limits = connections[alias].ops.integer_field_range(internal_type)
+        except KeyError:
+            limits = None
     _INTEGER_RANGES[alias, internal_type] = limits
     return limits
 

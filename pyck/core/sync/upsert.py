@@ -421,6 +421,10 @@ def _write_rows(ctx: RunContext, plan: Plan, rows: list[_Row], outcome: Outcome,
             values = {name: value for name, value in row.values.items() if name not in left and existing.get(name) != value}
         else:
             values = {name: value for name, value in row.values.items() if existing.get(name) != value}
+        if values:  # NaN != NaN: a value NaN on both sides is unchanged (`x == x` fails only for NaN)
+            values = {
+                name: value for name, value in values.items() if value == value or (old := existing.get(name)) == old
+            }
         if values:
             outcome.updated += 1
             changed.append((row.pk, values))  # type: ignore[arg-type]

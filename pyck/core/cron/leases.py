@@ -9,25 +9,23 @@ claim. SQLite has no `FOR UPDATE`; the conditional update alone is correct there
 
 A lease expires so that the task of a crashed process is taken over; while a task runs, a `Heartbeat`
 thread pushes the expiry forward, so a slow task is never started again while it still runs.
+
+The lease itself (owner ids, renewing, releasing, the renewing thread) is `pyck.core.models.leases`, which the
+sync engine uses too: a synced model's task and every other sync of that model share one lease. The names it
+defines are also importable from here.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import socket
-import threading
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Q
-from django.utils import timezone
 
-from ..conf import pyck_settings
 from ..models import CronTask
+from ..models.leases import LeaseRenewer, free_lease, lease_duration, new_owner_id, release, renew
 
 if TYPE_CHECKING:
     from .jobs import CronJob
@@ -44,24 +42,6 @@ __all__ = [
     "release",
     "renew",
 ]
-
-logger = logging.getLogger("pyck.cron.leases")
-
-
-def lease_duration() -> timedelta:
-    """The `CRON_LEASE_DURATION` setting as a `timedelta` (it may be given in seconds)."""
-    value = pyck_settings.CRON_LEASE_DURATION
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
-
-
-def new_owner_id(kind: str = "clock") -> str:
-    """Return a lease owner id unique to this process and call: `kind@host:pid:random`."""
-    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def free_lease(now: datetime) -> Q:
-    """The condition "nobody holds the lease at `now`" (none, or expired), for filtering `CronTask` rows."""
-    return Q(lease_expires__isnull=True) | Q(lease_expires__lt=now)
 
 
 def ensure_rows(jobs: Iterable[CronJob], now: datetime) -> None:
@@ -127,69 +107,6 @@ def hand_over(name: str, token: str, owner: str, *, now: datetime, lease: timede
         .update(lease_owner=owner, lease_expires=now + lease, last_status="running", last_started=now)
         == 1
     )
-
-
-def renew(name: str, owner: str, *, now: datetime, lease: timedelta) -> bool:
-    """Push the expiry of `owner`'s lease on `name` to `now + lease`; `False` if `owner` lost it."""
-    return CronTask.objects.filter(name=name, lease_owner=owner).update(lease_expires=now + lease) == 1
-
-
-def release(name: str, owner: str, **fields: Any) -> bool:
-    """Free `owner`'s lease on `name` and store `fields` (the run's outcome) in the same update.
-
-    Returns `False` and changes nothing when `owner` no longer holds the lease (it expired and was taken
-    over); the process that holds it now records its own outcome.
-    """
-    updated = CronTask.objects.filter(name=name, lease_owner=owner).update(lease_owner="", lease_expires=None, **fields)
-    return updated == 1
-
-
-class LeaseRenewer:
-    """Renews a lease from a background thread while the work inside runs; use as a context manager.
-
-    `renew(now)` pushes the lease's expiry to `now + lease` and returns whether it was still held (a row
-    count: 0 means another process took it over). Renewal happens every third of the lease, so two renewals
-    can fail before another process may take the work over. The thread uses its own database connection and
-    closes it when it stops.
-    """
-
-    def __init__(self, renew: Callable[[datetime], object], lease: timedelta, what: str) -> None:
-        self.renew = renew
-        self.lease = lease
-        self.what = what
-        # Set when a renewal found the lease held by someone else.
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"pyck-heartbeat:{what}", daemon=True)
-
-    def __enter__(self) -> LeaseRenewer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=max(self.lease.total_seconds(), 1.0))
-
-    def _run(self) -> None:
-        period = max(self.lease.total_seconds() / 3, 0.05)
-        try:
-            while not self._stop.wait(period):
-                try:
-                    kept = self.renew(timezone.now())
-                except Exception:
-                    logger.exception("Could not renew the lease of %s; retrying.", self.what)
-                    connections.close_all()
-                    continue
-                if not kept:
-                    self.lost = True
-                    logger.error(
-                        "The lease of %s was taken over by another process while it ran; raise "
-                        "CRON_LEASE_DURATION if the database was unreachable for that long.",
-                        self.what,
-                    )
-                    return
-        finally:
-            connections.close_all()
 
 
 class Heartbeat(LeaseRenewer):

@@ -162,17 +162,22 @@ def free_lease(now: datetime) -> Q:
 
 
 def take(
-    name: str, owner: str, *, now: datetime, lease: timedelta, status: str = "running", condition: Q | None = None
+    name: str,
+    owner: str,
+    *,
+    now: datetime,
+    lease: timedelta,
+    status: str | None = "running",
+    condition: Q | None = None,
 ) -> bool:
     """Take the lease of the row `name` for `owner` until `now + lease`; return whether it was taken.
 
     It is taken when free (none, or expired), or when its holder is a dead process of this machine
     (`holder_is_dead`; logged as a warning). `condition` narrows the rows further (`Q(next_due__lte=now)`).
-    `status` is recorded as the row's `last_status`; `"running"` also records `last_started = now`.
+    `status` is recorded as the row's `last_status` (`None`: the run columns are left alone); `"running"` also
+    records `last_started = now`.
     """
-    changes: dict[str, Any] = {"lease_owner": owner, "lease_expires": now + lease, "last_status": status}
-    if status == "running":
-        changes["last_started"] = now
+    changes = _taken(owner, now, lease, status)
     rows = CronTask.objects.filter(Q(name=name) & (condition or Q()))
     if rows.filter(free_lease(now)).update(**changes):
         return True
@@ -183,16 +188,26 @@ def take(
     return False
 
 
-def _take_or_create(name: str, owner: str, *, now: datetime, lease: timedelta, interval: timedelta | None) -> bool:
+def _taken(owner: str, now: datetime, lease: timedelta, status: str | None) -> dict[str, Any]:
+    """The columns `take` sets."""
+    changes: dict[str, Any] = {"lease_owner": owner, "lease_expires": now + lease}
+    if status is not None:
+        changes["last_status"] = status
+    if status == "running":
+        changes["last_started"] = now
+    return changes
+
+
+def _take_or_create(
+    name: str, owner: str, *, now: datetime, lease: timedelta, interval: timedelta | None, status: str | None
+) -> bool:
     """`take` the lease on `name`, creating its row (with `interval`, due at `now`) if there is none.
 
     On PostgreSQL and SQLite a row that is missing or free is taken with one statement (`INSERT ... ON CONFLICT
     DO UPDATE ... WHERE` the lease is free): a sync costs the same two statements (this and the release)
     whether the row exists or not.
     """
-    changes: dict[str, Any] = {
-        "lease_owner": owner, "lease_expires": now + lease, "last_status": "running", "last_started": now
-    }
+    changes = _taken(owner, now, lease, status)
     if connection.vendor in ("postgresql", "sqlite"):
         values = {"name": name, "interval": interval, "next_due": now, **changes}
         fields = [field for field in CronTask._meta.concrete_fields if not field.primary_key]
@@ -215,7 +230,7 @@ def _take_or_create(name: str, owner: str, *, now: datetime, lease: timedelta, i
                 return True
     else:
         CronTask.objects.bulk_create([CronTask(name=name, interval=interval, next_due=now)], ignore_conflicts=True)
-    return take(name, owner, now=now, lease=lease)  # a dead holder's lease, or the row just created
+    return take(name, owner, now=now, lease=lease, status=status)  # a dead holder's lease, or a row just created
 
 
 def holder(name: str, now: datetime | None = None) -> tuple[str, datetime | None]:
@@ -347,6 +362,8 @@ class SyncLease:
         reschedule: whether the end of the run moves the model's next due time on the clock's schedule: what the
             admin's "Sync now" does, a manual run of the clock's task. `Model.sync()` and `sync_model()` leave
             the schedule alone (they may sync part of a model, or be part of something else).
+        record_run: `False` for work that is not a sync (merging duplicates): the row's run columns are left
+            alone; only the lease is taken and freed.
 
     Raises:
         SyncInProgressError: on entering, when someone else kept the lease for longer than `wait`.
@@ -354,7 +371,13 @@ class SyncLease:
     """
 
     def __init__(
-        self, model: type[Any], *, kind: str = "sync", wait: float | timedelta = 0.0, reschedule: bool = False
+        self,
+        model: type[Any],
+        *,
+        kind: str = "sync",
+        wait: float | timedelta = 0.0,
+        reschedule: bool = False,
+        record_run: bool = True,
     ) -> None:
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else wait
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
@@ -365,6 +388,7 @@ class SyncLease:
         self.kind = kind
         self.wait = float(seconds)
         self.reschedule = reschedule
+        self.record_run = record_run
         self.owner = ""
         # True when the lease was held already in this context: this one takes, renews and records nothing.
         self.reentered = False
@@ -397,7 +421,8 @@ class SyncLease:
         interval = self.model.sync_config.sync_interval
         while True:
             now = timezone.now()
-            if _take_or_create(self.name, self.owner, now=now, lease=lease_duration(), interval=interval):
+            status = "running" if self.record_run else None
+            if _take_or_create(self.name, self.owner, now=now, lease=lease_duration(), interval=interval, status=status):
                 self.started, self.waited = now, time.monotonic() - clock
                 if self.waited >= _POLL:
                     logger.info("%s: waited %.1fs for the lease, held by another sync.", self.label, self.waited)
@@ -432,7 +457,7 @@ class SyncLease:
         _held.reset(self._token)
         if self._renewer is not None:
             self._renewer.__exit__(exc_type, exc, tb)
-        fields = self._fields(exc)
+        fields = self._fields(exc) if self.record_run else {}
         try:
             kept = release(self.name, self.owner, **fields)
         except DatabaseError:

@@ -25,6 +25,7 @@ from .bulk import max_parameters
 from .checkpoint import RunState
 from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
+from .duplicates import report_duplicates
 from .history import close_dead_runs, finish_run, record_outcome
 from .listing import listing
 from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, note, record_failer
@@ -168,6 +169,7 @@ def run_sync(
         logger.info("%s: nothing deleted: %s", label, why)
 
     context.concurrent = concurrent
+    report_duplicates(context, result, max_errors)
     refused = finish_run(model, sync_run.pk, result, datasource, clock, recorded)
     unexpected = unexpected or refused
     if unexpected is not None:

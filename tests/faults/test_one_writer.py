@@ -7,6 +7,9 @@ the second sync always starts while the first is writing. The writers are the on
 ``Party.sync()`` (``tests/faults/writer_child.py``), ``manage.py run_cron_tasks --once``, and the admin's "Sync
 now" (in this process).
 
+The first push to a model (``apply_records``) while a sync of it writes: the sync read the model's marks before
+pushes wrote it, so its batches do not take turns with the push's; the push waits for it to end.
+
 Also here: a ``--once`` killed with ``SIGKILL`` mid-sync leaves a lease held by a dead process, which the next
 ``--once`` takes over at once; a ``--once`` that cannot get the lease says so and exits with a status that is
 not 0.
@@ -29,7 +32,8 @@ from django.urls import path, reverse
 from pyck.core.admin import SyncedModelAdmin
 from pyck.core.models import CronTask, SyncRun
 from tests.cron_support.helpers import Child, child_env, requires_postgresql, run_manage, wait_for
-from tests.cron_support.remote import parties
+from pyck.core.datasources import apply_records
+from tests.cron_support.remote import PartyRow, parties
 from tests.testapp.models import Party
 
 from .server import STALL_LIMIT, FaultServer, Handler
@@ -158,6 +162,22 @@ def test_sync_now_is_refused_while_model_sync_writes(server, children, admin_cli
     assert "sync@" in message.message, "the message names the holder"
     assert first.wait(timeout=60) == 0, first.output()
     _assert_each_record_once()
+
+
+def test_the_first_push_while_a_sync_writes_waits_for_it_and_each_record_is_stored_once(server, children, monkeypatch) -> None:
+    server.route("/parties", SlowListing())
+    monkeypatch.setattr(Party.sync_config, "datasource", parties(server.url))  # PartyRow records, for the push
+    first = _writer(children, server)
+    wait_for(_writing, 30, "the sync to write its first batch")
+
+    # Records the sync has not reached yet, new to the table: without waiting, both would insert them.
+    result = apply_records(Party, [PartyRow(id=i, name=f"Party {i}") for i in range(RECORDS - 19, RECORDS + 1)])
+
+    listed = SyncRun.objects.get(mode="full").status
+    assert first.wait(timeout=60) == 0, first.output()
+    _assert_each_record_once()
+    assert listed == "succeeded", "the push waited for the sync to end"
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 20), "the sync had stored them"
 
 
 def test_once_after_a_killed_once_takes_the_dead_processs_lease_over_and_syncs(server, children) -> None:

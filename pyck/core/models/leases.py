@@ -345,7 +345,9 @@ class SyncLease:
     see `holding`); the caller then records the run itself.
 
     A lease another live process holds is waited for, up to `wait` seconds; one whose holder is a dead
-    process of this machine is taken over at once (see `take`).
+    process of this machine is taken over at once (see `take`). Entered inside a transaction (a view under
+    `ATOMIC_REQUESTS`), the lease is taken in that transaction and not renewed: its row stays locked until the
+    transaction ends, and the others wait for it there.
 
     Leaving records the run on the row as the clock records its own runs, and frees the lease: `last_started`,
     `last_finished`, `last_duration`, `last_status`, `last_result` (from the result given to `record`),
@@ -408,10 +410,13 @@ class SyncLease:
         self._acquire()
         lease = lease_duration()
         name, owner = self.name, self.owner
-        self._renewer = LeaseRenewer(
-            lambda now: renew(name, owner, now=now, lease=lease), lease, f"the sync of {self.label} ({owner})"
-        )
-        self._renewer.__enter__()
+        # Inside a transaction the row stays locked until it ends, which keeps the others out; a renewal from
+        # another connection would wait for that lock, and for the transaction, for ever.
+        if not connection.in_atomic_block:
+            self._renewer = LeaseRenewer(
+                lambda now: renew(name, owner, now=now, lease=lease), lease, f"the sync of {self.label} ({owner})"
+            )
+            self._renewer.__enter__()
         self._token = _held.set(MappingProxyType({**_held.get(), name: owner}))
         return self
 

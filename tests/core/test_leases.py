@@ -192,3 +192,20 @@ def test_once_takes_over_a_dead_holders_lease_at_once(task) -> None:
 def test_wait_goes_with_once() -> None:
     with pytest.raises(CommandError, match="--wait goes with --once"):
         call_command("run_cron_tasks", "--list", "--wait", "3")
+
+
+def test_a_lease_this_process_could_not_free_is_taken_over_by_its_next_sync(players, monkeypatch, caplog) -> None:
+    from django.db import OperationalError
+
+    def failing(*args: Any, **kwargs: Any) -> bool:
+        raise OperationalError("the database has gone")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(leases, "release", failing)
+        with pytest.raises(RuntimeError, match="the sync's own error"), leases.SyncLease(Player):
+            raise RuntimeError("the sync's own error")
+    stale = CronTask.objects.get(name=TASK).lease_owner
+    assert stale.startswith("sync@") and "could not free the sync's lease" in caplog.text
+
+    assert Player.sync().created == 3
+    assert CronTask.objects.get(name=TASK).lease_owner == ""

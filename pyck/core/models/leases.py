@@ -12,7 +12,8 @@ expiry, and renews it from a `LeaseRenewer` thread while it works. Two kinds of 
 
 An owner id says who holds a lease: `kind@host:pid:random`, the host part naming the machine and its process
 namespace. A lease whose holder died expires after `CRON_LEASE_DURATION`; when the holder ran on this machine
-and its process is gone, `take` takes the lease over at once instead (`holder_is_dead`).
+and its process is gone, `take` takes the lease over at once instead (`holder_is_dead`), as it does a lease of
+this very process that its sync could not free (the database had gone).
 
 This module imports no other part of pyck than the models and the settings: the sync engine uses it, and the
 cron clock builds on it.
@@ -90,6 +91,9 @@ _KINDS = {
 
 _OWNER = re.compile(r"^(?P<kind>[^@]*)@(?P<host>[^:]*):(?P<pid>\d+):")
 
+# The owner ids of leases this process held and could not free (the database had gone): they are dead too.
+_unfreed: set[str] = set()
+
 
 def sync_task_name(label: str) -> str:
     """The task and lease name of the synced model `label` (`"app_label.ModelName"`): `sync:<label>`."""
@@ -119,12 +123,15 @@ def new_owner_id(kind: str = "clock") -> str:
 
 
 def holder_is_dead(owner: str) -> bool:
-    """Whether `owner` (an owner id) is a process of this machine that no longer runs.
+    """Whether `owner` (an owner id) is a process of this machine that no longer runs, or a lease of this
+    process that it could not free when its sync ended.
 
     `False` when it cannot tell: another machine, a process that exists (even under another user), an owner id
     of another form, a system without POSIX signals. A pid the system has given to a new process since counts
     as alive: the lease then expires as usual.
     """
+    if owner in _unfreed:
+        return True
     match = _OWNER.match(owner)
     if match is None or match["host"] != _host() or os.name != "posix":
         return False
@@ -183,7 +190,8 @@ def take(
         return True
     current = rows.values_list("lease_owner", flat=True).first()
     if current and holder_is_dead(current) and rows.filter(lease_owner=current).update(**changes):
-        logger.warning("%s: took over the lease of %s, whose process is gone (killed?).", name, current)
+        logger.warning("%s: took over the lease of %s, whose holder is gone (a process killed?).", name, current)
+        _unfreed.discard(current)
         return True
     return False
 
@@ -463,9 +471,22 @@ class SyncLease:
         if self._renewer is not None:
             self._renewer.__exit__(exc_type, exc, tb)
         fields = self._fields(exc) if self.record_run else {}
+        unfreed = (
+            "%s: could not free the sync's lease; the next sync of the model in this process or on this machine "
+            "takes it over, others when it runs out (CRON_LEASE_DURATION)."
+        )
+        if isinstance(exc, DatabaseError) and connection.connection is None:
+            # The sync lost the database and could not reconnect: no third attempt just for the lease.
+            _unfreed.add(self.owner)
+            logger.error(unfreed, self.label)
+            return
         try:
             kept = release(self.name, self.owner, **fields)
         except DatabaseError:
+            if exc is not None:  # the sync failed already: say so, and let its error be the one raised
+                _unfreed.add(self.owner)
+                logger.exception(unfreed, self.label)
+                return
             if connection.in_atomic_block:
                 raise
             connection.close()  # the sync may have left it unusable (an interrupted query): once more, afresh

@@ -2,7 +2,8 @@
 #   make demo    sync the tutorial's models into SQLite and print them (REPLAY=1: recorded responses only)
 #   make serve   serve the example site that make demo filled, at http://127.0.0.1:8000/
 #   make test    run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)
-#   make docs    build the documentation strictly
+#   make docs    build the documentation strictly into site/ (open site/index.html in a browser)
+#   make docs-serve  serve the documentation at http://127.0.0.1:8001/, rebuilt as you edit (search works too)
 #   make lint    check the import contracts (layers, no cycles; pyproject.toml [tool.importlinter])
 #   make bench   run the benchmarks (figures in benchmarks/RESULTS.md)
 # Variables: PYTHON (interpreter for the venv), VENV (its folder), DJANGO (a pip requirement to pin Django).
@@ -13,7 +14,7 @@ DJANGO ?= django>=5.2,<7
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test docs lint bench clean
+.PHONY: demo serve test docs docs-serve lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,10 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	$(VENV)/bin/python -m mkdocs build --strict
+	@echo "Open site/index.html in a browser (or run make docs-serve)."
+
+docs-serve: $(STAMP)
+	$(VENV)/bin/python -m mkdocs serve --dev-addr 127.0.0.1:8001
 
 clean:
 	rm -rf $(VENV) site

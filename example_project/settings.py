@@ -60,10 +60,6 @@ DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or 
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The tutorial's models are the guide's, verbatim: their external_id has no index (pyck.W010). At the size of
-# the UK Parliament's data that costs nothing; in your own models, add db_index=True instead of silencing this.
-SILENCED_SYSTEM_CHECKS = ["pyck.W010"]
-
 PYCK = {}
 if os.environ.get("PYCK_REPLAY_URL"):
     _replay = os.environ["PYCK_REPLAY_URL"].rstrip("/")

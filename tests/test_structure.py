@@ -2,8 +2,8 @@
 
 - No module imports another module's underscore names: an underscore means private to its module.
 - No module is longer than about a screenful of concepts (600 lines); `records.py` is one concept and may be.
-  `rest.py` and `pagination.py` are over it and wait to be split (listed in `LONG_FOR_NOW`, with their size
-  today, so that they cannot grow further unnoticed).
+  `pagination.py` is over it and waits to be split (listed in `LONG_FOR_NOW`, with its size today, so that it
+  cannot grow further unnoticed).
 - An import inside a function says why on its line or the line above: Django needs most of them (models may
   not be imported before the app registry is ready), the others import an optional dependency.
 """
@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "pyck"
 MAX_LINES = 600
 LONG_ALLOWED = {"core/records.py"}
-LONG_FOR_NOW = {"core/rest.py": 804, "core/pagination.py": 738}
+LONG_FOR_NOW = {"core/pagination.py": 738}
 
 
 def _modules() -> Iterator[tuple[str, Path]]:

@@ -324,6 +324,12 @@ class SyncStateAdmin(ReadOnlyAdmin):
     search_fields = ["model", "partition"]
     ordering = ["model", "partition"]
     actions = ["reset_sync_state"]
+    # A row's page shows the cursor and checkpoint described, not their JSON: a checkpoint stored before
+    # positions were stripped of credentials may hold a next-page link with a key in it.
+    fields = readonly_fields = [
+        "model", "partition", "cursor_text", "cursor_updated", "checkpoint_text", "checkpoint_updated", "last_full_sync",
+        "pushed",
+    ]
 
     @admin.display(description="cursor")
     def cursor_text(self, obj: SyncState) -> str:

@@ -17,8 +17,9 @@ from .base import Datasource
 from .conf import DEFAULTS
 from .models.registry import synced_models
 from .models.synced import SyncedModel
+from .sync.attributes import resource_attributes, undeclared_step
 from .sync.lookups import is_indexed
-from .sync.plan import resource_attributes, reverse_relations
+from .sync.plan import reverse_relations
 
 
 @checks.register()
@@ -40,6 +41,37 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     ]
 
 
+@checks.register(deploy=True)
+def check_external_id_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Advise an index on each synced model's external id; a deployment check (`manage.py check --deploy`).
+
+    Without one, a listing reads the table's whole external id -> primary key map into memory once per run
+    instead of looking each batch's rows up by index: nothing at the size of most tables (the guide's models have
+    no index), a cost once a table holds hundreds of thousands of rows, when the sync's result says so too.
+
+    ========== ==================================================================================
+    pyck.W010  the `external_id` field has no index
+    ========== ==================================================================================
+    """
+    messages: list[checks.CheckMessage] = []
+    for model in _checked_models(app_configs):
+        try:
+            field = model._meta.get_field(model.sync_config.external_id)
+        except FieldDoesNotExist:
+            continue  # pyck.E011
+        if not is_indexed(model, field):
+            messages.append(
+                checks.Warning(
+                    f"{model._meta.label}.{field.name} (the external id) has no index, so every sync reads the "
+                    "table's whole external id -> primary key map into memory instead of looking rows up by index.",
+                    hint="Add db_index=True (or unique=True if the remote ids are unique) to the field.",
+                    obj=model,
+                    id="pyck.W010",
+                )
+            )
+    return messages
+
+
 @checks.register()
 def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Check every registered synced model's `SyncConfig` against the model and its resource type.
@@ -50,8 +82,7 @@ def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     pyck.E012  `field_map` names a model field that does not exist
     pyck.E013  a synced relation points at a model that is not a `SyncedModel`
     pyck.E014  a synced many-to-many field has a custom `through` model
-    pyck.W010  the `external_id` field has no index (every batch looks rows up by it)
-    pyck.W011  `field_map` reads an attribute the resource type does not have
+    pyck.E018  `field_map` reads an attribute the resource type does not declare (was the warning `pyck.W011`)
     pyck.E015  `Incremental` has no `param` and the datasource does not implement `list_changed()`
     pyck.E016  `Incremental.field` is not an attribute of the resource type
     ========== ==================================================================================
@@ -81,7 +112,7 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
             )
         )
     try:
-        external_id = model._meta.get_field(config.external_id)
+        model._meta.get_field(config.external_id)
     except FieldDoesNotExist:
         errors.append(
             checks.Error(
@@ -91,17 +122,6 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
                 id="pyck.E011",
             )
         )
-    else:
-        if not is_indexed(model, external_id):
-            errors.append(
-                checks.Warning(
-                    f"{label}.{external_id.name} (the external id) has no index, so every sync reads the table's whole "
-                    "external id -> primary key map into memory instead of looking rows up by index.",
-                    hint="Add db_index=True (or unique=True if the remote ids are unique) to the field.",
-                    obj=model,
-                    id="pyck.W010",
-                )
-            )
     field_map = config.field_map or {}
     names = {f.name for f in model._meta.get_fields() if not f.auto_created or f.concrete} | set(reverse_relations(model))
     for name in sorted(set(field_map) - names):
@@ -139,18 +159,21 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
                     id="pyck.E014",
                 )
             )
-    if attributes is not None:
-        for name, source in sorted(field_map.items()):
-            if source is not None and source.split(".")[0] not in attributes:
-                errors.append(
-                    checks.Warning(
-                        f"{label}: SyncConfig(field_map={{{name!r}: {source!r}}}) reads {source.split('.')[0]!r}, which "
-                        f"{getattr(config.datasource.resource_type, '__name__', 'the resource type')} does not declare.",
-                        hint=f"The resource attributes are: {', '.join(sorted(attributes))}.",
-                        obj=model,
-                        id="pyck.W011",
-                    )
+    resource_type = getattr(config.datasource, "resource_type", None)
+    for name, source in sorted(field_map.items()):
+        undeclared = undeclared_step(resource_type, source) if source is not None else None
+        if undeclared is not None:
+            errors.append(
+                checks.Error(
+                    f"{label}: SyncConfig(field_map={{{name!r}: {source!r}}}) reads {undeclared.describe()}, which "
+                    f"the resource type {undeclared.owner_name} does not declare: the sync would leave {name} empty "
+                    "in every row, so it refuses to run.",
+                    hint=f"{undeclared.suggestion()} Correct the path; a computed value can be a @property of "
+                    f"{undeclared.owner_name}.",
+                    obj=model,
+                    id="pyck.E018",
                 )
+            )
     errors.extend(_check_incremental(model, attributes))
     return errors
 

@@ -10,6 +10,7 @@ datasource that does its own HTTP:
   (credentials) and no cookie to another host on a redirect.
 - `RateLimiter` is a thread-safe token bucket that keeps a client under N requests per second.
 - `read_body` reads a streamed response body within a size limit and a total deadline.
+- `with_query` appends query parameters to a URL, as `requests` sends them.
 - `redact_url`, `redact_text` and `redact_secrets` remove secrets from a URL or a message before it goes into
   a log line or an error message. They live in `pyck.core.redaction` and are importable from here too.
 
@@ -27,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -69,6 +70,7 @@ __all__ = [
     "redact_url",
     "secret_values",
     "sleep",
+    "with_query",
 ]
 
 # Answers that are retried: rate limited, and the server errors that are usually transient.
@@ -545,3 +547,11 @@ class RateLimiter:
         if wait > 0:
             _sleep(wait)
         return wait
+
+
+def with_query(url: str, params: Mapping[str, Any] | None) -> str:
+    """Return `url` with `params` appended to its query string, as `requests` sends them."""
+    if not params:
+        return url
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{urlencode(params, doseq=True)}"

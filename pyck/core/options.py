@@ -131,7 +131,9 @@ class SyncConfig:
         field_map: model field -> resource attribute, added to (and overriding) the default mapping, which
             pairs every model field with the resource attribute of the same name. Dotted paths read nested
             attributes (`{"party_name": "latest_party.name"}`). Map a field to `None` to never sync it.
-            Model fields with no counterpart on the resource are never written: they are yours.
+            Model fields with no counterpart on the resource are never written: they are yours. The
+            attributes are what the resource type declares (dataclass fields, annotations, and `@property`
+            values); a path it does not declare is refused by `manage.py check` (`pyck.E018`) and by the sync.
         sync_interval: how often the cron clock syncs the model. `None`: never scheduled; the model is only
             synced when referenced by another model's records or when you call `Model.sync()`.
         filter: keyword arguments passed to the datasource's `list()` (for example `{"house": 1}`).

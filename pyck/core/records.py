@@ -32,7 +32,9 @@ others; `init=False` fields and `ClassVar` are not.
 type raises `InvalidResourceError` whose `field` is the dotted path to the
 problem (`latest_party.id`, `items[2].name`). `bool` is not an `int`. The only conversions made are an
 `int` for a `float`; an `int`, a `float` or a numeric string for a `Decimal`; and a string for a
-`UUID`, `date` or `datetime`. Unknown JSON keys are ignored; fields with defaults may be missing.
+`UUID`, `date` or `datetime`. Unknown JSON keys are ignored; fields with defaults may be missing: they get
+their defaults, and `absent_fields(record)` names them, so that a key absent from the JSON can be told from a
+key present with `null` (the sync engine leaves the columns of absent fields alone).
 
 **JSON keys.** A field reads the key of its own name, or its camelCase form with `camel_case=True`
 (`thumbnail_url` reads `thumbnailUrl`). `field(metadata={"json_key": "nameDisplayAs"})` names the key
@@ -66,6 +68,7 @@ from .exceptions import ConfigurationError, InvalidResourceError
 
 __all__ = [
     "CONVERTERS",
+    "absent_fields",
     "deserialize",
     "deserializer_for",
     "register_converter",
@@ -89,6 +92,11 @@ _MAX_SHOWN = 80
 
 _MISSING: Any = object()
 _NoneType = type(None)
+
+# The attribute a deserialiser sets on a record some of whose fields with defaults had no JSON key (see
+# absent_fields): the names of those fields.
+_ABSENT = "_pyck_absent_fields"
+_NOTHING_ABSENT: frozenset[str] = frozenset()
 _MIDNIGHT = time_of_day()
 
 # An internal converter: takes one raw value, returns the converted value, raises _Invalid.
@@ -177,6 +185,18 @@ def deserialize(data: Any, resource_type: type[T], *, camel_case: bool = False) 
     For many records, call `deserializer_for` once and reuse the function it returns.
     """
     return deserializer_for(resource_type, camel_case=camel_case)(data)
+
+
+def absent_fields(record: Any) -> frozenset[str]:
+    """The attributes of `record` whose JSON keys were absent from the data a deserialiser of this module made
+    it from: they hold their defaults, where a key present with `null` gives `None`. Empty for a record that
+    had every key, and for any other object.
+
+    A record whose class has `__slots__` (and no `__dict__`) cannot carry the names: its absent fields read as
+    present.
+    """
+    names = getattr(record, _ABSENT, _NOTHING_ABSENT)
+    return names if type(names) is frozenset else _NOTHING_ABSENT
 
 
 def register_converter(type_: type, converter: Callable[[Any], Any]) -> None:
@@ -377,12 +397,14 @@ def _generic_convert(cls: type, fields: tuple[_FieldSpec, ...], expected: str) -
             raise _Invalid(f"expected {expected}, got {_show(data)}")
         get = data.get
         kwargs: dict[str, Any] = {}
+        absent: list[str] = []
         try:
             for attribute, json_key, exact, field_convert, required in fields:
                 value = get(json_key, _MISSING)
                 if value is _MISSING:
                     if required:
                         raise _Invalid(_missing_reason(attribute, json_key))
+                    absent.append(attribute)
                 elif type(value) is exact:
                     kwargs[attribute] = value
                 else:
@@ -391,11 +413,12 @@ def _generic_convert(cls: type, fields: tuple[_FieldSpec, ...], expected: str) -
             invalid.parts.append(attribute)
             raise
         try:
-            return cls(**kwargs)
+            record = cls(**kwargs)
         except InvalidResourceError as error:
             raise _from_resource_error(error) from error
         except Exception as error:
             raise _rejected(name, error) from error
+        return _mark_absent(record, absent) if absent else record
 
     return convert
 
@@ -409,7 +432,7 @@ def _generated_convert(cls: type, fields: tuple[_FieldSpec, ...], expected: str)
     after field in local variables `v0`, `v1`... and ends with `cls(attribute=v0, ...)`; about a fifth
     faster for a record of eight scalar fields. Its results and errors are the same as the loop's, for every
     input (`tests/core/test_records_compiled.py` compares them). Fields with defaults that are missing are
-    left out of the call (`_present`), off the common path.
+    left out of the call (`_marked`, which names them for `absent_fields`), off the common path.
 
     Only the attribute names appear in the source, as keyword arguments, and only when each is a plain
     identifier (`_can_generate`); JSON keys, converters and messages reach the code through the namespace
@@ -458,7 +481,7 @@ def _generated_namespace(cls: type, fields: tuple[_FieldSpec, ...], expected: st
         "_show": _show,
         "_from_resource_error": _from_resource_error,
         "_rejected": _rejected,
-        "_present": _present,
+        "_marked": _marked,
         "cls": cls,
         "name": cls.__name__,
         "expected": expected,
@@ -492,7 +515,7 @@ def _generated_source(fields: tuple[_FieldSpec, ...]) -> str:
     lines.append("    try:")
     if optional:
         # Keys of fields with defaults that are missing must not be passed: the dataclass fills them in.
-        lines += ["        if missing:", f"            return cls(**_present(attributes, ({values},)))"]
+        lines += ["        if missing:", f"            return _marked(cls, attributes, ({values},))"]
     lines += [
         f"        return cls({arguments})",
         "    except InvalidResourceError as error:",
@@ -528,9 +551,20 @@ def _rejected(name: str, error: Exception) -> _Invalid:
     return _Invalid(f"{name}() rejected the data: {type(error).__name__}: {error}")
 
 
-def _present(attributes: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
-    """The keyword arguments of a generated converter when a field with a default is missing."""
-    return {attribute: value for attribute, value in zip(attributes, values, strict=True) if value is not _MISSING}
+def _marked(cls: type, attributes: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    """The record a generated converter makes when a field with a default is missing: built from the values
+    present, the others named by `absent_fields`."""
+    present = {attribute: value for attribute, value in zip(attributes, values, strict=True) if value is not _MISSING}
+    return _mark_absent(cls(**present), [attribute for attribute in attributes if attribute not in present])
+
+
+def _mark_absent(record: Any, attributes: list[str]) -> Any:
+    """`record`, noting that `attributes` had no JSON key (see `absent_fields`)."""
+    try:
+        object.__setattr__(record, _ABSENT, frozenset(attributes))
+    except (AttributeError, TypeError):
+        pass  # a class with __slots__ has nowhere to keep the names
+    return record
 
 
 def _type_hints(cls: type) -> dict[str, Any]:

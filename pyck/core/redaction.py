@@ -6,6 +6,9 @@
   headers), and `blank_out` replaces them in a text (an answer's body quoted in an error).
 - `redact_secrets` does both for a datasource: its secret parameters, and every secret it has sent
   (`Datasource.sent_secrets`).
+- `reveals` tells whether an exception (or one of its causes) quotes a secret, so that it is left off an error.
+- `without_params` and `with_params` take query parameters out of a URL and put current ones in: a listing's
+  position is stored without the datasource's credentials, which are applied again when it is resumed.
 
 This module imports nothing else from pyck, so every layer (errors, HTTP, paginators, the engine) can use it.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "DEFAULT_SECRET_PARAMS",
@@ -26,7 +29,10 @@ __all__ = [
     "redact_secrets",
     "redact_text",
     "redact_url",
+    "reveals",
     "secret_values",
+    "with_params",
+    "without_params",
 ]
 
 DEFAULT_SECRET_PARAMS: frozenset[str] = frozenset(
@@ -164,3 +170,40 @@ def redact_secrets(text: str, datasource: Any) -> str:
     """
     text = redact_text(text, getattr(datasource, "secret_params", None) or DEFAULT_SECRET_PARAMS)
     return blank_out(text, getattr(datasource, "sent_secrets", ()))
+
+
+def reveals(error: BaseException, secrets: Collection[str]) -> bool:
+    """Whether the text of `error`, or of an exception it was raised from or during, quotes one of `secrets`:
+    such a cause is left off an error, whose traceback would print it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        texts = [str(current), repr(current), *(repr(arg) for arg in current.args)]
+        if any(secret in text for secret in secrets for text in texts):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def without_params(url: str, names: Collection[str]) -> str:
+    """Return `url` without the query parameters named in `names`; the rest of the URL is kept byte for byte.
+
+    For example, `without_params("https://api.example.com/x?api_key=s3cr3t&page=2", {"api_key"})` is
+    `"https://api.example.com/x?page=2"`.
+    """
+    parts = urlsplit(url)
+    if not parts.query or not names:
+        return url
+    kept = [pair for pair in parts.query.split("&") if unquote_plus(pair.partition("=")[0]) not in names]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
+
+
+def with_params(url: str, params: Mapping[str, Any]) -> str:
+    """Return `url` with the query parameters `params`: any of the same name already there are replaced, the
+    others kept byte for byte."""
+    if not params:
+        return url
+    parts = urlsplit(without_params(url, set(params)))
+    query = "&".join(filter(None, [parts.query, urlencode(params, doseq=True)]))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))

@@ -19,25 +19,25 @@ messages = ZapMessageResource(path="/messages", resource_type=Message)
 messages.get("m1")                    # GET https://api.zapmessage.io/messages/m1/
 for message in messages.list(): ...   # GET …/messages?page=1, ?page=2… one page at a time
 ```
+
+What the datasource makes of the API's answers (JSON bodies, error answers) is in `pyck.core.answers`, and how
+the sync engine reads its listing in `pyck.core.rest_listing`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 import types
 from collections.abc import Callable, Collection, Iterator, Mapping
-from email.message import Message
 from typing import Any
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
-from urllib3 import exceptions as urllib3_exceptions
 
 from . import http
+from .answers import describe_transport_error, parse_body, status_error
 from .base import Datasource, Listed, ResourceT
 from .budget import RequestBudget
 from .conf import pyck_settings
@@ -46,22 +46,17 @@ from .exceptions import (
     DatasourceError,
     InvalidResourceError,
     NotFoundError,
-    RateLimitError,
     ResponseError,
     TransportError,
 )
-from .lookahead import prefetch
 from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
 from .records import deserializer_for, to_camel_case
+from .redaction import reveals, with_params
+from .rest_listing import NOT_DESERIALISABLE, read_pages, secret_query
 
 __all__ = ["RestDatasource"]
 
 logger = logging.getLogger("pyck.http")
-
-# How much of an unexpected body an error message quotes.
-_BODY_EXCERPT = 200
-# Error bodies up to this size are parsed as JSON into ``error.body``; larger ones are kept as an excerpt.
-_ERROR_BODY_MAX = 64 * 1024
 
 
 class RestDatasource(Datasource[ResourceT]):
@@ -119,7 +114,7 @@ class RestDatasource(Datasource[ResourceT]):
     """A predicate on deserialised records; list() yields only those for which it returns True."""
     secret_params: Collection[str] = http.DEFAULT_SECRET_PARAMS
     """Query parameters whose values are replaced by *** in logs and errors (plus any name containing
-    "token", "secret" or "key").
+    "token", "secret" or "key"); those the datasource sends are left out of the positions a sync stores.
     """
     max_response_size: int | None = None
     """The largest body read, in bytes; None: the HTTP_MAX_RESPONSE_SIZE setting."""
@@ -143,6 +138,9 @@ class RestDatasource(Datasource[ResourceT]):
         """The secrets this datasource has sent (see http.redact_secrets), longest first; replaced, never
         mutated, so that readers in other threads need no lock.
         """
+        self.sent_secret_params: frozenset[str] = frozenset()
+        """The names of the secret query parameters passed to `request` (the datasource's own credentials, not
+        those of the links it follows), which positions are stored without (see `pyck.core.rest_listing`)."""
         # redact()'s answers by URL: a page's URL is shown several times (request, response, listing).
         self._redacted: dict[str, tuple[frozenset[str], tuple[str, ...], str]] = {}
 
@@ -245,9 +243,9 @@ class RestDatasource(Datasource[ResourceT]):
         """
         session = self.get_session()
         headers = self.get_headers()
-        full_url = _with_query(url, params)
+        full_url = http.with_query(url, params)
         secrets = http.secret_values(full_url, headers, self.secret_params)
-        _remember_secrets(self, secrets)
+        _remember_secrets(self, secrets, params or {})
         shown = self.redact(full_url)
         if self.rate_limit:
             self._get_limiter().acquire()
@@ -270,13 +268,13 @@ class RestDatasource(Datasource[ResourceT]):
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug("%s %s failed after %.0f ms: %s", method, shown, elapsed, type(error).__name__)
             transport_error = TransportError(
-                f"{method} request got no answer: {_describe_transport_error(error, secrets, self.secret_params)}",
+                f"{method} request got no answer: {describe_transport_error(error, secrets, self.secret_params)}",
                 datasource=self,
                 url=shown,
             )
             # requests' and urllib3's messages quote the URL with its query string: a traceback of the cause
             # would print the secrets this error leaves out, so the cause is dropped when it holds one.
-            raise transport_error from (None if _reveals(error, secrets) else error)
+            raise transport_error from (None if reveals(error, secrets) else error)
         shown = self.redact(str(response.url)) if response.url else shown
         try:
             http.read_body(
@@ -305,7 +303,7 @@ class RestDatasource(Datasource[ResourceT]):
 
     def _fetch_page(self, url: str, query: Mapping[str, Any]) -> Page:
         response = self.request("GET", url, params=query)
-        self._last_page.url = self.redact(str(response.url or _with_query(url, query)))
+        self._last_page.url = self.redact(str(response.url or http.with_query(url, query)))
         return Page(data=self.parse_json(response), url=str(response.url or url), headers=response.headers)
 
     # --- Reading ---------------------------------------------------------------------------------------
@@ -333,13 +331,15 @@ class RestDatasource(Datasource[ResourceT]):
         """
         paginator = self.paginator or NoPaginator()
         query, start, stop = take_range({**self.list_query, **query}, start)
+        if isinstance(start, str) and urlsplit(start).scheme in ("http", "https"):
+            start = with_params(start, secret_query(self, query))  # a link stored without them (see rest_listing)
         # The page being read, per thread: a paginator with several pages in flight calls fetch() from worker
         # threads, then names each page as it reads it through fetch.taken (see pagination._taken), so that
         # errors, and list()'s records, name that page rather than the last one requested.
         current = threading.local()
 
         def fetch(url: str, params: Mapping[str, Any]) -> Page:
-            current.url = _with_query(url, params)
+            current.url = http.with_query(url, params)
             return self._fetch_page(url, params)
 
         def taken(page: Page) -> None:
@@ -445,31 +445,7 @@ class RestDatasource(Datasource[ResourceT]):
         call `super().get_status_error(...)` and read `error.body` (see
         `PostcodesDatasource`). Return the error; do not raise it.
         """
-        status = response.status_code
-        secrets = self._response_secrets(response)
-        excerpt = _excerpt(response, secrets)
-        error: DatasourceError
-        if status == 404:
-            error = NotFoundError("Not found (HTTP 404)", datasource=self, url=url, status_code=404)
-        elif status == 429:
-            retry_after = http.parse_retry_after(response.headers.get("Retry-After"))
-            cap = float(pyck_settings.HTTP_MAX_RETRY_AFTER)
-            if retry_after is not None and retry_after > cap:
-                why = f"asked to retry after {retry_after:g}s, more than HTTP_MAX_RETRY_AFTER={cap:g}s"
-            else:
-                why = "still rate limited after the retries"
-            limited = RateLimitError(
-                f"Too many requests (HTTP 429): {why}", datasource=self, url=url, status_code=429
-            )
-            limited.retry_after = retry_after
-            error = limited
-        else:
-            reason = f" {response.reason}" if response.reason else ""
-            error = ResponseError(
-                f"{method} answered HTTP {status}{reason}: {excerpt!r}", datasource=self, url=url, status_code=status
-            )
-        error.body = _error_body(response, secrets, excerpt)
-        return error
+        return status_error(self, response, method=method, url=url)
 
     def get(self, id: Any, **query: Any) -> ResourceT:
         """Fetch and return the record `id`, passing `query` on as query parameters.
@@ -483,7 +459,7 @@ class RestDatasource(Datasource[ResourceT]):
             data = self.fetch_url(url, query)
         except DatasourceError as error:
             raise error.with_context(record_id=id)  # noqa: B904 (keeps the original cause)
-        return self.deserialize_record(data, url=self.redact(_with_query(url, query)), record_id=id)
+        return self.deserialize_record(data, url=self.redact(http.with_query(url, query)), record_id=id)
 
     def list(self, **filter: Any) -> Iterator[ResourceT]:
         """Yield the records, fetching one page at a time; `filter` goes to the API as query parameters.
@@ -492,7 +468,7 @@ class RestDatasource(Datasource[ResourceT]):
         reading (a failed page, a record that does not fit) ends the iteration: what was yielded before it is
         not the whole listing.
         """
-        fallback = self.redact(_with_query(self.url, filter))
+        fallback = self.redact(http.with_query(self.url, filter))
         for item in self.paginate(**filter):
             # The page the item came from, with the query actually sent (defaults added by paginate() too).
             url = getattr(self._last_page, "url", None) or fallback
@@ -521,7 +497,7 @@ class RestDatasource(Datasource[ResourceT]):
                 record_id=record_id,
             )
             cause = error
-        raise invalid from (None if cause is None or _reveals(cause, self.sent_secrets) else cause)
+        raise invalid from (None if cause is None or reveals(cause, self.sent_secrets) else cause)
 
     def read_listing(self, filter: Mapping[str, Any], *, start: Any = None) -> Iterator[Listed]:
         """Yield `(record, position)` for each record of the listing, as the sync engine reads it (see
@@ -543,36 +519,7 @@ class RestDatasource(Datasource[ResourceT]):
         if type(self).list is not RestDatasource.list:
             yield from super().read_listing(filter, start=start)
             return
-        url = self.redact(self.url)
-        resumable = self.resumable
-        if resumable:
-            start_page, skip = (start["page"], start["index"]) if start else (None, 0)
-            depth = pyck_settings.SYNC_PREFETCH_PAGES
-            if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-                raise ConfigurationError(
-                    f"The SYNC_PREFETCH_PAGES setting must be a whole number, 0 or more (0: off), got {depth!r}."
-                )
-            # The next pages are fetched and parsed in another thread while the caller writes the current batch.
-            pages = prefetch(self.walk(start_page, **filter), depth, name=f"pyck-prefetch {self}")
-        else:
-            start_page, skip, pages = None, 0, ((None, [item]) for item in self.paginate(**filter))
-        to_record = self._plain_deserializer()
-        for page_position, items in pages:
-            for index, item in enumerate(items[skip:], start=skip):
-                position = {"page": page_position, "index": index + 1} if resumable else None
-                try:
-                    if to_record is None:
-                        record = self.deserialize_record(item, url=url, record_id=self.get_raw_id(item))
-                    else:
-                        record = to_record(item)
-                except _DESERIALISING_ERRORS as error:
-                    record = self._explained(item, url, error, again=to_record is not None)
-                    if isinstance(record, InvalidResourceError):
-                        yield record, position
-                        continue
-                if self.filter is None or self.filter(record):
-                    yield record, position
-            skip = 0
+        yield from read_pages(self, filter, start=start, to_record=self._plain_deserializer())
 
     def includes(self, record: ResourceT) -> bool:
         """Whether the listing includes `record`: whether `filter` (the attribute), if set, accepts it."""
@@ -588,19 +535,6 @@ class RestDatasource(Datasource[ResourceT]):
         if cls.deserialize is not RestDatasource.deserialize:
             return self.deserialize
         return deserializer_for(self.resource_type, camel_case=self.camel_case)
-
-    def _explained(self, item: Any, url: str, error: Exception, *, again: bool) -> Any:
-        # What deserialize_record() makes of an item that raised `error`: the error naming this datasource, the
-        # URL and the record (or, should a second try succeed, the record). `again`: the error came from the
-        # plain deserialiser, so deserialize_record() is asked; otherwise it came from that method already.
-        if not again:
-            if isinstance(error, InvalidResourceError):
-                return error
-            raise error
-        try:
-            return self.deserialize_record(item, url=url, record_id=self.get_raw_id(item))
-        except InvalidResourceError as explained:
-            return explained
 
     # --- Internals -------------------------------------------------------------------------------------
 
@@ -620,54 +554,8 @@ class RestDatasource(Datasource[ResourceT]):
         Raises:
             ResponseError: the body is not JSON, not UTF-8, or nested too deeply; naming the datasource and URL.
         """
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            data = _loads(response)
-        except (ValueError, LookupError, RecursionError) as error:
-            content_type = response.headers.get("Content-Type", "no content type")
-            if isinstance(error, UnicodeDecodeError):
-                problem = f"{type(error).__name__} at byte {error.start}"
-            elif isinstance(error, RecursionError):
-                problem = "nested too deeply to parse"
-            else:
-                problem = str(error)
-            raise ResponseError(
-                f"Expected a JSON body, got {content_type!r} starting "
-                f"{_excerpt(response, self._response_secrets(response))!r} "
-                f"({len(response.content)} bytes; {problem})",
-                datasource=self,
-                url=self.redact(str(response.url)),
-                status_code=response.status_code,
-            ) from error
-        max_depth = int(pyck_settings.HTTP_MAX_JSON_DEPTH)
-        if _deeper_than(data, max_depth):
-            raise ResponseError(
-                f"The JSON body is nested more than {max_depth} levels deep (HTTP_MAX_JSON_DEPTH)",
-                datasource=self,
-                url=self.redact(str(response.url)),
-                status_code=response.status_code,
-            )
-        return data
+        return parse_body(self, response)
 
-    def _response_secrets(self, response: requests.Response) -> Collection[str]:
-        # Every request of the exchange (redirects included), and the headers get_headers() gives.
-        found: set[str] = set()
-        requests_sent = [r.request for r in response.history] + [response.request]
-        for sent in requests_sent:
-            if sent is not None:
-                found.update(http.secret_values(str(sent.url or ""), sent.headers, self.secret_params))
-        found.update(http.secret_values("", self.get_headers(), self.secret_params))
-        return sorted(found, key=len, reverse=True)
-
-
-# What RestDatasource.deserialize_record turns into an InvalidResourceError besides that error itself: what a
-# deserialize() override reading a missing key or a value of the wrong type raises.
-NOT_DESERIALISABLE = (KeyError, TypeError, ValueError)
-
-# What read_listing() catches from the deserialiser: what deserialize_record turns into an InvalidResourceError
-# (anything else propagates).
-_DESERIALISING_ERRORS = (InvalidResourceError, *NOT_DESERIALISABLE)
 
 # The most URLs whose redacted form a datasource keeps (a listing's pages are each shown about four times, in a row).
 _REDACTED_URLS = 64
@@ -676,7 +564,10 @@ _REDACTED_URLS = 64
 _MAX_REMEMBERED_SECRETS = 32
 
 
-def _remember_secrets(datasource: RestDatasource[Any], secrets: Collection[str]) -> None:
+def _remember_secrets(datasource: RestDatasource[Any], secrets: Collection[str], params: Mapping[str, Any]) -> None:
+    names = {str(name) for name in params if http.is_secret_param(str(name), datasource.secret_params)}
+    if not names <= datasource.sent_secret_params:
+        datasource.sent_secret_params = datasource.sent_secret_params | names
     known = datasource.sent_secrets
     if all(secret in known for secret in secrets):
         return
@@ -703,102 +594,3 @@ def _max_response_time(datasource: RestDatasource[Any]) -> float:
     limit = datasource.max_response_time
     return float(limit if limit is not None else pyck_settings.HTTP_MAX_RESPONSE_TIME)
 
-
-def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
-    if not params:
-        return url
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}{urlencode(params, doseq=True)}"
-
-
-def _loads(response: requests.Response) -> Any:
-    # Strict: JSON is UTF-8 (RFC 8259), so bytes that are not raise instead of turning into U+FFFD. A charset
-    # the server names explicitly is honoured.
-    content_type = response.headers.get("Content-Type")
-    charset = None
-    if content_type and ";" in content_type:  # only parameters name a charset: most APIs send none
-        header = Message()
-        header["Content-Type"] = content_type
-        charset = header.get_content_charset()
-    if charset and charset.replace("_", "-") not in ("utf-8", "utf8"):
-        return json.loads(response.content.decode(charset))
-    # Not json.loads(bytes): it lets UTF-8-encoded surrogates through ("surrogatepass") and guesses UTF-16 and 32.
-    return json.loads(response.content.decode("utf-8-sig"))
-
-
-def _deeper_than(data: Any, limit: int) -> bool:
-    # Level by level, with exact type checks (json.loads makes plain dicts and lists), one comprehension per
-    # level: about a third of the time json.loads took to build the data.
-    level = [data] if type(data) is dict or type(data) is list else []
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
-            return True
-        level = [
-            child
-            for value in level
-            for child in (value.values() if type(value) is dict else value)
-            if type(child) is dict or type(child) is list
-        ]
-    return False
-
-
-def _reveals(error: BaseException, secrets: Collection[str]) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        texts = [str(current), repr(current), *(repr(arg) for arg in current.args)]
-        if any(secret in text for secret in secrets for text in texts):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _error_body(response: requests.Response, secrets: Collection[str], excerpt: str) -> Any:
-    if not response.content:
-        return None
-    if len(response.content) <= _ERROR_BODY_MAX:
-        try:
-            text = response.content.decode(response.encoding or "utf-8")
-            return json.loads(http.blank_out(text, secrets))
-        except (ValueError, LookupError, RecursionError):
-            pass
-    return excerpt
-
-
-def _excerpt(response: requests.Response, secrets: Collection[str]) -> str:
-    text = response.content[: _BODY_EXCERPT * 4].decode(response.encoding or "utf-8", errors="replace")
-    text = http.blank_out(text, secrets)
-    return text[:_BODY_EXCERPT] + ("…" if len(text) > _BODY_EXCERPT else "")
-
-
-def _describe_transport_error(
-    error: requests.RequestException, secrets: Collection[str], secret_params: Collection[str]
-) -> str:
-    # requests wraps urllib3's MaxRetryError, whose text quotes the URL with its query string; its reason
-    # (NewConnectionError, ReadTimeoutError, SSLError…) does not, and says what actually happened.
-    cause = error.args[0] if error.args else None
-    reason = getattr(cause, "reason", cause)
-    if isinstance(error, requests.exceptions.SSLError) or isinstance(reason, urllib3_exceptions.SSLError):
-        kind = "TLS error"
-    elif isinstance(reason, urllib3_exceptions.NewConnectionError):
-        # Checked before timeouts: urllib3 makes NewConnectionError a subclass of ConnectTimeoutError.
-        kind = "connection failed"
-    elif isinstance(error, requests.exceptions.ConnectTimeout) or isinstance(
-        reason, urllib3_exceptions.ConnectTimeoutError
-    ):
-        kind = "timed out connecting"
-    elif isinstance(reason, http.SlowAnswerError):
-        return f"the answer was too slow: {reason}"
-    elif isinstance(error, requests.exceptions.Timeout) or isinstance(reason, urllib3_exceptions.ReadTimeoutError):
-        kind = "timed out waiting for the answer"
-    elif isinstance(error, requests.exceptions.ConnectionError):
-        kind = "connection failed"
-    else:
-        kind = type(error).__name__
-    detail = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason or "")
-    detail = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>: ", "", detail)
-    detail = http.blank_out(http.redact_text(detail, secret_params), secrets)
-    return f"{kind}: {detail}" if detail else kind

@@ -16,7 +16,7 @@ import responses
 
 from pyck.core import http, redaction
 from pyck.core.http import RateLimiter, build_session, parse_retry_after
-from pyck.core.redaction import is_credential_header, redact_url
+from pyck.core.redaction import is_credential_header, redact_url, with_params, without_params
 
 API = "https://api.example.com"
 
@@ -52,6 +52,25 @@ def session(retries: int = 3, backoff_factor: float = 0.5, max_retry_after: floa
 )
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (f"{API}/x?api_key=s3cr3t&page=2", f"{API}/x?page=2"),
+        (f"{API}/x?page=2&api_key=a&api%5Fkey=b&api_keys=c#top", f"{API}/x?page=2&api_keys=c#top"),
+        (f"{API}/x?api_key=s3cr3t", f"{API}/x"),
+        (f"{API}/x?q=a%20b&page=2", f"{API}/x?q=a%20b&page=2"),  # the rest byte for byte
+    ],
+)
+def test_without_params(url: str, expected: str) -> None:
+    assert without_params(url, {"api_key"}) == expected
+
+
+def test_with_params_replaces_those_of_the_same_name_and_keeps_the_rest() -> None:
+    assert with_params(f"{API}/x?api_key=old&q=a%20b", {"api_key": "new"}) == f"{API}/x?q=a%20b&api_key=new"
+    assert with_params(f"{API}/x", {"api_key": "new key"}) == f"{API}/x?api_key=new+key"
+    assert with_params(f"{API}/x?page=2", {}) == f"{API}/x?page=2"
 
 
 def test_redact_url_with_own_secret_params_keeps_the_defaults_fragments() -> None:

@@ -303,6 +303,26 @@ def test_missing_fields_with_defaults_get_them() -> None:
     _assert_same(Member, [_MEMBER, partial, {**_MEMBER, "nickname": "Nan"}, {**_MEMBER, "tags": None}])
 
 
+def test_fields_absent_from_the_json_are_named_and_null_ones_are_not() -> None:
+    """A key absent from the JSON is told from a key present with null (issue 17, item 8), by both converters."""
+    partial = {key: _MEMBER[key] for key in ("id", "name", "party", "joined_on")}
+    for convert in _converters(Member):
+        assert records.absent_fields(convert(partial)) == {"dues", "nickname", "tags", "parties"}
+        assert records.absent_fields(convert({**partial, "nickname": None, "tags": []})) == {"dues", "parties"}
+        assert records.absent_fields(convert(_MEMBER)) == frozenset()
+        assert convert(partial) == convert({**partial, "nickname": None})  # the mark is no field
+
+
+def test_absent_fields_of_what_no_deserialiser_made_is_empty() -> None:
+    @dataclass(slots=True)
+    class Slotted:
+        id: int
+        note: str | None = None
+
+    assert records.absent_fields(deserializer_for(Slotted)({"id": 1})) == frozenset()  # nowhere to keep them
+    assert records.absent_fields({"id": 1}) == records.absent_fields(None) == frozenset()
+
+
 def test_a_required_field_that_is_missing_is_named() -> None:
     generated, generic = _converters(Member)
     incomplete = {key: value for key, value in _MEMBER.items() if key != "joined_on"}

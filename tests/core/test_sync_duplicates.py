@@ -14,6 +14,7 @@ from django.utils import timezone
 from pyck.core.datasources import OnDelete, SyncRun, apply_records
 from pyck.core.models import CronTask
 from pyck.core.sync.duplicates import find_duplicates, merge_duplicates
+from pyck.core.sync.results import SyncWarning
 from pyck.geo.territories.uk import parliament as P
 from tests.testapp import resources as r
 from tests.testapp.models import MP, Author, Book, Employee, Party, Player, Team
@@ -50,18 +51,21 @@ def test_a_sync_that_finds_duplicates_says_so_in_its_result_log_and_run(monkeypa
 
     result = model.sync()
 
+    assert result.warnings == [SyncWarning("duplicated", label, "external_id", 1)]
+    assert "pyck_merge_duplicates " + label in result.warnings[0].message
+    [stored] = SyncRun.objects.get(model=label).warnings
+    assert (stored["kind"], stored["model"], stored["field"], stored["count"]) == ("duplicated", label, "external_id", 1)
     message = f"{label}: 1 external id has more than one row (7): a sync updates one row of each"
-    assert result.errors[0].message.startswith(message) and "pyck_merge_duplicates " + label in result.errors[0].message
-    assert any(note.startswith(message) for note in result.notes)
-    assert SyncRun.objects.get(model=label).errors[0]["message"].startswith(message)
-    assert any(r.levelname == "WARNING" and r.getMessage().startswith(message) for r in caplog.records)
-    assert result.ok, "the records were written: the duplicates are reported, not a failure"
+    assert any(note.startswith(message) and "pyck_merge_duplicates " + label in note for note in result.notes)
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(line.startswith(message) for line in logged) and str(result.warnings[0]) in logged
+    assert result.ok and result.errors == [], "the records were written: the duplicates are a warning"
 
 
 def test_a_sync_with_no_duplicates_says_nothing_about_them(monkeypatch) -> None:
     use(monkeypatch, Party, [_party(7), _party(8)], P.Party)
     result = Party.sync()
-    assert result.errors == [] and result.notes == []
+    assert result.errors == [] and result.notes == [] and result.warnings == []
 
 
 def test_deletion_asks_no_get_for_the_extra_rows_of_a_listed_id(monkeypatch) -> None:
@@ -84,8 +88,9 @@ def test_a_push_that_finds_duplicates_says_so(monkeypatch) -> None:
 
     result = apply_records(Party, [_party(7, "renamed")])
 
-    assert result.errors[0].message.startswith("testapp.Party: 1 external id has more than one row (7)")
-    assert SyncRun.objects.get(mode="push").errors[0]["message"] == result.errors[0].message
+    assert result.warnings == [SyncWarning("duplicated", "testapp.Party", "external_id", 1)]
+    assert result.notes[0].startswith("testapp.Party: 1 external id has more than one row (7)")
+    assert SyncRun.objects.get(mode="push").warnings[0]["kind"] == "duplicated"
 
 
 # --- merging ----------------------------------------------------------------------------------------------------

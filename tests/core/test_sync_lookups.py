@@ -139,3 +139,20 @@ def test_a_remembered_row_deleted_meanwhile_is_looked_up_again(monkeypatch):
     # The deletion cascaded to the two towns of c2 the first batch had written; the later three are in place.
     assert City.objects.filter(country__external_id="c2").count() == 3 and City.objects.count() == 18
     assert sync_model(City).created == 2 and City.objects.filter(country__external_id="c2").count() == 5
+
+
+def test_a_run_that_loads_a_large_id_map_says_so_in_its_notes(monkeypatch, caplog):
+    from pyck.core.sync import context
+
+    monkeypatch.setattr(context, "_LARGE_ID_MAP", 8)  # 100,000 rows in production
+    _use(monkeypatch, 10)
+    sync_model(Party)
+    assert sync_model(MP).notes == []  # the table was empty when the run read the map
+    result = sync_model(MP, batch_size=5)
+    assert result.ok and result.unchanged == 10
+    (text,) = [n for n in result.notes if "external id -> primary key map" in n]
+    assert text.startswith("testapp.MP: this run read the external id -> primary key map of all 10 rows")
+    assert "testapp.MP.external_id has no index" in text and "db_index=True" in text and "check --deploy" in text
+    assert text in caplog.text
+    # The related model's map (7 parties) is under the threshold: no note for it; nor for an indexed model.
+    assert not [n for n in result.notes if n.startswith("testapp.Party")]

@@ -9,6 +9,10 @@ checkpoint (in the server's request log) and that the table ends equal to the re
 
 Two kills: one inside a batch's transaction, after its rows and its checkpoint were written and before the
 commit (the child pauses there); one at whatever moment a slowed-down incremental listing has reached.
+
+Two more kills leave nothing to resume from, and check that the next run closes the killed run's record all
+the same (issue 17, item 3): one as the run starts, before its first checkpoint; one while the run confirms
+with `get()` that a row missing from the listing is gone, after its listing ended.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from django.db import connection
 
 from benchmarks.server import BenchServer, TicketData
 from pyck.core.models import SyncRun, SyncState
+from pyck.core.options import OnDelete
 from pyck.core.sync import sync_model
 from tests.cron_support.helpers import ROOT, child_env, wait_for
 from tests.testapp.models import Ticket
@@ -233,3 +238,58 @@ def test_an_incremental_run_killed_mid_listing_resumes_from_its_checkpoint(api, 
     state = _state()
     assert state.checkpoint is None
     assert state.cursor == {"datetime": api.tickets.latest().isoformat()} != cursor_before
+
+
+def _runs() -> list[SyncRun]:
+    return list(SyncRun.objects.filter(model="testapp.Ticket").order_by("started"))
+
+
+def _assert_closed_by(killed: SyncRun, later: SyncRun) -> None:
+    """The killed run's record says failed, and why, since the later run started; no run is left "running"."""
+    killed.refresh_from_db()
+    assert killed.status == "failed", killed.errors
+    assert "stopped without recording its outcome" in killed.errors[0]["message"]
+    assert killed.started <= killed.finished <= later.started
+    assert not SyncRun.objects.filter(status="running").exists()
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_closed_by_the_next_run(api, spawn):
+    child = spawn(api.url, PYCK_RESUME_PAUSE_AT="start")
+    child.wait_for_line("PAUSED start")
+    child.sigkill()
+    _wait_for_the_killed_session_to_end()
+    [killed] = _runs()
+    assert killed.status == "running" and _state().checkpoint is None  # nothing to resume from
+
+    result = sync_model(Ticket, batch_size=BATCH)
+
+    assert result.ok and not result.resumed
+    assert any("1 earlier run(s) still recorded as running" in note for note in result.notes)
+    killed_again, later = _runs()
+    assert later.status == "succeeded"
+    _assert_closed_by(killed, later)
+    assert killed.finished == killed.started  # it made no progress anyone saw
+    assert "found it still marked running" in killed.errors[0]["message"]
+    _assert_table_is_the_remote_listing(api.tickets)
+
+
+def test_a_run_killed_while_confirming_deletions_is_closed_by_the_next_run(api, spawn):
+    assert sync_model(Ticket).ok
+    Ticket.objects.create(external_id=TICKETS + 1, subject="gone", status="open", updated_at=api.tickets.latest())
+    child = spawn(api.url, PYCK_RESUME_PAUSE_AT="confirm", PYCK_RESUME_DELETE="1")
+    child.wait_for_line("PAUSED confirm")
+    child.sigkill()
+    _wait_for_the_killed_session_to_end()
+    first, killed = _runs()
+    # The listing ended (no checkpoint left to resume from); the run died confirming that the extra row is gone.
+    assert killed.status == "running" and _state().checkpoint is None
+    listing_ended = _state().checkpoint_updated
+    assert killed.started < listing_ended
+
+    result = sync_model(Ticket, batch_size=BATCH, mode="full", on_delete=OnDelete.DELETE, max_delete_fraction=1.0)
+
+    assert result.ok and not result.resumed and result.deleted == 1
+    *_, later = _runs()
+    _assert_closed_by(killed, later)
+    assert killed.finished == listing_ended  # the last time it was seen making progress
+    _assert_table_is_the_remote_listing(api.tickets)

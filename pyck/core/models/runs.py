@@ -26,7 +26,9 @@ class SyncStatus(models.TextChoices):
 class SyncRun(models.Model):
     """One sync of one model: when it ran, how it ended, its counts and its first errors.
 
-    Written by `pyck.core.sync.sync_model` (`status="running"` at the start, the outcome at the end).
+    Written by `pyck.core.sync.sync_model` (`status="running"` at the start, the outcome at the end). A run
+    whose process dies (killed, a lost machine) cannot record its outcome: the next listing run of the same
+    model and partition records it as failed, saying so, as it starts.
     """
 
     Status = SyncStatus
@@ -48,8 +50,17 @@ class SyncRun(models.Model):
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     deleted = models.PositiveIntegerField(default=0)
+    kept = models.PositiveIntegerField(
+        default=0, help_text="Rows missing from the listing whose records get() still returned: kept, and refreshed."
+    )
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="The first errors: [{'record_id': ..., 'message': ...}].")
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Data changed or left as it was without a failure, with counts: "
+        "[{'kind': ..., 'model': ..., 'field': ..., 'count': ..., 'message': ...}] (see SyncWarning).",
+    )
     duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
     partition = models.CharField(max_length=200, blank=True, default="", help_text="The partition synced, if any.")
     mode = models.CharField(
@@ -65,6 +76,11 @@ class SyncRun(models.Model):
         app_label = "pyck"
         ordering = ["-started"]
         verbose_name = "sync run"
+        indexes = [
+            # Each listing run looks for the runs of its model still recorded as running (their process died):
+            # a handful of rows among the model's whole history.
+            models.Index(fields=["model", "partition"], condition=models.Q(status="running"), name="pyck_syncrun_running"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.model} {self.status} at {self.started:%Y-%m-%d %H:%M:%S}"

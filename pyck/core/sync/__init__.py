@@ -11,6 +11,8 @@ docs page "How a sync works" describes what a sync does, step by step; each step
 - `batches`: writing a batch in one transaction, and redoing it row by row when the database refuses it;
 - `locks`: the write lock that pushes, and the listings of models pushes write, take batch by batch;
 - `upsert`: the set-based upsert of one batch, relations included, through the model's `plan`;
+- `attributes`: what a resource type declares, which `plan` and `manage.py check` hold `field_map` to;
+  `unseen`: the `field_map` paths no record of a listing carried, when the type cannot say;
 - `bulk`, `lookups`, `statements`: the statements a batch sends; `context`: what a run remembers between batches;
 - `deletion`: deleting what a complete listing did not include; `history`: the `SyncRun` rows;
 - `results`: `SyncResult`, `SyncProgress`, `RecordError`; `order`: `sync_order`; `collector`: the garbage
@@ -37,7 +39,7 @@ from .deletion import delete_missing, deletion_arguments
 from .lookups import is_unique
 from .order import sync_order
 from .push import apply_records
-from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, note, record_failer
+from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, SyncWarning, note, record_failer, warn
 from .run import run_sync
 
 # Not in __all__, but named here for the rest of pyck (the partitioned runs of the cron workers import them, and
@@ -46,7 +48,9 @@ from .checkpoint import CHECKPOINT_INTERVAL as CHECKPOINT_INTERVAL
 from .deletion import delete_options as delete_options
 from .history import jsonable as jsonable, storable as storable
 
-__all__ = ["RecordError", "SyncProgress", "SyncResult", "apply_records", "sync_model", "sync_models", "sync_order"]
+__all__ = [
+    "RecordError", "SyncProgress", "SyncResult", "SyncWarning", "apply_records", "sync_model", "sync_models", "sync_order",
+]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -166,10 +170,13 @@ def _sync(
             note(combined, f"{model._meta.label}: nothing deleted: {seen.lost}")
         else:
             fail = record_failer(combined, options.max_errors, model._meta.label, config.datasource)
+            warned = len(combined.warnings)
             delete_missing(
                 context, model, combined, fail, since=min(r.listing_started for r in results), seen=seen,
                 **deletion_arguments(options),
             )
+            for warning in combined.warnings[warned:]:  # the partitions' own were logged as each ended
+                logger.warning("%s", warning)
             logger.info("%s: %d rows deleted after a full listing of its %d partitions", model._meta.label, combined.deleted, len(results))
     return combined
 
@@ -191,4 +198,6 @@ def _combine(label: str, results: list[SyncResult]) -> SyncResult:
             setattr(combined, name, getattr(combined, name) + getattr(r, name))
         combined.errors.extend(r.errors)
         combined.notes.extend(r.notes)
+        for warning in r.warnings:
+            warn(combined, (warning.kind, warning.model, warning.field), warning.count)
     return combined

@@ -92,6 +92,7 @@ def _write_row_by_row(
             total.unchanged += outcome.unchanged
             total.stamped += outcome.stamped
             total.failures.extend(outcome.failures)
+            total.warnings.update(outcome.warnings)
         if on_write is not None:
             on_write(total)
     return total

@@ -58,6 +58,10 @@ class RunState:
         # Whether pushes write a model this run writes: its batches then take the write lock.
         self.pushed = pushed
         self.state_pk = state.pk
+        # Whether a listing run of this partition is recorded as running, and when the last checkpoint was
+        # written: see history.close_dead_runs.
+        self.unfinished: bool = state.unfinished
+        self.checkpoint_updated: datetime | None = state.checkpoint_updated
         self.cursor = states.decode_value(state.cursor)
         self.filter_text = states.canonical(filter_)
         self.mode = self._pick_mode(requested, state)

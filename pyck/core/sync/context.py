@@ -18,6 +18,9 @@ __all__ = ["RunContext", "SeenRows"]
 # Most rows per model whose external id -> pk a run keeps once found (about 100 bytes each).
 _MAX_KNOWN = 100_000
 
+# Rows in an external id -> pk map past which a run says it had to load it (the external id has no index).
+_LARGE_ID_MAP = 100_000
+
 # Most duplicated external ids per model a run remembers (it counts them all).
 _MAX_DUPLICATES = 1_000
 
@@ -57,6 +60,8 @@ class RunContext:
         # ``None``, by stamping their ``last_sync_time`` (durable, for a run whose deletions another process
         # decides). Unchanged rows of other models are left alone.
         self.confirmations: dict[type[models.Model], SeenRows | None] = {}
+        # What the run should tell about the id maps it loaded: see :meth:`take_notes`.
+        self._notes: list[str] = []
         # External ids found on more than one row of a model (the first `_MAX_DUPLICATES` of them), and how many
         # there were: reported at the end of the run (see `duplicates.report_duplicates`).
         self.duplicates: dict[type[models.Model], set[Any]] = {}
@@ -87,6 +92,13 @@ class RunContext:
             for key, pk in model._base_manager.order_by().values_list(field.attname, "pk").iterator(chunk_size=10_000):
                 if known.setdefault(key, pk) != pk and key is not None:
                     self.note_duplicate(model, key)
+            if len(known) > _LARGE_ID_MAP:
+                self._notes.append(
+                    f"{model._meta.label}: this run read the external id -> primary key map of all {len(known):,} "
+                    f"rows into memory, because {model._meta.label}.{field.name} has no index. Add db_index=True "
+                    "(or unique=True) to the field to look each batch's rows up by index instead (pyck.W010, "
+                    "shown by manage.py check --deploy)."
+                )
         found = {key: known[key] for key in keys if key in known}
         unknown = [key for key in keys if key not in known] if self.concurrent else []
         if unknown:
@@ -96,6 +108,12 @@ class RunContext:
                         self.note_duplicate(model, key)
                     found.setdefault(key, known[key])
         return found
+
+    def take_notes(self) -> list[str]:
+        """Return what the run should tell about the id maps loaded since the last call (a large table whose
+        external id has no index), and forget it."""
+        notes, self._notes = self._notes, []
+        return notes
 
     def note_duplicate(self, model: type[models.Model], key: Any) -> None:
         """Note that `model` has several rows of external id `key` (reported at the end of the run)."""

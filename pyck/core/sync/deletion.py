@@ -19,7 +19,7 @@ from ..models.synced import SyncedModel
 from ..options import RunOptions, SyncConfig
 from .batches import write_batch
 from .context import RunContext, SeenRows
-from .results import RecordError, SyncResult
+from .results import RecordError, SyncResult, warn
 
 __all__ = ["delete_missing", "delete_options", "deletion_arguments"]
 
@@ -135,8 +135,8 @@ def delete_missing(
     finally:
         context.confirmations.pop(model, None)
     result.kept += len(live)
+    warn(result, ("kept", label, None), len(live))  # logged with the run's other warnings
     if live:
-        logger.info("%s: %d rows missing from the listing still exist remotely: kept and refreshed", label, len(live))
         if result.failed and result.status == SyncStatus.SUCCEEDED:
             result.status = SyncStatus.PARTIAL
     # Seen or written since (fetched as a reference of a refreshed record): it exists after all.

@@ -5,7 +5,7 @@ A model without a unique constraint on its external id cannot refuse a second ro
 own writers never make one (one sync of a model at a time, see `pyck.core.models.leases.SyncLease`; pushes
 take turns with them batch by batch, see `locks`), but rows written before that, by hand or by other code
 may. A sync then updates one row of the id and leaves the others as they were; it says so in its result, its
-log and its `SyncRun`. Merging keeps one row per id (the one synced most recently), points every foreign key
+log and its `SyncRun` (a `"duplicated"` `SyncWarning`). Merging keeps one row per id (the one synced most recently), points every foreign key
 and many-to-many link of other rows at it, and deletes the others.
 
 Part of the sync engine; the docs page "How a sync works" describes the whole.
@@ -27,7 +27,7 @@ from ..models.leases import SyncLease
 from ..models.synced import SyncedModel
 from .context import RunContext
 from .locks import lock_writes
-from .results import RecordError, SyncResult
+from .results import SyncResult, note, warn
 
 __all__ = ["Duplicates", "MergeReport", "find_duplicates", "merge_duplicates", "report_duplicates"]
 
@@ -37,23 +37,23 @@ logger = logging.getLogger("pyck.sync")
 _QUOTED = 5
 
 
-def report_duplicates(context: RunContext, result: SyncResult, max_errors: int) -> None:
-    """Say in `result` (first among its errors, and in its notes) and in the log which models the run found
-    several rows of one external id in, then forget them; the errors go into the run's `SyncRun` with the rest."""
+def report_duplicates(context: RunContext, result: SyncResult) -> None:
+    """Say which models the run found several rows of one external id in, then forget them: a `"duplicated"`
+    `SyncWarning` per model in `result.warnings` (the run's `SyncRun` keeps them, and they are logged when it
+    ends), and a note quoting some of the ids and the command that merges them, logged as a warning."""
     for model, keys in context.duplicates.items():
         label = model._meta.label
         count = context.duplicate_counts.get(model, len(keys))
+        warn(result, ("duplicated", label, model.sync_config.external_id), count)
         quoted = ", ".join(repr(key) for key in sorted(keys, key=repr)[:_QUOTED])
         more = ", ..." if count > _QUOTED else ""
-        message = (
+        note(
+            result,
             f"{label}: {count} external id{'s have' if count != 1 else ' has'} more than one row ({quoted}{more}): a "
             "sync updates one row of each and leaves the others as they were. Merge them with `python manage.py "
-            f"pyck_merge_duplicates {label}` (a dry run; add --apply to merge)"
+            f"pyck_merge_duplicates {label}` (a dry run; add --apply to merge)",
+            level=logging.WARNING,
         )
-        logger.warning("%s", message)
-        result.notes.append(message)
-        result.errors.insert(0, RecordError(None, message))
-    del result.errors[max(max_errors, 1):]
     context.duplicates.clear()
     context.duplicate_counts.clear()
 

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from .. import http
@@ -37,8 +39,13 @@ def run_outcome(result: SyncResult, datasource: Any, clock: float) -> dict[str, 
         "updated": result.updated,
         "unchanged": result.unchanged,
         "deleted": result.deleted,
+        "kept": result.kept,
         "failed": result.failed,
         "errors": [{"record_id": jsonable(e.record_id), "message": storable(e.message)} for e in result.errors],
+        "warnings": [
+            {"kind": w.kind, "model": w.model, "field": w.field, "count": w.count, "message": w.message}
+            for w in result.warnings
+        ],
         "duration": result.duration,
     }
 
@@ -81,12 +88,14 @@ def update_run(pk: Any, outcome: dict[str, Any], result: SyncResult, label: str)
 def finish_run(
     model: type[Any], pk: Any, result: SyncResult, datasource: Any, clock: float, recorded: dict[str, Any] | None
 ) -> BaseException | None:
-    """Record `result` as the outcome of the `SyncRun` `pk` and send `sync_finished`; return the database error
-    that refused the write, if any.
+    """Record `result` as the outcome of the `SyncRun` `pk`, log its warnings and send `sync_finished`; return the
+    database error that refused the write, if any.
 
     `recorded` is the outcome the run's last batch wrote in its own transaction (`record_outcome`), or `None`:
     when it is still the run's outcome, nothing is written again.
     """
+    for warning in result.warnings:
+        logger.warning("%s", warning)
     outcome = run_outcome(result, datasource, clock)
     refused = None
     if recorded is not None and same_outcome(recorded, outcome):
@@ -97,18 +106,38 @@ def finish_run(
     return refused
 
 
-def close_dead_runs(label: str, partition: str, checkpointed: datetime, now: datetime) -> None:
-    """Mark as failed the runs still "running" that started before the checkpoint being resumed was written:
-    their process died without recording an outcome (a killed worker, a lost machine). Pushes are not listings,
-    leave no checkpoint, and may be running meanwhile: they are left alone."""
+def close_dead_runs(label: str, partition: str, last_seen: datetime | None, now: datetime, *, resumed: bool = True) -> int:
+    """Record as failed the listing runs of `label`'s `partition` still recorded as running, and return how many.
+
+    Called as a listing run starts, before it records itself: listing runs of one model and partition never
+    overlap (the clock, `--once`, the admin and `sync_model` take turns), so a run still "running" then is one
+    whose process died without recording its outcome (a killed worker, a lost machine), at any moment: before
+    its first checkpoint, mid-listing, or while its deletions were being confirmed. If two runs ever overlapped
+    all the same, the earlier one would record its own outcome over this one when it ends.
+
+    Each is given `finished` = when it was last known to make progress: `last_seen` (the partition's last
+    checkpoint, or the end of its listing) if that is after it started, else its start. Pushes are not
+    listings and may run meanwhile: they are left alone.
+
+    Args:
+        label: the model's `app_label.ModelName`.
+        partition: the partition (`""`: the model is not partitioned).
+        last_seen: when the partition's `SyncState` checkpoint was last written (`None`: never).
+        now: when the new run started.
+        resumed: whether the new run goes on from the dead run's checkpoint.
+    """
+    how = "went on from its last checkpoint" if resumed else "found it still marked running"
     message = (
         f"The process running this sync stopped without recording its outcome (killed?); the run started at "
-        f"{now:%Y-%m-%d %H:%M:%S} went on from its last checkpoint."
+        f"{now:%Y-%m-%d %H:%M:%S} {how}."
     )
-    SyncRun.objects.filter(model=label, partition=partition, status=SyncStatus.RUNNING, started__lte=checkpointed).exclude(
-        mode=SyncRun.Mode.PUSH
-    ).update(
-        status=SyncStatus.FAILED, finished=checkpointed, errors=[{"record_id": None, "message": message}]
+    finished: Any = F("started")
+    if last_seen is not None:
+        finished = Greatest(F("started"), Value(last_seen, output_field=DateTimeField()))
+    return (
+        SyncRun.objects.filter(model=label, partition=partition, status=SyncStatus.RUNNING, started__lte=now)
+        .exclude(mode=SyncRun.Mode.PUSH)
+        .update(status=SyncStatus.FAILED, finished=finished, errors=[{"record_id": None, "message": message}])
     )
 
 

@@ -16,7 +16,7 @@ import hashlib
 import logging
 
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ..exceptions import ConfigurationError
@@ -25,7 +25,8 @@ from ..models.cron import CronTask
 from ..models.leases import SYNC_PREFIX, describe_holder, free_lease, held_here, wait_for_release
 from ..models.runs import SyncRun
 from ..models.state import SyncState
-from .plan import get_plan, resource_attributes, reverse_relations
+from .attributes import resource_attributes
+from .plan import get_plan, reverse_relations
 
 __all__ = ["load_state", "lock_writes", "mark_pushed", "wait_for_listings", "writable_models"]
 
@@ -158,13 +159,19 @@ def load_state(model: type[models.Model], partition: str) -> tuple[SyncState, bo
     """Return the `SyncState` row of `model`'s `partition` (created if missing, as `get_or_create` does), and
     whether pushes write any model a batch of `model` may write: then its batches take the write lock.
 
+    The row's `unfinished` attribute says whether a listing run of the model's partition is recorded as
+    running (see `history.close_dead_runs`).
+
     One query, as `get_or_create` makes when the row exists.
     """
     label = model._meta.label
     labels = [other._meta.label for other in writable_models(model)]
     state = None
     pushed = False
-    for row in SyncState.objects.filter(Q(model=label, partition=partition) | Q(model__in=labels, partition="", pushed=True)):
+    running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).exclude(mode=SyncRun.Mode.PUSH)
+    running_here = running.filter(model=OuterRef("model"), partition=OuterRef("partition"))
+    rows = SyncState.objects.filter(Q(model=label, partition=partition) | Q(model__in=labels, partition="", pushed=True))
+    for row in rows.annotate(unfinished=Exists(running_here)):
         if row.model == label and row.partition == partition:
             state = row
         pushed = pushed or row.pushed
@@ -174,5 +181,7 @@ def load_state(model: type[models.Model], partition: str) -> tuple[SyncState, bo
                 state = SyncState.objects.create(model=label, partition=partition)
         except IntegrityError:
             state = SyncState.objects.get(model=label, partition=partition)
+        # A model's first run, or the first since its state was reset: runs from before may still be "running".
+        state.unfinished = running.filter(model=label, partition=partition).exists()  # type: ignore[attr-defined]
     return state, pushed
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..exceptions import ConfigurationError
 from ..models.synced import SyncedModel
 from .plan import get_plan
 
@@ -26,7 +27,11 @@ def sync_order(models: Iterable[type[SyncedModel]]) -> list[type[SyncedModel]]:
     hard: dict[Any, set[Any]] = {model: set() for model in ordered}
     soft: dict[Any, set[Any]] = {model: set() for model in ordered}
     for model in ordered:
-        for mapping in get_plan(model).mappings:
+        try:
+            mappings = get_plan(model).mappings
+        except ConfigurationError:
+            continue  # its own run fails, saying why (and is recorded); the others still run, in order
+        for mapping in mappings:
             target = mapping.related
             if target in members and target is not model:
                 required = mapping.kind == "fk" and not mapping.field.null

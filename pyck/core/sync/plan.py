@@ -12,7 +12,6 @@ import decimal
 import functools
 import math
 import sys
-import typing
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +24,11 @@ from django.utils import timezone
 
 from ..exceptions import ConfigurationError
 from ..models.synced import SyncedModel
+from .attributes import resource_attributes, undeclared_step
 
 __all__ = [
     "MISSING", "FieldMapping", "Plan", "RecordFailure", "build_plan", "convert", "get_plan", "is_reference_id", "read",
-    "resource_attributes", "reverse_relations",
+    "refuse_undeclared_sources", "reverse_relations",
 ]
 
 _Kind = Literal["value", "fk", "m2m", "reverse"]
@@ -139,30 +139,6 @@ class Plan:
         return converters
 
 
-def resource_attributes(resource_type: Any, sample: Any = None) -> set[str] | None:
-    """Return the attribute names of a resource type (dataclass fields or type hints), else of a sample record."""
-    if isinstance(resource_type, type):
-        if dataclasses.is_dataclass(resource_type):
-            return {f.name for f in dataclasses.fields(resource_type)}
-        try:
-            hints = typing.get_type_hints(resource_type)
-        except Exception:  # unresolvable forward references: fall back to the raw annotations
-            hints = {}
-            for klass in reversed(resource_type.__mro__):
-                hints.update(getattr(klass, "__annotations__", {}))
-        names = {name for name in hints if not name.startswith("_")}
-        if names:
-            return names
-    if sample is not None:
-        if isinstance(sample, dict):
-            return {str(key) for key in sample}
-        if dataclasses.is_dataclass(sample):
-            return {f.name for f in dataclasses.fields(sample)}
-        if hasattr(sample, "__dict__"):
-            return {name for name in vars(sample) if not name.startswith("_")}
-    return None
-
-
 _plans: dict[tuple[Any, ...], Plan] = {}
 
 
@@ -174,11 +150,31 @@ def get_plan(model: type[models.Model], sample: Any = None) -> Plan:
     cache_key = (model, id(config.datasource), resource_type, config.external_id, field_map)
     plan = _plans.get(cache_key)
     if plan is None:
+        refuse_undeclared_sources(model)
         attributes = resource_attributes(resource_type, sample)
         plan = build_plan(model, attributes)
         if attributes is not None and isinstance(resource_type, type):
             _plans[cache_key] = plan
     return plan
+
+
+def refuse_undeclared_sources(model: type[models.Model]) -> None:
+    """Refuse a `field_map` path that the resource type does not declare (see `attributes.undeclared_step`):
+    every record would lack it, and the field would be left empty in every row.
+
+    Raises:
+        ConfigurationError: naming the model, the `field_map` entry, the resource type, and the close matches.
+    """
+    config = model.sync_config  # type: ignore[attr-defined]
+    resource_type = config.datasource.resource_type
+    for name, source in sorted((config.field_map or {}).items()):
+        undeclared = undeclared_step(resource_type, source) if source is not None else None
+        if undeclared is not None:
+            raise ConfigurationError(
+                f"{model._meta.label}: SyncConfig(field_map={{{name!r}: {source!r}}}) reads {undeclared.describe()}, "
+                f"which the resource type {undeclared.owner_name} does not declare, so {name} would be left empty in "
+                f"every row: the sync refuses to run. {undeclared.suggestion()}"
+            )
 
 
 def reverse_relations(model: type[models.Model]) -> dict[str, Any]:

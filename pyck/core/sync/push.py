@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
 from itertools import islice
 from typing import Any
 
@@ -27,7 +26,7 @@ from .duplicates import report_duplicates
 from .history import finish_run, record_outcome
 from .locks import lock_writes, mark_pushed
 from .plan import RecordFailure, get_plan
-from .results import RecordError, SyncResult, add_outcome, record_failer
+from .results import RecordError, SyncResult, add_outcome, copy_result, record_failer
 from .upsert import Outcome
 
 __all__ = ["apply_records"]
@@ -94,7 +93,7 @@ def apply_records(model: type[SyncedModel], records: Iterable[Any], *, deleted: 
 
     def end(outcome: Outcome) -> None:
         nonlocal recorded
-        ending = replace(result, errors=[replace(e) for e in result.errors], notes=list(result.notes))
+        ending = copy_result(result)
         add_outcome(ending, outcome, record_failer(ending, config.max_errors, label, datasource))
         ending.status = SyncStatus.PARTIAL if ending.failed else SyncStatus.SUCCEEDED
         recorded = record_outcome(sync_run.pk, ending, datasource, clock)
@@ -112,7 +111,7 @@ def apply_records(model: type[SyncedModel], records: Iterable[Any], *, deleted: 
         del result.errors[max(config.max_errors, 1):]
         unexpected = error
 
-    report_duplicates(context, result, config.max_errors)
+    report_duplicates(context, result)
     refused = finish_run(model, sync_run.pk, result, datasource, clock, recorded)
     unexpected = unexpected or refused
     if unexpected is not None:

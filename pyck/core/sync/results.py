@@ -1,4 +1,5 @@
-"""What a sync reports: `SyncResult`, `SyncProgress`, `RecordError`, and how record errors are collected.
+"""What a sync reports: `SyncResult`, `SyncProgress`, `RecordError`, `SyncWarning`, and how record errors and
+warnings are collected.
 
 Part of the sync engine; the docs page "How a sync works" describes the whole.
 """
@@ -7,13 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from ..models.runs import SyncStatus
 
-__all__ = ["ProgressCallback", "RecordError", "SyncProgress", "SyncResult", "note", "record_failer"]
+__all__ = [
+    "ProgressCallback", "RecordError", "SyncProgress", "SyncResult", "SyncWarning", "WarningKey", "add_outcome", "copy_result",
+    "note", "record_failer", "warn",
+]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -27,6 +31,68 @@ class RecordError:
 
     def __str__(self) -> str:
         return self.message
+
+
+@dataclass
+class SyncWarning:
+    """Data a run changed, or left as it was, without failing a record: worth checking, though the run
+    succeeded. What happened (`kind`), to which model and field, and to how many records (`count`).
+
+    `kind` is one of:
+
+    - `"nulled"`: a nullable foreign key was stored as null because the record it names could not be resolved
+      (not found remotely, or it failed);
+    - `"dropped"`: links of a many-to-many (or inverse) field to records that could not be resolved were left
+      out (`count` counts the links);
+    - `"absent"`: records carried no value at all for the field (its JSON key was absent, which is not `null`):
+      the column of the rows they update was left as it was, rather than emptied. A field removed or renamed
+      upstream looks like this;
+    - `"kept"`: rows missing from a complete listing still exist remotely (`get()` returned their records):
+      they were kept, and refreshed. A listing that is silently shorter than it should be looks like this;
+    - `"duplicated"`: external ids (`field`) found on more than one row of the model (`count` counts the ids):
+      a sync updates one row of each and leaves the others as they were. `manage.py pyck_merge_duplicates`
+      merges them.
+    """
+
+    kind: str
+    model: str
+    """The model's `app_label.ModelName` (for `"nulled"`, `"dropped"` and `"absent"`, the model whose rows
+    hold the field: a related model's, for records embedded in the listing's)."""
+    field: str | None
+    """The model field (`None` for `"kept"`)."""
+    count: int
+
+    @property
+    def message(self) -> str:
+        """The warning in words, with its count."""
+        where = f"{self.model}.{self.field}" if self.field else self.model
+        if self.kind == "nulled":
+            return f"{where}: {self.count} references to records that could not be resolved were stored as null"
+        if self.kind == "dropped":
+            return f"{where}: {self.count} links to records that could not be resolved were left out"
+        if self.kind == "absent":
+            return (
+                f"{where}: {self.count} records carried no value for it (the key was absent, not null): the column "
+                "was left as it was. Was the field removed or renamed upstream?"
+            )
+        if self.kind == "kept":
+            return (
+                f"{where}: {self.count} rows missing from the listing still exist remotely (get() returned them): "
+                "kept, and refreshed. Is the listing shorter than it should be?"
+            )
+        if self.kind == "duplicated":
+            return (
+                f"{where}: {self.count} external ids have more than one row: a sync updates one row of each and "
+                f"leaves the others as they were. Merge them with `manage.py pyck_merge_duplicates {self.model}`"
+            )
+        return f"{where}: {self.kind} ({self.count})"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# What a warning is counted under: (kind, model label, field), see SyncWarning.
+WarningKey = tuple[str, str, str | None]
 
 
 @dataclass
@@ -73,6 +139,10 @@ class SyncResult:
     """For a partitioned model synced as a whole: the result of each partition."""
     listing_started: datetime | None = None
     """When the listing this run read started: earlier than `started` when the run resumed an earlier one."""
+    warnings: list[SyncWarning] = field(default_factory=list)
+    """Data the run changed, or left as it was, without failing a record, with counts (see `SyncWarning`):
+    references stored as null, links left out, fields absent from the records, rows kept though missing from
+    the listing. Logged at WARNING and stored in the `SyncRun`; the run still succeeds."""
 
     @property
     def ok(self) -> bool:
@@ -125,11 +195,35 @@ def add_outcome(result: SyncResult, outcome: Any, fail: Callable[[Any, str], Non
     result.unchanged += outcome.unchanged
     for record_id, reason in outcome.failures:
         fail(record_id, reason)
+    for key, count in outcome.warnings.items():
+        warn(result, key, count)
 
 
-def note(result: SyncResult, text: str) -> None:
-    """Log `text` and add it to `result.notes`."""
-    logger.info("%s", text)
+def warn(result: SyncResult, key: WarningKey, count: int) -> None:
+    """Count `count` more of the warning `key` (`(kind, model label, field)`) in `result.warnings`."""
+    if not count:
+        return
+    kind, model, field_name = key
+    for warning in result.warnings:
+        if (warning.kind, warning.model, warning.field) == key:
+            warning.count += count
+            return
+    result.warnings.append(SyncWarning(kind, model, field_name, count))
+
+
+def copy_result(result: SyncResult) -> SyncResult:
+    """A copy of `result` whose errors, notes and warnings can change without changing `result`'s."""
+    return replace(
+        result,
+        errors=[replace(e) for e in result.errors],
+        notes=list(result.notes),
+        warnings=[replace(w) for w in result.warnings],
+    )
+
+
+def note(result: SyncResult, text: str, *, level: int = logging.INFO) -> None:
+    """Log `text` (at `level`) and add it to `result.notes`."""
+    logger.log(level, "%s", text)
     result.notes.append(text)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 
 from django.db import transaction
@@ -28,7 +27,8 @@ from .deletion import delete_missing, deletion_arguments
 from .duplicates import report_duplicates
 from .history import close_dead_runs, finish_run, record_outcome
 from .listing import listing
-from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, note, record_failer
+from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, copy_result, note, record_failer
+from .unseen import UnseenSources
 from .upsert import Outcome
 
 __all__ = ["run_sync"]
@@ -70,11 +70,19 @@ def run_sync(
             run.track(seen)
             context.confirmations[model] = seen
         result.listing_started = run.listing_started
+        if run.unfinished:
+            dead = close_dead_runs(label, partition, run.checkpoint_updated, result.started, resumed=result.resumed)
+            if dead:
+                where = f"{label} [{partition}]" if partition else label
+                text = (
+                    f"{where}: {dead} earlier run(s) still recorded as running were recorded as failed: the process "
+                    "running them stopped without recording an outcome (killed?)"
+                )
+                logger.warning("%s", text)
+                result.notes.append(text)
         sync_run = SyncRun.objects.create(
             model=label, started=result.started, partition=partition, mode=run.mode, resumed=result.resumed
         )
-        if run.resumed_from is not None:
-            close_dead_runs(label, partition, run.resumed_from, result.started)
     sync_started.send(sender=model)
     fail = record_failer(result, max_errors, label, datasource)
 
@@ -96,6 +104,7 @@ def run_sync(
 
     concurrent, context.concurrent = context.concurrent, context.concurrent or run.pushed  # see RunContext
     try:
+        unseen = UnseenSources(model)  # refuses a field_map path the resource type does not declare
         with truncation_notes() as truncations:
             for resource, position in listing(datasource, run.query(filter_), run):
                 run.position = position
@@ -105,11 +114,16 @@ def run_sync(
                         result.errors.append(RecordError(resource.record_id, str(resource)))
                     continue
                 run.see(resource)
+                if unseen.paths:
+                    unseen.see(resource)
                 batch.append(resource)
                 if len(batch) >= batch_size:
                     add_outcome(result, write_batch(context, model, batch, checkpoint), fail)
                     written(len(batch))
                     batch = []
+        for text in unseen.warnings():
+            # The counts are in result.warnings ("absent"), which the SyncRun keeps; this says what to fix.
+            note(result, text, level=logging.WARNING)
         complete = not truncations
         finish = run.finisher(complete=complete)
 
@@ -117,7 +131,7 @@ def run_sync(
             nonlocal recorded
             finish(outcome, result.failed)
             if on_delete is not OnDelete.DELETE:  # nothing can change the outcome after this batch
-                ending = replace(result, errors=[replace(e) for e in result.errors], notes=list(result.notes))
+                ending = copy_result(result)
                 add_outcome(ending, outcome, record_failer(ending, max_errors, label, datasource))
                 _settle(ending, run, truncations, on_delete, max_errors)
                 recorded = record_outcome(sync_run.pk, ending, datasource, clock)
@@ -169,7 +183,9 @@ def run_sync(
         logger.info("%s: nothing deleted: %s", label, why)
 
     context.concurrent = concurrent
-    report_duplicates(context, result, max_errors)
+    for text in context.take_notes():
+        note(result, text)
+    report_duplicates(context, result)
     refused = finish_run(model, sync_run.pk, result, datasource, clock, recorded)
     unexpected = unexpected or refused
     if unexpected is not None:

@@ -16,6 +16,7 @@ import datetime
 import logging
 import os
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from django.db import models
 from django.db.models import Q
 
 from ..exceptions import DatasourceError, NotFoundError, SyncError
+from ..records import absent_fields
 from . import bulk
 from .context import RunContext
 from .lookups import among, is_indexed
@@ -48,6 +50,9 @@ class _Row:
     existing: dict[str, Any] | None = None
     pk: uuid.UUID | None = None
     error: str | None = None
+    # The resource's attributes whose JSON keys were absent (see records.absent_fields): left alone on a row that
+    # exists, rather than set to the resource's default.
+    absent: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -61,6 +66,9 @@ class Outcome:
     # Rows whose ``last_sync_time`` was stamped although nothing else changed (see ``RunContext.confirmations``).
     stamped: int = 0
     failures: list[tuple[Any, str]] = field(default_factory=list)
+    # How many times each (kind, model label, field) of results.SyncWarning happened: references nulled, links
+    # left out, fields absent from the listing's records.
+    warnings: Counter[tuple[str, str, str | None]] = field(default_factory=Counter)
 
     @property
     def wrote(self) -> bool:
@@ -111,6 +119,11 @@ def upsert(
         except RecordFailure as error:
             outcome.failures.append((raw_id, str(error)))
             continue
+        absent = absent_fields(resource)
+        if absent:
+            row.absent = absent
+        if not depth and (absent or (len(row.values) < len(converters) and isinstance(resource, dict))):
+            _count_absent(plan, row, outcome)
         rows.pop(key, None)  # a record listed twice: the later one wins
         rows[key] = row
 
@@ -122,8 +135,8 @@ def upsert(
         ctx.pending[(label, key)] = row.pk
 
     for mapping in plan.of_kind("fk", "m2m", "reverse"):
-        _resolve(ctx, plan, mapping, list(rows.values()), stamp=stamp, depth=depth)
-    _drop_failed(ctx, plan, rows)
+        _resolve(ctx, plan, mapping, list(rows.values()), outcome, stamp=stamp, depth=depth)
+    _drop_failed(ctx, plan, rows, outcome)
 
     ok = [row for row in rows.values() if row.error is None]
     outcome.failures.extend((row.raw_id, row.error) for row in rows.values() if row.error is not None)
@@ -158,6 +171,17 @@ def _read_values(
             value = read(resource, source)
             if value is not MISSING:
                 values[attname] = to_value(value)
+
+
+def _count_absent(plan: Plan, row: _Row, outcome: Outcome) -> None:
+    """Count, for the warnings, the plain fields a record of the listing carries no value for (see
+    `SyncWarning`): attributes whose JSON key was absent, and keys missing from a record that is a dict
+    (`_resolve` counts the relations)."""
+    label = plan.model._meta.label
+    for mapping in plan.of_kind("value"):
+        root = mapping.source.partition(".")[0]
+        if root in row.absent or (isinstance(row.resource, dict) and read(row.resource, mapping.source) is MISSING):
+            outcome.warnings["absent", label, mapping.name] += 1
 
 
 def _new_pks(model: type[models.Model], count: int) -> list[uuid.UUID]:
@@ -199,7 +223,14 @@ def _load_existing(ctx: RunContext, plan: Plan, keys: list[Any]) -> dict[Any, di
 
 
 def _resolve(
-    ctx: RunContext, plan: Plan, mapping: FieldMapping, rows: list[_Row], *, stamp: datetime.datetime, depth: int
+    ctx: RunContext,
+    plan: Plan,
+    mapping: FieldMapping,
+    rows: list[_Row],
+    outcome: Outcome,
+    *,
+    stamp: datetime.datetime,
+    depth: int,
 ) -> None:
     """Turn the references in `mapping` (ids or embedded resources) into pks of the related model."""
     related = mapping.related
@@ -220,7 +251,10 @@ def _resolve(
         if row.error is not None:
             continue
         value = read(row.resource, mapping.source)
-        if value is MISSING:
+        absent = value is MISSING or (bool(row.absent) and mapping.source.partition(".")[0] in row.absent)
+        if absent and not depth:
+            outcome.warnings["absent", plan.model._meta.label, mapping.name] += 1
+        if value is MISSING or (absent and row.existing is not None):
             continue  # not carried by this record: leave the relation alone
         if fk:
             values = [] if value is None else [value]
@@ -257,6 +291,7 @@ def _resolve(
     reasons: dict[Any, str] = {}
     if embedded:
         nested = upsert(ctx, related, list(embedded.values()), stamp=stamp, depth=depth + 1)
+        outcome.warnings.update(nested.warnings)
         pks.update(nested.pks)
         for raw_id, message in nested.failures:
             _note_nested_failure(rlabel, rplan, raw_id, message, reasons)
@@ -287,6 +322,7 @@ def _resolve(
                 reasons[key] = str(error)  # maybe transient: not remembered, a later batch may retry
     if fetched:
         nested = upsert(ctx, related, fetched, stamp=stamp, depth=depth + 1)
+        outcome.warnings.update(nested.warnings)
         pks.update(nested.pks)
         for raw_id, message in nested.failures:
             _note_nested_failure(rlabel, rplan, raw_id, message, reasons)
@@ -312,6 +348,7 @@ def _resolve(
             else:
                 logger.warning("%s %r: field %r left %s: %s", plan.model._meta.label, row.raw_id, mapping.name,
                                "null" if fk else "without that link", reason)
+                outcome.warnings["nulled" if fk else "dropped", plan.model._meta.label, mapping.name] += 1
         if fk:
             if not keys and required:
                 row.error = f"field {mapping.name!r} is required but the record has no value for it"
@@ -334,7 +371,7 @@ def _note_nested_failure(rlabel: str, rplan: Plan | None, raw_id: Any, message: 
             pass
 
 
-def _drop_failed(ctx: RunContext, plan: Plan, rows: dict[Any, _Row]) -> None:
+def _drop_failed(ctx: RunContext, plan: Plan, rows: dict[Any, _Row], outcome: Outcome) -> None:
     """Unlink rows that failed after being given a pk, and null (or fail) the rows of the batch pointing at them."""
     label = plan.model._meta.label
     self_fks = [m for m in plan.of_kind("fk") if m.related is plan.model]
@@ -354,11 +391,15 @@ def _drop_failed(ctx: RunContext, plan: Plan, rows: dict[Any, _Row]) -> None:
                 if row.values.get(mapping.attname) in failed:
                     if mapping.field.null:
                         row.values[mapping.attname] = None
+                        outcome.warnings["nulled", label, mapping.name] += 1
                     else:
                         row.error = f"field {mapping.name!r} points at a record of the same batch that failed"
             for name, pks in row.to_many.items():
                 if pks:
-                    row.to_many[name] = [pk for pk in pks if pk not in failed]
+                    kept = [pk for pk in pks if pk not in failed]
+                    if len(kept) < len(pks):
+                        row.to_many[name] = kept
+                        outcome.warnings["dropped", label, name] += len(pks) - len(kept)
 
 
 def _write_rows(ctx: RunContext, plan: Plan, rows: list[_Row], outcome: Outcome, *, stamp: datetime.datetime) -> None:
@@ -375,7 +416,11 @@ def _write_rows(ctx: RunContext, plan: Plan, rows: list[_Row], outcome: Outcome,
             outcome.created += 1
             continue
         existing = row.existing
-        values = {name: value for name, value in row.values.items() if existing.get(name) != value}
+        if row.absent:  # the columns of fields the record carried no value for are left as they are
+            left = {m.attname for m in plan.of_kind("value") if m.source.partition(".")[0] in row.absent}
+            values = {name: value for name, value in row.values.items() if name not in left and existing.get(name) != value}
+        else:
+            values = {name: value for name, value in row.values.items() if existing.get(name) != value}
         if values:
             outcome.updated += 1
             changed.append((row.pk, values))  # type: ignore[arg-type]

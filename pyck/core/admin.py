@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
@@ -13,15 +12,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 
 from .models import registry
+from .models.leases import SyncLease, describe_holder
 from .sync.cursor import describe as describe_cursor
 from .sync.plan import get_plan
-from .cron import leases
-from .cron.execution import MAX_ERROR_CHARS, MAX_RESULT_CHARS
-from .cron.jobs import SYNC_PREFIX
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, SyncInProgressError
 from .models import CronTask, PartitionedRun, PartitionRun, SyncRun, SyncState
 from .overview import describe_checkpoint, describe_mode, partition_states, when
 from .sync import SyncResult
@@ -132,6 +128,10 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     * "Sync now" syncs the model and reports the result: an action (`sync_now`), and a button above the
       list, which also works on an empty list (actions need a selected row), posting to `sync_view`.
       The sync runs inside the web request: for models that take minutes, rely on `run_cron_tasks` instead.
+      It holds the model's sync lease (see `pyck.core.models.leases.SyncLease`): while any other sync of the
+      model runs (the cron clock, a worker, `Model.sync()`), it starts nothing and says who holds the lease;
+      when done, it records the run on the model's cron task, so that the clock's next sync of the model comes
+      `sync_interval` later.
     * Rows cannot be added by hand (they come from the datasource); deleting them is allowed.
 
     Register a model with it directly, subclass it, or mix it in front of your own base admin:
@@ -224,25 +224,21 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _sync_and_report(self, request: HttpRequest) -> None:
         label = self.model._meta.label
-        task = f"{SYNC_PREFIX}{label}"
-        owner = leases.new_owner_id("admin")
-        # Two syncs of one model must not overlap: when the clock schedules this model, hold its task's lease.
-        leased = CronTask.objects.filter(name=task).exists()
-        if leased and not leases.claim(task, owner, now=timezone.now(), lease=leases.lease_duration(), due_only=False):
+        try:
+            # The model's sync lease: refused at once while the clock, a worker or any other sync of the model
+            # holds it; recorded on the model's cron task when done, so the clock does not sync it again at once.
+            with SyncLease(self.model, kind="admin", reschedule=True) as lease:
+                result = self.model.sync()
+                lease.record(result)
+        except SyncInProgressError as busy:
             self.message_user(
                 request,
-                f"A sync of {label} is running already (the cron clock, a worker or another \"Sync now\"): nothing "
-                "was started. Try again when it has finished; the sync run history shows it.",
+                f"A sync of {label} is running already, by {describe_holder(busy.holder)}: nothing was started. "
+                "Try again when it has finished; the sync run history shows it.",
                 messages.WARNING,
             )
             return
-        outcome: dict[str, Any] = {}
-        try:
-            with leases.Heartbeat(task, owner, leases.lease_duration()) if leased else contextlib.nullcontext():
-                result = self.model.sync()
-            outcome = {"last_status": "succeeded" if result.ok else "failed", "last_result": str(result)[:MAX_RESULT_CHARS]}
         except Exception as error:
-            outcome = {"last_status": "failed", "last_error": repr(error)[:MAX_ERROR_CHARS]}
             # The engine has recorded the failed SyncRun; keep the admin page up and let error monitoring know.
             logger.exception("Sync now: the sync of %s crashed", label)
             self.message_user(
@@ -252,9 +248,6 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 messages.ERROR,
             )
             return
-        finally:
-            if leased:
-                leases.release(task, owner, last_finished=timezone.now(), **outcome)
         level = _SYNC_MESSAGE_LEVELS.get(result.status, messages.WARNING)
         self.message_user(request, self.get_sync_message(result), level)
 

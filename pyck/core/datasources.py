@@ -26,6 +26,7 @@ from .exceptions import (
     RateLimitError,
     ResponseError,
     SyncError,
+    SyncInProgressError,
     TransportError,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "RestDatasource",
     "SyncConfig",
     "SyncError",
+    "SyncInProgressError",
     "SyncResult",
     "SyncRun",
     "SyncedModel",

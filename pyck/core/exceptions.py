@@ -12,6 +12,7 @@ PyckError                      base of everything pyck raises; do not raise dire
 │   ├── TransportError         connection refused or reset, timeout, TLS failure
 │   └── InvalidResourceError   the data does not fit the resource type
 └── SyncError                  a sync could not be carried out
+    └── SyncInProgressError    another process is syncing the model now: this sync was not started
 ```
 
 Every `DatasourceError` carries the datasource, the URL with its secrets removed, the record id and
@@ -37,6 +38,7 @@ __all__ = [
     "RateLimitError",
     "ResponseError",
     "SyncError",
+    "SyncInProgressError",
     "TransportError",
 ]
 
@@ -174,3 +176,31 @@ class InvalidResourceError(DatasourceError):
 
 class SyncError(PyckError):
     """A sync could not be carried out (for example its listing failed part-way)."""
+
+
+class SyncInProgressError(SyncError):
+    """Another process or thread holds the model's sync lease (it is syncing the model, or merging its
+    duplicate rows): this sync was not started, and nothing was written or recorded.
+
+    Args:
+        message: what happened and what to do, naming the model and the holder.
+        model: the model's label (`"app_label.ModelName"`).
+        holder: the lease owner, `kind@host:pid:random` (`kind`: `clock`, `worker`, `enqueued`, `admin`,
+            `sync`, `merge`).
+        until: when the holder's lease expires unless it renews it (it does, every third of
+            `CRON_LEASE_DURATION`, while it runs).
+    """
+
+    def __init__(self, message: str, *, model: str, holder: str, until: Any = None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.holder = holder
+        self.until = until
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructor arguments: make the error survive pickling (Django Tasks, multiprocessing).
+        return (_rebuild_in_progress, (str(self), self.model, self.holder, self.until))
+
+
+def _rebuild_in_progress(message: str, model: str, holder: str, until: Any) -> SyncInProgressError:
+    return SyncInProgressError(message, model=model, holder=holder, until=until)

@@ -71,7 +71,8 @@ def main(mode: str, keep: bool) -> None:
                 status = int(exit.code or 0)
         else:
             try:
-                result = sync_model(Sample)
+                # Several processes at once (`keep`) take turns on the model's sync lease: wait for it.
+                result = sync_model(Sample, wait=240 if keep else 0)
             except Exception as error:
                 print(f"CRASHED {error!r}", flush=True)
                 status = 2

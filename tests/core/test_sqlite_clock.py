@@ -103,5 +103,6 @@ def test_several_processes_syncing_one_sqlite_file_with_the_documented_settings_
         assert result["status"] == 0 and result["rows"] == RECORDS, result
         assert result["run"]["status"] == "succeeded" and result["run"]["failed"] == 0, result
         assert result["notes"].get("redone batches", 0) == 0, result
-    # Each record stored once: the writers took turns, batch by batch.
+    # Each record stored once: the processes took turns on the model's sync lease (and their lease and run
+    # bookkeeping, written at the same time, never met "database is locked").
     assert sum(result["run"]["created"] for result in results) == RECORDS

@@ -64,7 +64,7 @@ def test_queries_per_batch_do_not_grow_with_the_batch(monkeypatch):
 
     # Cold syncs of a three-model chain (seat -> embedded MP -> embedded party), one batch each.
     assert large - small <= _split_allowance((Constituency, 5, 500), (MP, 6, 500))
-    assert small <= 25
+    assert small <= 27  # 25, and the model's sync lease taken and freed (issue 17: two statements a run)
 
     # And a re-sync that changes every row (one UPDATE per changed column, whatever the row count).
     small_update = _count(monkeypatch, 50, suffix="!")

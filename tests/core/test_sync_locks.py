@@ -151,3 +151,49 @@ def test_a_partitioned_models_overview_does_not_show_the_mark_as_a_partition(mon
     assert "testapp.Article" in _pushed()
 
     assert [state.partition for state in partition_states(Article)] == ["short", "long"]
+
+
+def _running_sync(label: str, seconds: float, owner: str = "clock@elsewhere:1:abc") -> None:
+    """Another process syncs `label` now, holding its lease for `seconds` more."""
+    from pyck.core.models import CronTask
+
+    now = timezone.now()
+    CronTask.objects.create(
+        name=f"sync:{label}", next_due=now, last_status="running", lease_owner=owner,
+        lease_expires=now + timedelta(seconds=seconds),
+    )
+
+
+def test_the_first_push_waits_for_a_sync_running_since_before_that_writes_its_models(monkeypatch, caplog) -> None:
+    import time
+
+    use(monkeypatch, Party, [], P.Party)
+    use(monkeypatch, MP, [], P.Member)
+    _running_sync("testapp.MP", 0.6)  # MP's listing writes parties: it read the marks before this push
+
+    start = time.monotonic()
+    apply_records(Party, [_party(1)])
+    assert time.monotonic() - start > 0.4, "it waited for the sync to end (here: its lease to run out)"
+    [warning] = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert "the first push to testapp.Party waits for the sync of testapp.MP" in warning
+    assert "the cron clock (clock@elsewhere:1:abc)" in warning
+
+    _running_sync("testapp.Party", 60, owner="clock@elsewhere:2:def")
+    start = time.monotonic()
+    apply_records(Party, [_party(2)])
+    assert time.monotonic() - start < 0.4, "once the mark is there, pushes take turns batch by batch: no waiting"
+
+
+def test_a_push_from_inside_a_sync_of_the_model_does_not_wait_for_itself(monkeypatch) -> None:
+    import time
+
+    from pyck.core.models.leases import holding
+
+    use(monkeypatch, Party, [], P.Party)
+    owner = "sync@here:1:abc"
+    _running_sync("testapp.Party", 60, owner=owner)
+
+    start = time.monotonic()
+    with holding("sync:testapp.Party", owner):
+        apply_records(Party, [_party(1)])
+    assert time.monotonic() - start < 5

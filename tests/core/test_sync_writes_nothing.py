@@ -42,8 +42,10 @@ def _writes(queries: CaptureQueriesContext) -> list[tuple[str, str]]:
 
 
 def _data_writes(queries: CaptureQueriesContext) -> list[tuple[str, str]]:
-    """The writes other than the run's own bookkeeping (its SyncRun row and its model's SyncState row)."""
-    return [(table, sql) for table, sql in _writes(queries) if table not in ("pyck_syncrun", "pyck_syncstate")]
+    """The writes other than the run's own bookkeeping (its SyncRun row, its model's SyncState row, and the
+    model's sync lease on its CronTask row, taken and released: issue 17)."""
+    bookkeeping = ("pyck_syncrun", "pyck_syncstate", "pyck_crontask")
+    return [(table, sql) for table, sql in _writes(queries) if table not in bookkeeping]
 
 
 def _stamps() -> dict[int, Any]:

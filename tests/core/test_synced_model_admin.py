@@ -307,3 +307,46 @@ def test_sync_now_holds_the_lease_while_it_syncs_and_records_the_outcome(admin_c
     task.refresh_from_db()
     assert (task.lease_owner, task.lease_expires, task.last_status) == ("", None, "succeeded")
     assert Article.objects.get().title == "New title"
+
+
+def test_sync_now_moves_the_next_due_time_so_the_clock_does_not_sync_again_at_once(admin_client, article, remote):
+    from pyck.core.cron import jobs as registry
+    from pyck.core.cron.clock import Clock
+    from pyck.core.models import CronTask
+
+    remote.data = [_article(1, "New title")]
+    task = CronTask.objects.create(name="sync:testapp.Article", interval=timezone.timedelta(days=1), next_due=timezone.now())
+
+    _run_action(admin_client, article.pk)
+
+    task.refresh_from_db()
+    assert (task.last_status, task.run_count, task.lease_owner) == ("succeeded", 1, "")
+    assert task.last_result.startswith("Sync of testapp.Article succeeded")
+    assert task.next_due == task.last_finished + Article.sync_config.sync_interval
+    saved = dict(registry._jobs)
+    try:
+        registry.autodiscover()
+        assert Clock([registry.get_cron_job("sync:testapp.Article")]).run_due() == [], "not due: just synced"
+    finally:
+        registry._jobs.clear()
+        registry._jobs.update(saved)
+    assert SyncRun.objects.filter(model="testapp.Article").count() == 1
+
+
+def test_sync_now_takes_the_lease_before_the_clock_has_made_the_models_row(admin_client, article, remote, monkeypatch):
+    from pyck.core.models import CronTask
+
+    seen: list[str] = []
+
+    def listing(**filter: Any) -> Any:
+        seen.append(CronTask.objects.get(name="sync:testapp.Article").lease_owner)  # while the sync runs
+        return iter([_article(1, "New title")])
+
+    monkeypatch.setattr(remote, "list", listing)
+
+    _run_action(admin_client, article.pk)
+
+    assert seen[0].startswith("admin@")
+    task = CronTask.objects.get(name="sync:testapp.Article")
+    assert (task.lease_owner, task.last_status) == ("", "succeeded")
+    assert task.next_due == task.last_finished + Article.sync_config.sync_interval

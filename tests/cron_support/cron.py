@@ -1,7 +1,8 @@
 """Cron tasks for the subprocess tests, found by the clock's autodiscovery of ``cron`` modules.
 
 Each task appends ``<event> <task> <pid> <unix time>`` lines to the file named by ``PYCK_CRON_LOG``, so the test
-can tell which process ran what and when. ``PYCK_CRON_INTERVAL`` (seconds) and ``PYCK_CRON_TASK_SECONDS`` (how
+can tell which process ran what and when. With ``PYCK_REMOTE_URL`` set, ``testapp.Party`` syncs from that local
+server (see ``remote.py``). ``PYCK_CRON_INTERVAL`` (seconds) and ``PYCK_CRON_TASK_SECONDS`` (how
 long ``record`` takes) shape the schedule.
 """
 
@@ -36,6 +37,11 @@ def fail() -> None:
     _log("start", "fail")
     raise RuntimeError("the fail task always fails")
 
+
+if os.environ.get("PYCK_REMOTE_URL"):  # a clock child of tests/faults/test_one_writer.py
+    from .remote import point_party_at
+
+    point_party_at(os.environ["PYCK_REMOTE_URL"])
 
 _interval = timedelta(seconds=float(os.environ.get("PYCK_CRON_INTERVAL", "3600")))
 register_cron(record, _interval, name="record")

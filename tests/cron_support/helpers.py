@@ -38,11 +38,13 @@ def child_env(log: Path | None = None, **extra: Any) -> dict[str, str]:
 
 
 class Child:
-    """A ``python -m django <args>`` child process whose output is collected line by line as it comes."""
+    """A ``python -m django <args>`` child process whose output is collected line by line as it comes
+    (``python -m <module> <args>`` with another ``module``)."""
 
-    def __init__(self, args: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(self, args: Sequence[str], env: dict[str, str], module: str = "django") -> None:
+        command = [*args, "--skip-checks"] if module == "django" else list(args)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "django", *args, "--skip-checks"],
+            [sys.executable, "-m", module, *command],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from django.utils import timezone
 from ..models import registry
 from ..conf import pyck_settings
 from ..models import CronTask
+from ..models.leases import describe_holder, holder, take
 from ..sync import sync_order
 from . import leases
 from .execution import MAX_ERROR_CHARS, Interrupted, check_sync_mode, execute, recycle_connections, release
@@ -222,11 +224,13 @@ class Clock:
         except Exception:
             logger.exception("Looking after partitioned runs failed; trying again at the next tick.")
 
-    def run_all(self) -> list[Outcome]:
+    def run_all(self, *, wait: float = 0.0) -> list[Outcome]:
         """Run every task now, whether due or not (`--once`), still under its lease; always inline.
 
-        A task whose lease another process holds is skipped. A failing task does not stop the others.
-        Returns one outcome per task; stops early (without error) on SIGTERM/SIGINT.
+        A task whose lease another live process holds is waited for, up to `wait` seconds, then run; if the
+        lease is still held then, the task is not run: its outcome is `"skipped"`, with the holder in its
+        `error`. A lease held by a dead process of this machine is taken over at once. A failing task does not
+        stop the others. Returns one outcome per task; stops early (without error) on SIGTERM/SIGINT.
         """
         outcomes = []
         with self._signals():
@@ -235,11 +239,45 @@ class Clock:
                 if self.stopping:
                     break
                 try:
-                    outcomes.append(self._run_job(job, due_only=False, enqueue=False))
+                    outcomes.append(self._run_now(job, wait))
                 except Interrupted:
                     outcomes.append(Outcome(name=job.name, status="interrupted"))
                     break
         return outcomes
+
+    def _run_now(self, job: CronJob, wait: float) -> Outcome:
+        """Run `job` now under its lease, waiting up to `wait` seconds for a live holder to let go of it."""
+        lease = leases.lease_duration()
+        clock = time.monotonic()
+        deadline = clock + wait
+        said = False
+        while not take(job.name, self.owner, now=(now := self.now()), lease=lease):
+            current, until = holder(job.name, now)
+            held = f"its lease is held by {describe_holder(current) or 'another process'}" + (
+                f" until {until:%Y-%m-%d %H:%M:%S %Z}" if until else ""
+            )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.stopping:
+                waited = f" (waited {wait:g}s)" if wait else ""
+                outcome = Outcome(name=job.name, status="skipped", error=f"not run: {held}{waited}")
+                logger.warning("Cron task %s %s", job.name, outcome.error)
+                self.reporter.finished(outcome)
+                return outcome
+            if not said:
+                self.reporter.note(f"{'waiting':<11} {job.name}: {held}; waiting up to {wait:g}s for it")
+                said = True
+            self._stopping.wait(min(0.25, remaining))
+        if said:
+            self.reporter.note(f"{'waited':<11} {job.name} {time.monotonic() - clock:.1f}s for its lease")
+        return execute(
+            job,
+            self.owner,
+            started=now,
+            reporter=self.reporter,
+            now=self.now,
+            abortable=self._set_abortable,
+            sync_mode=self.sync_mode,
+        )
 
     def run_forever(self) -> None:
         """Tick every `tick` seconds until `stop`, SIGTERM or SIGINT; then return.

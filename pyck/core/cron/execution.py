@@ -18,6 +18,7 @@ from django.db import DatabaseError, connections
 from django.db.models import F
 
 from ..exceptions import ConfigurationError, SyncError
+from ..models.leases import MAX_ERROR_CHARS, MAX_RESULT_CHARS, holding
 from ..options import MODES
 from . import leases
 from .jobs import CronJob
@@ -35,13 +36,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("pyck.cron")
-
-MAX_ERROR_CHARS = 10_000
-"""Longest traceback kept in `CronTask.last_error` (the tail is kept: it names the failing line)."""
-
-MAX_RESULT_CHARS = 2_000
-"""Longest summary of a task's return value kept in `CronTask.last_result`."""
-
 
 class Interrupted(BaseException):
     """Raised inside a running task by a second SIGTERM/SIGINT. `BaseException` so task code that catches
@@ -98,10 +92,12 @@ def release(name: str, owner: str, fields: dict[str, Any]) -> bool:
         return leases.release(name, owner, **fields)
 
 
-def _call(job: CronJob, reporter: Reporter, sync_mode: str | None = None) -> Any:
+def _call(job: CronJob, owner: str, reporter: Reporter, sync_mode: str | None = None) -> Any:
     if job.is_sync:
         options = {"mode": sync_mode} if sync_mode else {}
-        return job.func(progress=reporter.progress if reporter.tty else None, **options)
+        # The task's lease is the model's sync lease: the sync inside takes none of its own.
+        with holding(job.name, owner):
+            return job.func(progress=reporter.progress if reporter.tty else None, **options)
     return job.func()
 
 
@@ -130,7 +126,7 @@ def execute(
         try:
             abortable(True)
             try:
-                value = _call(job, reporter, sync_mode)
+                value = _call(job, owner, reporter, sync_mode)
             finally:
                 abortable(False)
         except Interrupted as exc:

@@ -35,7 +35,8 @@ logger = logging.getLogger("pyck.cron")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The prefix of the tasks registered for synced models.
+# The prefix of the tasks registered for synced models: `pyck.core.models.leases.SYNC_PREFIX`, the name of
+# every sync's lease, repeated here because this module must import no models (see `autodiscover`).
 SYNC_PREFIX = "sync:"
 
 # name -> job, in registration order.

@@ -44,7 +44,7 @@ import json
 import logging
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -53,6 +53,7 @@ from ..models import PartitionedRun, PartitionRun, SyncedModel, registry
 from ..options import MODES, OnDelete
 from ..page_ranges import PageRanges
 from ..sync import cursor as states
+from ..sync.lookups import is_unique
 from ..sync import RecordError, RunContext, SyncResult, delete_missing, delete_options, jsonable, record_failer, storable, sync_model
 from . import queue
 from .leases import LeaseRenewer, lease_duration, new_owner_id
@@ -84,13 +85,7 @@ def can_run_in_parallel(model: type[SyncedModel]) -> bool:
 
 
 def _unique_external_id(model: type[SyncedModel]) -> bool:
-    field = model._meta.get_field(model.sync_config.external_id)
-    if field.unique:
-        return True
-    return any(
-        isinstance(c, models.UniqueConstraint) and tuple(c.fields) == (field.name,) and c.condition is None
-        for c in model._meta.constraints
-    )
+    return is_unique(model, model._meta.get_field(model.sync_config.external_id))
 
 
 def enqueue_partitioned_sync(

@@ -25,7 +25,7 @@ class Outcome:
     """What happened to one task in one tick.
 
     `status` is a `Status` value, `"enqueued"`, or `"skipped"` (another
-    process held the lease).
+    process held the lease; `error` then says who, when `--once` did not run the task).
     """
 
     name: str
@@ -39,6 +39,11 @@ class Outcome:
     def failed(self) -> bool:
         """Whether the run failed (an exception, or a result whose `ok` is false)."""
         return self.status == "failed"
+
+    @property
+    def not_run(self) -> bool:
+        """Whether the task was not run because another process held its lease."""
+        return self.status == "skipped"
 
 
 class Reporter:
@@ -79,7 +84,10 @@ class Reporter:
     def finished(self, outcome: Outcome) -> None:
         """A task finished (or was enqueued, skipped, interrupted)."""
         if outcome.status == "skipped":
-            self._write(f"{'skipped':<11} {outcome.name}: another process holds its lease", level=2)
+            if outcome.error:  # a task --once did not run: always said
+                self._write(f"{'not run':<11} {outcome.name}: {outcome.error.removeprefix('not run: ')}")
+            else:  # a due task another clock took first
+                self._write(f"{'skipped':<11} {outcome.name}: another process holds its lease", level=2)
             return
         if outcome.status == "enqueued":
             self._write(f"{'enqueued':<11} {outcome.name}")

@@ -1,6 +1,7 @@
 """pyck's models: the abstract `SyncedModel`, the `SyncRun` history, the per-model
-`SyncState`, the cron task state, and the `PartitionedRun` of partitions run by many workers; and
-`registry`, the registry of the concrete synced models.
+`SyncState`, the cron task state, and the `PartitionedRun` of partitions run by many workers; `registry`, the
+registry of the concrete synced models; and `leases`, the leases on cron task rows (who runs a task, or syncs
+a model, now).
 
 One module per concern; Django finds them all through this package.
 """

@@ -16,7 +16,9 @@ class CronTask(models.Model):
     """When a periodic task last ran, how that went, when it is due next, and who holds its lease.
 
     Rows are created by the clock for every registered task (a new task is due at once) and are never
-    required to be edited by hand; set `next_due` to now to make a task run at the next tick.
+    required to be edited by hand; set `next_due` to now to make a task run at the next tick. A synced model
+    the clock does not schedule gets a row too, with no `interval`, the first time it is synced: its lease keeps
+    two syncs of the model apart (see `pyck.core.models.leases`).
     """
 
     class Status(models.TextChoices):
@@ -35,7 +37,8 @@ class CronTask(models.Model):
     name = models.CharField(max_length=255, unique=True)
     """The registered name: a dotted function path, or `sync:<app_label>.<Model>` for a synced model."""
     interval = models.DurationField(null=True, blank=True)
-    """The interval the task was last registered with (for `run_cron_tasks --list`)."""
+    """The interval the task was last registered with (for `run_cron_tasks --list`); `None` for a synced model
+    the clock does not schedule."""
     next_due = models.DateTimeField(db_index=True)
     """The task runs at the first tick at or after this time."""
     last_started = models.DateTimeField(null=True, blank=True)
@@ -47,7 +50,8 @@ class CronTask(models.Model):
     """The traceback of the last failure, truncated; empty after a success."""
     last_duration = models.DurationField(null=True, blank=True)
     lease_owner = models.CharField(max_length=255, blank=True, default="")
-    """Who may run the task now: `host:pid:random` of a clock or worker, or an enqueue token; empty when free."""
+    """Who may run the task now: `kind@host:pid:random` of a clock, a worker, any other sync of the model
+    (`admin`, `sync`, `merge`), or an enqueue token; empty when free."""
     lease_expires = models.DateTimeField(null=True, blank=True)
     """The lease is free for anyone to take after this time (the holder renews it while the task runs)."""
     run_count = models.PositiveIntegerField(default=0)

@@ -47,7 +47,11 @@ class SyncedModel(models.Model):
 
     @classmethod
     def sync(cls, **options: Any) -> SyncResult:
-        """Sync this model from its datasource now and return the result (see `pyck.core.sync.sync_model`)."""
+        """Sync this model from its datasource now and return the result (see `pyck.core.sync.sync_model`).
+
+        One sync of a model runs at a time: while another one runs (the cron clock, "Sync now", another
+        `sync()`), this raises `SyncInProgressError`, unless `wait=<seconds>` lets it wait for that one first.
+        """
         # The engine imports the models, so they reach it through the app (see PyckConfig.sync_model).
         return apps.get_app_config("pyck").sync_model(cls, **options)
 

@@ -25,14 +25,18 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from datetime import timedelta
+
 from ..conf import pyck_settings
 from ..exceptions import ConfigurationError
+from ..models.leases import SyncLease
 from ..models.runs import SyncStatus
 from ..models.synced import SyncedModel
 from ..options import OnDelete, RunOptions
 from .collector import heap_frozen
 from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
+from .lookups import is_unique
 from .order import sync_order
 from .push import apply_records
 from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, SyncWarning, note, record_failer, warn
@@ -51,12 +55,16 @@ __all__ = [
 logger = logging.getLogger("pyck.sync")
 
 
-def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = None, **options: Any) -> SyncResult:
+def sync_model(
+    model: type[SyncedModel], *, progress: ProgressCallback | None = None, wait: float | timedelta = 0, **options: Any
+) -> SyncResult:
     """Sync `model` from its datasource now, record a `SyncRun` and return the result.
 
     Args:
         model: a concrete `SyncedModel`.
         progress: called with a `SyncProgress` after each batch.
+        wait: seconds (or a `timedelta`) to wait for another sync of the model to finish; `0` (the default)
+            raises `SyncInProgressError` at once when one is running.
         **options: override the model's `SyncConfig` for this run: `filter`, `batch_size`,
             `on_delete`, `max_errors`, `max_delete_fraction`, `confirm_delete`; and
             `mode`: `"auto"` (the default: incremental when the model has `SyncConfig.incremental`, a
@@ -64,26 +72,41 @@ def sync_model(model: type[SyncedModel], *, progress: ProgressCallback | None = 
             `partition`: sync only this partition (a name of `SyncConfig.partitions`, or any name for the
             cursor and checkpoint of a listing you narrow with `filter`). A single partition never deletes.
 
+    One sync of a model runs at a time, whoever starts it (the cron clock, `run_cron_tasks --once`, the admin's
+    "Sync now", this function): each holds the model's sync lease (see `pyck.core.models.leases.SyncLease`)
+    while it runs, and records the run on the model's `CronTask` row (without moving its next due time: the
+    clock's schedule is the clock's and the admin's). The only exception is a single `partition` of a model
+    whose `external_id` is unique, which the workers of a partitioned run sync side by side (its unique
+    constraint, not the lease, keeps rows single).
+
     A run that died part way (a killed process, a lost connection, a failed page) left a checkpoint: the next
     run goes on from it when the datasource's paging allows it, and starts over otherwise (`result.notes`
     says why).
 
     Listing and record errors do not raise: they are in the result. Errors in pyck or the database do, after
     the `SyncRun` and the `sync_finished` signal have recorded the failure.
+
+    Raises:
+        SyncInProgressError: another sync of the model held its lease for longer than `wait`; nothing was
+            written, and no `SyncRun` recorded.
+        ConfigurationError: `model` is not a concrete `SyncedModel`, or an option is wrong.
     """
     with heap_frozen(_freeze_gc()):
-        return _sync_partitions(model, RunContext(), progress, dict(options))
+        return _sync_partitions(model, RunContext(), progress, dict(options), wait)
 
 
-def sync_models(models: Iterable[type[SyncedModel]], *, progress: ProgressCallback | None = None) -> list[SyncResult]:
+def sync_models(
+    models: Iterable[type[SyncedModel]], *, progress: ProgressCallback | None = None, wait: float | timedelta = 0
+) -> list[SyncResult]:
     """Sync several models in dependency order (see `sync_order`) and return their results in that order.
 
     The models share one run: a reference missing locally and not found remotely is asked for once, and
-    models synced earlier are found locally by the ones referencing them.
+    models synced earlier are found locally by the ones referencing them. Each model's sync holds its lease
+    while it runs (see `sync_model`, and `wait` there).
     """
     context = RunContext()
     with heap_frozen(_freeze_gc()):
-        return [_sync_partitions(model, context, progress, {}) for model in sync_order(models)]
+        return [_sync_partitions(model, context, progress, {}, wait) for model in sync_order(models)]
 
 
 def _freeze_gc() -> bool:
@@ -94,12 +117,32 @@ def _freeze_gc() -> bool:
 
 
 def _sync_partitions(
-    model: type[SyncedModel], context: RunContext, progress: ProgressCallback | None, overrides: dict[str, Any]
+    model: type[SyncedModel],
+    context: RunContext,
+    progress: ProgressCallback | None,
+    overrides: dict[str, Any],
+    wait: float | timedelta,
 ) -> SyncResult:
-    """Sync one partition, the whole unpartitioned model, or each partition in turn then delete what is gone."""
+    """Sync one partition, the whole unpartitioned model, or each partition in turn then delete what is gone,
+    under the model's sync lease."""
     if not (isinstance(model, type) and issubclass(model, SyncedModel)) or model._meta.abstract:
         raise ConfigurationError(f"sync_model(): expected a concrete SyncedModel subclass, got {model!r}.")
     options = RunOptions.for_model(model, **overrides)
+    if options.partition is not None and is_unique(model, model._meta.get_field(model.sync_config.external_id)):
+        return _sync(model, context, progress, options, overrides)
+    with SyncLease(model, wait=wait) as lease:
+        result = _sync(model, context, progress, options, overrides)
+        lease.record(result)
+    return result
+
+
+def _sync(
+    model: type[SyncedModel],
+    context: RunContext,
+    progress: ProgressCallback | None,
+    options: RunOptions,
+    overrides: dict[str, Any],
+) -> SyncResult:
     config = model.sync_config
     if options.partition is not None:
         if "filter" not in overrides:  # a partitioned run's worker passes the stored filter: no lookup

@@ -21,6 +21,9 @@ _MAX_KNOWN = 100_000
 # Rows in an external id -> pk map past which a run says it had to load it (the external id has no index).
 _LARGE_ID_MAP = 100_000
 
+# Most duplicated external ids per model a run remembers (it counts them all).
+_MAX_DUPLICATES = 1_000
+
 _Key = tuple[str, Any]  # (model label, external id converted to the column's type)
 
 
@@ -59,6 +62,10 @@ class RunContext:
         self.confirmations: dict[type[models.Model], SeenRows | None] = {}
         # What the run should tell about the id maps it loaded: see :meth:`take_notes`.
         self._notes: list[str] = []
+        # External ids found on more than one row of a model (the first `_MAX_DUPLICATES` of them), and how many
+        # there were: reported at the end of the run (see `duplicates.report_duplicates`).
+        self.duplicates: dict[type[models.Model], set[Any]] = {}
+        self.duplicate_counts: dict[type[models.Model], int] = {}
 
     def pks_by_external_id(
         self, model: type[models.Model], field: models.Field[Any, Any], keys: list[Any]
@@ -70,9 +77,12 @@ class RunContext:
             unknown = [key for key in keys if key not in known]
             found = {key: known[key] for key in keys if key in known}
             if unknown:
-                looked_up = {}
+                looked_up: dict[Any, uuid.UUID] = {}
                 for condition in among(model, field, unknown):
-                    looked_up.update(model._base_manager.filter(condition).values_list(field.attname, "pk"))
+                    for key, pk in model._base_manager.filter(condition).values_list(field.attname, "pk"):
+                        if looked_up.get(key, pk) != pk:
+                            self.note_duplicate(model, key)
+                        looked_up[key] = pk
                 found.update(looked_up)
                 self._remember(known, looked_up)
             return found
@@ -80,7 +90,8 @@ class RunContext:
         if known is None:
             known = self._id_maps[model] = {}
             for key, pk in model._base_manager.order_by().values_list(field.attname, "pk").iterator(chunk_size=10_000):
-                known.setdefault(key, pk)
+                if known.setdefault(key, pk) != pk and key is not None:
+                    self.note_duplicate(model, key)
             if len(known) > _LARGE_ID_MAP:
                 self._notes.append(
                     f"{model._meta.label}: this run read the external id -> primary key map of all {len(known):,} "
@@ -93,7 +104,9 @@ class RunContext:
         if unknown:
             for condition in among(model, field, unknown):
                 for key, pk in model._base_manager.filter(condition).values_list(field.attname, "pk"):
-                    found.setdefault(key, known.setdefault(key, pk))
+                    if known.setdefault(key, pk) != pk:
+                        self.note_duplicate(model, key)
+                    found.setdefault(key, known[key])
         return found
 
     def take_notes(self) -> list[str]:
@@ -101,6 +114,14 @@ class RunContext:
         external id has no index), and forget it."""
         notes, self._notes = self._notes, []
         return notes
+
+    def note_duplicate(self, model: type[models.Model], key: Any) -> None:
+        """Note that `model` has several rows of external id `key` (reported at the end of the run)."""
+        keys = self.duplicates.setdefault(model, set())
+        if key not in keys:
+            self.duplicate_counts[model] = self.duplicate_counts.get(model, 0) + 1
+            if len(keys) < _MAX_DUPLICATES:
+                keys.add(key)
 
     def learn(self, model: type[models.Model], pks: dict[Any, uuid.UUID]) -> None:
         """Note rows just inserted into `model`."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from ..exceptions import DatasourceError, NotFoundError
 from ..models.runs import SyncStatus
@@ -69,11 +69,21 @@ def delete_missing(
     total = manager.count()
     rows: list[tuple[Any, Any]] = []
     missing = 0
+    duplicated = context.duplicates.get(model, set())
+    held_back: dict[Any, list[Any]] = {}
     for pk, key in manager.filter(stale).order_by().values_list("pk", ext).iterator(chunk_size=10_000):
-        if pk not in seen:
-            missing += 1
-            if missing <= max_fraction * total:
-                rows.append((pk, key))
+        if pk in seen:
+            continue
+        if key in duplicated:
+            held_back.setdefault(key, []).append(pk)
+            continue
+        missing += 1
+        if missing <= max_fraction * total:
+            rows.append((pk, key))
+    for pk, key in _unlisted(manager, ext, held_back):
+        missing += 1
+        if missing <= max_fraction * total:
+            rows.append((pk, key))
     if not missing:
         return
     if missing > max_fraction * total:
@@ -137,3 +147,15 @@ def delete_missing(
     if gone:
         context.forget()  # cascades may have removed rows of other models too
 
+
+def _unlisted(manager: Any, ext: str, held_back: dict[Any, list[Any]]) -> list[tuple[Any, Any]]:
+    """The rows of `held_back` (external id -> rows neither found unchanged nor written by the listing, for ids
+    that have several rows) whose id the listing did not include: all the rows of their id are there.
+
+    The others are extra rows of an id the listing included: its record exists, and `get()` could say no more;
+    they are left alone (the run reports them, see `duplicates.report_duplicates`).
+    """
+    if not held_back:
+        return []
+    counts = dict(manager.filter(**{f"{ext}__in": list(held_back)}).order_by().values_list(ext).annotate(n=Count("pk")))
+    return [(pk, key) for key, pks in held_back.items() if counts.get(key) == len(pks) for pk in pks]

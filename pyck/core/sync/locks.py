@@ -3,8 +3,9 @@ of models that pushes write) take turns, model by model, so that two of them nev
 same external id.
 
 `lock_writes` takes it at the start of a batch's transaction; `mark_pushed` notes durably, on the
-`SyncState` rows, that pushes write a model; `load_state` reads a listing's `SyncState` row and tells it
-whether its batches must take the lock.
+`SyncState` rows, that pushes write a model (the first time, after the syncs already running that write it
+have ended: they read the rows before); `load_state` reads a listing's `SyncState` row and tells it whether
+its batches must take the lock.
 
 Part of the sync engine; the docs page "How a sync works" describes the whole.
 """
@@ -16,14 +17,18 @@ import logging
 
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from ..exceptions import ConfigurationError
+from ..models import registry
+from ..models.cron import CronTask
+from ..models.leases import SYNC_PREFIX, describe_holder, free_lease, held_here, wait_for_release
 from ..models.runs import SyncRun
 from ..models.state import SyncState
 from .attributes import resource_attributes
 from .plan import get_plan, reverse_relations
 
-__all__ = ["load_state", "lock_writes", "mark_pushed", "writable_models"]
+__all__ = ["load_state", "lock_writes", "mark_pushed", "wait_for_listings", "writable_models"]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -92,7 +97,12 @@ def _key(model: type[models.Model]) -> int:
 
 def mark_pushed(model: type[models.Model]) -> None:
     """Note on the `SyncState` row of each model a push of `model` may write that pushes write it: from then on
-    the listings of these models take the write lock too. One query once the rows say so already."""
+    the listings of these models take the write lock too. One query once the rows say so already.
+
+    The first time, a sync already running that writes one of these models read the rows before the mark: its
+    batches do not take the lock. The push waits for it to end (see `wait_for_listings`), so that the two never
+    write at once; this happens once per model, when pushes start writing it.
+    """
     labels = [other._meta.label for other in writable_models(model)]
     marked = set(SyncState.objects.filter(model__in=labels, partition="", pushed=True).values_list("model", flat=True))
     unmarked = [label for label in labels if label not in marked]
@@ -102,14 +112,47 @@ def mark_pushed(model: type[models.Model]) -> None:
     SyncState.objects.bulk_create(
         [SyncState(model=label, partition="", pushed=True) for label in unmarked], ignore_conflicts=True
     )
+    waited = wait_for_listings(model, unmarked)
     running = SyncRun.objects.filter(model__in=unmarked, status=SyncRun.Status.RUNNING).exclude(mode=SyncRun.Mode.PUSH)
-    syncing = sorted(set(running.values_list("model", flat=True)))
+    syncing = sorted(set(running.values_list("model", flat=True)) - set(waited))
     if syncing:
         logger.warning(
             "%s: pushes now write %s, but the sync of %s running since before does not take turns with them (the "
             "next syncs will): a record that both write meanwhile may be stored twice",
             model._meta.label, ", ".join(unmarked), ", ".join(syncing),
         )
+
+
+def wait_for_listings(model: type[models.Model], labels: list[str]) -> list[str]:
+    """Wait for the syncs running now (holding their model's sync lease) that may write a model of `labels`;
+    return the labels of the models they sync.
+
+    A sync running in this very context (a push made from inside it) is not waited for: it cannot end first.
+    """
+    now = timezone.now()
+    running = (
+        CronTask.objects.filter(name__startswith=SYNC_PREFIX, last_status=CronTask.Status.RUNNING)
+        .exclude(free_lease(now))
+        .values_list("name", "lease_owner")
+    )
+    waited = []
+    for name, owner in running:
+        label = name.removeprefix(SYNC_PREFIX)
+        try:
+            synced = registry.get_model(label)
+        except ConfigurationError:
+            continue  # a model no longer defined
+        written = {other._meta.label for other in writable_models(synced)}
+        if held_here(name) is not None or not written & set(labels):
+            continue
+        logger.warning(
+            "%s: the first push to %s waits for the sync of %s that is running (%s): it started before pushes wrote "
+            "these models, so it does not take turns with them batch by batch (the next syncs will)",
+            model._meta.label, ", ".join(sorted(written & set(labels))), label, describe_holder(owner),
+        )
+        wait_for_release(name, owner)
+        waited.append(label)
+    return waited
 
 
 def load_state(model: type[models.Model], partition: str) -> tuple[SyncState, bool]:

@@ -1,5 +1,5 @@
 """Finding a batch's rows by external id: `Among` (`field IN (values)` without the ORM's work per value),
-`among` (cut to the database's parameter limit) and `is_indexed`.
+`among` (cut to the database's parameter limit), `is_indexed` and `is_unique`.
 
 Each batch looks its rows up by external id (`external_id__in=[... 500 ids]`). The ORM's `__in` prepares every
 value through the field's lookup machinery, and on PostgreSQL psycopg then parses a statement with 500
@@ -20,7 +20,7 @@ from django.db.models import F, Lookup
 
 from .bulk import max_parameters, unprepared_types
 
-__all__ = ["Among", "among", "is_indexed"]
+__all__ = ["Among", "among", "is_indexed", "is_unique"]
 
 
 class Among(Lookup):
@@ -99,3 +99,14 @@ def is_indexed(model: type[models.Model], field: models.Field[Any, Any]) -> bool
         if isinstance(constraint, models.UniqueConstraint) and constraint.fields and constraint.fields[0] == name:
             return True
     return any(together and together[0] == name for together in model._meta.unique_together)
+
+
+def is_unique(model: type[models.Model], field: models.Field[Any, Any]) -> bool:
+    """True when the database refuses two rows with the same `field` (`unique=True`, or an unconditional
+    `UniqueConstraint` on that field alone)."""
+    if field.unique:
+        return True
+    return any(
+        isinstance(c, models.UniqueConstraint) and tuple(c.fields) == (field.name,) and c.condition is None
+        for c in model._meta.constraints
+    )

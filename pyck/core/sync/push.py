@@ -22,6 +22,7 @@ from ..signals import sync_started
 from .batches import write_batch
 from .bulk import max_parameters
 from .context import RunContext
+from .duplicates import report_duplicates
 from .history import finish_run, record_outcome
 from .locks import lock_writes, mark_pushed
 from .plan import RecordFailure, get_plan
@@ -110,6 +111,7 @@ def apply_records(model: type[SyncedModel], records: Iterable[Any], *, deleted: 
         del result.errors[max(config.max_errors, 1):]
         unexpected = error
 
+    report_duplicates(context, result)
     refused = finish_run(model, sync_run.pk, result, datasource, clock, recorded)
     unexpected = unexpected or refused
     if unexpected is not None:

@@ -48,7 +48,10 @@ class SyncWarning:
       the column of the rows they update was left as it was, rather than emptied. A field removed or renamed
       upstream looks like this;
     - `"kept"`: rows missing from a complete listing still exist remotely (`get()` returned their records):
-      they were kept, and refreshed. A listing that is silently shorter than it should be looks like this.
+      they were kept, and refreshed. A listing that is silently shorter than it should be looks like this;
+    - `"duplicated"`: external ids (`field`) found on more than one row of the model (`count` counts the ids):
+      a sync updates one row of each and leaves the others as they were. `manage.py pyck_merge_duplicates`
+      merges them.
     """
 
     kind: str
@@ -76,6 +79,11 @@ class SyncWarning:
             return (
                 f"{where}: {self.count} rows missing from the listing still exist remotely (get() returned them): "
                 "kept, and refreshed. Is the listing shorter than it should be?"
+            )
+        if self.kind == "duplicated":
+            return (
+                f"{where}: {self.count} external ids have more than one row: a sync updates one row of each and "
+                f"leaves the others as they were. Merge them with `manage.py pyck_merge_duplicates {self.model}`"
             )
         return f"{where}: {self.kind} ({self.count})"
 

@@ -24,6 +24,7 @@ from .bulk import max_parameters
 from .checkpoint import RunState
 from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
+from .duplicates import report_duplicates
 from .history import close_dead_runs, finish_run, record_outcome
 from .listing import listing
 from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, copy_result, note, record_failer
@@ -184,6 +185,7 @@ def run_sync(
     context.concurrent = concurrent
     for text in context.take_notes():
         note(result, text)
+    report_duplicates(context, result)
     refused = finish_run(model, sync_run.pk, result, datasource, clock, recorded)
     unexpected = unexpected or refused
     if unexpected is not None:

@@ -216,7 +216,7 @@ def _load_existing(ctx: RunContext, plan: Plan, keys: list[Any]) -> dict[Any, di
         for values in plan.model._base_manager.filter(condition).values("pk", ext, *columns):
             key = values.pop(ext)
             if key in found:
-                logger.warning("%s: several rows have external id %r; syncing the first", plan.model._meta.label, key)
+                ctx.note_duplicate(plan.model, key)  # several rows have this id: the first is synced
                 continue
             found[key] = values
     return found

@@ -15,6 +15,7 @@ from pyck.core.cron.report import Reporter
 from pyck.core.cron.schedule import format_jobs
 from pyck.core.exceptions import ConfigurationError
 from pyck.core.models import CronTask, SyncState
+from pyck.core.models.leases import lease_duration
 from pyck.core.overview import reset_sync_state
 
 HELP = """\
@@ -29,6 +30,13 @@ a crashed clock's task is taken over when its lease expires (CRON_LEASE_DURATION
 and recorded, runs again when next due, and never stops the clock. The first SIGTERM/SIGINT lets the running
 task finish, a second one aborts it (rolling back its open transaction); the clock then exits with status 0.
 
+--once runs each selected task under its lease, as a clock does. A task another process is running is waited
+for, up to --wait seconds (CRON_LEASE_DURATION by default), then run; one whose holder is a process of this
+machine that is gone (killed) is taken over at once. Exit status of --once: 0 when every task ran and
+succeeded; 1 when any failed (after running the others); 75 (EX_TEMPFAIL: try again later) when none failed
+but some did not run, another process holding their lease for longer than --wait (each is named on a "not
+run" line).
+
 Deployments:
   next to the web server on one box:   python manage.py run_cron_tasks & gunicorn app.wsgi
   a dedicated process (Procfile):      clock: python manage.py run_cron_tasks
@@ -42,6 +50,11 @@ Sync state (the cursor of SyncConfig(incremental=...) models, the checkpoint a d
   forget it: the next run anywhere is full:   python manage.py run_cron_tasks --reset app.Model
                                               python manage.py run_cron_tasks --reset --all
 """
+
+
+# The exit status of --once when tasks did not run because another process held their lease: "try again later"
+# (sysexits.h), as mail servers and job runners use it.
+EX_TEMPFAIL = 75
 
 
 class Command(BaseCommand):
@@ -76,7 +89,8 @@ class Command(BaseCommand):
             "--once",
             action="store_true",
             help="Run every (selected) task now, due or not, syncs in dependency order, then exit: status 0 when "
-            "all succeeded, 1 when any failed (after running the others). Always runs inline.",
+            "all ran and succeeded, 1 when any failed (after running the others), 75 when some did not run "
+            "because another process held their lease for longer than --wait. Always runs inline.",
         )
         mode.add_argument(
             "--list",
@@ -107,6 +121,15 @@ class Command(BaseCommand):
             "cursor is kept, and moves at the end of each complete run.",
         )
         parser.add_argument(
+            "--wait",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="With --once: how long to wait for a task whose lease another process holds (a clock or another "
+            "sync running it) before giving up on it. Default: the CRON_LEASE_DURATION setting. A lease held "
+            "by a dead process of this machine is taken over at once.",
+        )
+        parser.add_argument(
             "--enqueue",
             action=argparse.BooleanOptionalAction,
             default=None,
@@ -129,6 +152,8 @@ class Command(BaseCommand):
             raise CommandError("--all goes with --reset (without --reset, no selection already means every task).")
         if options["full"] and (options["list"] or options["reset"]):
             raise CommandError("--full applies to the syncs a run makes; it goes with --once, a clock or --enqueue.")
+        if options["wait"] is not None and (not options["once"] or options["wait"] < 0):
+            raise CommandError("--wait goes with --once, and is a number of seconds >= 0.")
         if options["reset"]:
             self._reset(names, every=options["all_models"])
             return
@@ -162,10 +187,19 @@ class Command(BaseCommand):
         if not options["once"]:
             clock.run_forever()
             return
-        outcomes = clock.run_all()
+        wait = options["wait"] if options["wait"] is not None else lease_duration().total_seconds()
+        outcomes = clock.run_all(wait=wait)
         failed = [outcome.name for outcome in outcomes if outcome.failed]
+        not_run = [outcome.name for outcome in outcomes if outcome.not_run]
+        also = f" Not run (another process held their lease): {', '.join(not_run)}." if not_run else ""
         if failed:
-            raise CommandError(f"{len(failed)} of {len(outcomes)} cron task(s) failed: {', '.join(failed)}.")
+            raise CommandError(f"{len(failed)} of {len(outcomes)} cron task(s) failed: {', '.join(failed)}.{also}")
+        if not_run:
+            raise CommandError(
+                f"{len(not_run)} of {len(outcomes)} cron task(s) did not run: another process held their lease for "
+                f"longer than --wait ({wait:g}s): {', '.join(not_run)}. Run them again when it has finished.",
+                returncode=EX_TEMPFAIL,
+            )
 
     def _reset(self, names: list[str], *, every: bool) -> None:
         """Delete the sync state of the models `names` select (`every`: of all models) and say what was reset."""

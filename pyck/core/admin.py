@@ -327,9 +327,11 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         Override to word it differently or to add links.
         """
         message = str(result)
-        if result.errors:
-            shown = "; ".join(error.message for error in result.errors[:3])
-            hidden = max(len(result.errors), result.failed) - 3
+        # A failed result's summary says its first error already.
+        errors = result.errors[1:] if result.status == "failed" else result.errors
+        if errors:
+            shown = "; ".join(error.message for error in errors[:3])
+            hidden = max(len(errors), result.failed) - 3
             more = f" (and {hidden} more)" if hidden > 0 else ""
             message = f"{message}. Errors: {shown}{more}"
         return message

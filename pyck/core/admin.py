@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
 from .models import registry
 from .models.leases import SyncLease, describe_holder
@@ -19,7 +20,14 @@ from .sync.cursor import describe as describe_cursor
 from .sync.plan import get_plan
 from .exceptions import ConfigurationError, SyncInProgressError
 from .models import CronTask, PartitionedRun, PartitionRun, SyncRun, SyncState
-from .overview import describe_checkpoint, describe_mode, partition_states, when
+from .overview import (
+    describe_checkpoint,
+    describe_mode,
+    human_interval,
+    human_seconds,
+    partition_states,
+    when,
+)
 from .sync import SyncResult
 
 __all__ = [
@@ -47,28 +55,56 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+def _record_counts(run: Any) -> str:
+    """A run's record counts in one short cell, those that are not 0: `+3 ~1 =5 −2 ✖1` (created, updated,
+    unchanged, deleted, failed), or `0`; spelt out in full in its `title`."""
+    numbers = [run.created, run.updated, run.unchanged, run.deleted, run.failed]
+    words = ", ".join(f"{number} {word}" for number, word in zip(numbers, _COUNT_WORDS))
+    text = " ".join(f"{sign}{number}" for sign, number in zip(_COUNT_SIGNS, numbers) if number) or "0"
+    return format_html('<span title="{}" style="white-space: nowrap">{}</span>', words, text)
+
+
+_COUNT_SIGNS = ["+", "~", "=", "\u2212", "\u2716"]
+_COUNT_WORDS = ["created", "updated", "unchanged", "deleted", "failed"]
+
+
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
-    """Lists sync runs with their outcome; nothing can be added, changed or deleted (the engine writes them)."""
+    """Lists sync runs with their outcome; nothing can be added, changed or deleted (the engine writes them).
 
-    list_display = [
-        "model",
-        "partition",
-        "mode",
-        "resumed",
-        "status",
-        "started",
-        "duration",
-        "created",
-        "updated",
-        "unchanged",
-        "deleted",
-        "failed",
-    ]
+    Each row fits a 1400 px screen: the duration is humanised, the five record counts share one column (hover
+    it for the words), and "resumed" shows its tick only for a run that went on from a checkpoint (its template,
+    `admin/pyck/sync_run_change_list.html`, hides the cross of the runs that did not).
+    """
+
+    list_display = ["model", "partition", "mode", "resumed", "status", "started_text", "duration_text", "counts_text"]
     list_filter = ["status", "mode", "resumed", "model"]
     search_fields = ["model"]
     date_hierarchy = "started"
     ordering = ["-started"]
+    change_list_template = "admin/pyck/sync_run_change_list.html"
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:  # type: ignore[override]
+        """The declared `list_display`, without "partition" while no run was of a partition."""
+        names = list(super().get_list_display(request))
+        if not SyncRun.objects.exclude(partition="").exists():
+            names = [name for name in names if name != "partition"]
+        return names
+
+    @admin.display(description="started", ordering="started")
+    def started_text(self, obj: SyncRun) -> str:
+        """When the run started, local time to the second, on one line."""
+        return format_html('<span style="white-space: nowrap">{}</span>', when(obj.started))
+
+    @admin.display(description="duration", ordering="duration")
+    def duration_text(self, obj: SyncRun) -> str:
+        """How long the run took, humanised (`14 ms`, `2.3 s`, `1 min 5 s`)."""
+        return human_seconds(obj.duration)
+
+    @admin.display(description="records")
+    def counts_text(self, obj: SyncRun) -> str:
+        """The record counts in one column (hover a cell for the words)."""
+        return _record_counts(obj)
 
 
 class PartitionRunInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -93,12 +129,17 @@ class PartitionedRunAdmin(ReadOnlyAdmin):
     """Syncs of partitioned models spread over Django Tasks workers, each with its partitions, read-only: the
     workers write them (see `pyck.core.cron.partitions.enqueue_partitioned_sync`)."""
 
-    list_display = ["__str__", "model", "mode", "status", "started", "finished", "created", "updated", "unchanged", "deleted", "failed"]
+    list_display = ["__str__", "model", "mode", "status", "started", "finished", "counts_text"]
     list_filter = ["status", "model"]
     search_fields = ["model"]
     date_hierarchy = "started"
     ordering = ["-started"]
     inlines = [PartitionRunInline]
+
+    @admin.display(description="records")
+    def counts_text(self, obj: PartitionedRun) -> str:
+        """The record counts in one column (hover a cell for the words)."""
+        return _record_counts(obj)
 
 
 @admin.register(CronTask)
@@ -106,10 +147,30 @@ class CronTaskAdmin(ReadOnlyAdmin):
     """Each periodic task's schedule state, read-only: the cron clock writes it (`run_cron_tasks --list`
     shows the same)."""
 
-    list_display = ["name", "interval", "last_status", "last_started", "last_duration", "next_due", "run_count"]
+    list_display = ["name", "interval_text", "last_status", "last_started_text", "last_duration_text", "next_due_text", "run_count"]
     list_filter = ["last_status"]
     search_fields = ["name"]
     ordering = ["name"]
+
+    @admin.display(description="interval", ordering="interval")
+    def interval_text(self, obj: CronTask) -> str:
+        """The task's interval, humanised (`1 day`, `15 min`; `-` for a synced model the clock does not run)."""
+        return human_interval(obj.interval)
+
+    @admin.display(description="last started", ordering="last_started")
+    def last_started_text(self, obj: CronTask) -> str:
+        """When the task last started, local time to the second, on one line."""
+        return format_html('<span style="white-space: nowrap">{}</span>', when(obj.last_started))
+
+    @admin.display(description="last duration", ordering="last_duration")
+    def last_duration_text(self, obj: CronTask) -> str:
+        """How long the last run took, humanised."""
+        return human_seconds(obj.last_duration.total_seconds() if obj.last_duration is not None else None)
+
+    @admin.display(description="next due", ordering="next_due")
+    def next_due_text(self, obj: CronTask) -> str:
+        """When the task is next due, local time to the second, on one line."""
+        return format_html('<span style="white-space: nowrap">{}</span>', when(obj.next_due))
 
 
 # --- Synced models ---------------------------------------------------------------------------------------------
@@ -207,6 +268,15 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 names.append(name)
         return names
 
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False,
+        form_url: str = "", obj: Any = None,
+    ) -> HttpResponse:
+        """The change page, without Save buttons when none of its fields can be edited (every one is synced)."""
+        if not context["adminform"].form.fields:
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         """No: rows come from the datasource. Override to allow local rows (give them an `external_id`)."""
         return False
@@ -257,9 +327,11 @@ class SyncedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         Override to word it differently or to add links.
         """
         message = str(result)
-        if result.errors:
-            shown = "; ".join(error.message for error in result.errors[:3])
-            hidden = max(len(result.errors), result.failed) - 3
+        # A failed result's summary says its first error already.
+        errors = result.errors[1:] if result.status == "failed" else result.errors
+        if errors:
+            shown = "; ".join(error.message for error in errors[:3])
+            hidden = max(len(errors), result.failed) - 3
             more = f" (and {hidden} more)" if hidden > 0 else ""
             message = f"{message}. Errors: {shown}{more}"
         return message

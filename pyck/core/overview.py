@@ -21,6 +21,8 @@ __all__ = [
     "describe_checkpoint",
     "describe_mode",
     "human_duration",
+    "human_interval",
+    "human_seconds",
     "partition_states",
     "reset_sync_state",
     "when",
@@ -55,6 +57,42 @@ def human_duration(interval: timedelta) -> str:
             parts.append(f"{seconds // size}{unit}")
             seconds %= size
     return "".join(parts) or f"{interval.total_seconds():g}s"
+
+
+def human_seconds(seconds: float | None, default: str = "-") -> str:
+    """A run's length for people: `0.01427` as `"14 ms"`, `2.31` as `"2.3 s"`, `65` as `"1 min 5 s"`, `3720` as
+    `"1 h 2 min"`; `default` when it is `None`."""
+    if seconds is None:
+        return default
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, rest = divmod(whole, 3600)
+    return f"{hours} h {rest // 60} min" if rest // 60 else f"{hours} h"
+
+
+def human_interval(interval: timedelta | None, default: str = "-") -> str:
+    """An interval for people: `timedelta(days=1)` as `"1 day"`, `timedelta(minutes=15)` as `"15 min"`,
+    `timedelta(days=2, hours=6)` as `"2 days 6 h"`; `default` when it is `None`."""
+    if interval is None:
+        return default
+    seconds = int(interval.total_seconds())
+    if seconds < 1:
+        return human_seconds(interval.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    for unit, size in (("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+    return " ".join(parts)
 
 
 def when(moment: datetime | None, default: str = "never") -> str:

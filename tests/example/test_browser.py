@@ -11,6 +11,7 @@ Without chromium the tests are skipped, except under ``CI=true``, where they fai
 
 from __future__ import annotations
 
+import re
 import struct
 import threading
 import zlib
@@ -183,6 +184,33 @@ def test_the_admin_sync_now_button(browser: Chromium, site: str, tmp_path: Path)
     message = browser.evaluate("document.querySelector('.messagelist .success').innerText")
     assert message.startswith("Sync of constituencies.Party succeeded: 0 created,"), message
     browser.screenshot(tmp_path / "admin.png", 1200, 500)
+
+
+def test_the_sync_runs_admin_reads_at_1400_px(browser: Chromium, site: str, tmp_path: Path) -> None:
+    browser.open(f"{site}/admin/pyck/syncrun/")
+    if browser.evaluate("location.pathname") != "/admin/pyck/syncrun/":  # not logged in yet: the login page
+        browser.type("#id_username", ADMIN_USER)
+        browser.type_and_submit("#id_password", ADMIN_PASSWORD)
+    assert browser.evaluate("location.pathname") == "/admin/pyck/syncrun/"
+
+    browser.screenshot(tmp_path / "sync-runs.png", 1400, 800)
+
+    # Every column, the counts included, is within the 1400 px viewport: no horizontal scroll.
+    assert browser.evaluate("document.documentElement.scrollWidth") <= 1400
+    right = browser.evaluate(
+        "Math.max(...[...document.querySelectorAll('#result_list th, #result_list td')]"
+        ".map(cell => cell.getBoundingClientRect().right))"
+    )
+    assert right <= 1400
+    # Nor does the list scroll inside its own box (Django's `.results` scrolls sideways when the table is too wide).
+    assert browser.evaluate("(box => box.scrollWidth - box.clientWidth)(document.querySelector('#changelist .results'))") <= 0
+    counts = browser.evaluate("[...document.querySelectorAll('td.field-counts_text')].map(cell => cell.innerText)")
+    assert counts and all(re.fullmatch(r"([+~=\u2212\u2716]\d+ ?)+|0", text) for text in counts), counts
+    durations = browser.evaluate("[...document.querySelectorAll('td.field-duration_text')].map(cell => cell.innerText)")
+    assert durations and all(text.endswith((" ms", " s", " min", " h")) for text in durations), durations
+    # No red cross under "resumed" for the runs that were not resumed (none of the example's runs was).
+    crosses = "[...document.querySelectorAll('td.field-resumed img')].map(img => getComputedStyle(img).visibility)"
+    assert set(browser.evaluate(crosses)) == {"hidden"}
 
 
 # --- A PNG reader (stdlib only): enough for chromium's 8-bit RGB(A) screenshots ------------------------------

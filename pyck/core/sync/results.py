@@ -152,10 +152,12 @@ class SyncResult:
     def __str__(self) -> str:
         where = f"{self.model} [{self.partition}]" if self.partition else self.model
         how = f" ({self.mode}{', resumed' if self.resumed else ''})" if self.mode != "full" or self.resumed else ""
-        return (
-            f"Sync of {where}{how} {self.status}: {self.created} created, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.deleted} deleted, {self.failed} failed in {self.duration:.2f}s"
-        )
+        counts = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, {self.deleted} deleted"
+        if self.status == "failed" and self.errors:
+            # Failed as a whole: say what failed first; "0 failed" would read as if nothing had.
+            failed = f", {self.failed} records failed" if self.failed else ""
+            return f"Sync of {where}{how} failed: {self.errors[0].message} (before that: {counts}{failed} in {self.duration:.2f}s)"
+        return f"Sync of {where}{how} {self.status}: {counts}, {self.failed} failed in {self.duration:.2f}s"
 
 
 @dataclass(frozen=True)

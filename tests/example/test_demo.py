@@ -95,8 +95,10 @@ def test_make_demo_prints_the_venv_interpreter_relative_to_the_checkout() -> Non
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_serve_runs_the_example_site_with_the_venv_interpreter() -> None:
-    # As typed in a shell: not the variables of a make that runs this suite (CI passes its own VENV=...).
-    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}}
+    # As typed in a shell: not the variables of a make that runs this suite (CI runs `make test VENV=...`, and
+    # make exports variables set on its command line to the processes it starts).
+    ignored = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "VENV", "PYTHON", "DJANGO", "PYTEST_ARGS"}
+    env = {k: v for k, v in os.environ.items() if k not in ignored}
     planned = subprocess.run(
         ["make", "-n", "serve"], cwd=REPO, env=env, capture_output=True, text=True, timeout=30, check=True
     ).stdout.splitlines()

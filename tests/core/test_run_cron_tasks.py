@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from pyck.core.cron import jobs as registry
 from pyck.core.cron import register_cron
+from pyck.core.cron.report import Outcome
 from pyck.core.models import CronTask, SyncRun
 from tests.cron_support.helpers import Child, child_env, requires_postgresql, run_manage, runs, wait_for
 
@@ -364,3 +365,23 @@ def test_enqueue_mode_runs_a_task_through_a_real_rq_worker(tmp_path: Path, spawn
     assert end is not None and pid != clock.pid
     row = task_row()
     assert (row.last_status, row.last_result, row.lease_owner, row.run_count) == ("succeeded", "recorded", "", 1)
+
+
+@pytest.mark.django_db
+def test_once_accepts_an_app_label_for_the_sync_tasks_of_its_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyck.core.cron.jobs import autodiscover, cron_jobs, select_cron_jobs
+
+    saved = dict(registry._jobs)
+    autodiscover()
+    expected = sorted(job.name for job in cron_jobs() if job.model_label.startswith("testapp."))
+    assert {"sync:testapp.Country", "sync:testapp.City"} <= set(expected)
+    assert sorted(job.name for job in select_cron_jobs(["testapp"])) == expected
+    assert sorted(job.name for job in select_cron_jobs(["TestApp", "testapp.City"])) == expected
+    monkeypatch.setattr("pyck.core.cron.clock.execute", lambda job, *args, **kwargs: Outcome(job.name, "succeeded"))
+    out = command("--once", "testapp", verbosity=0)
+    assert out == ""
+    assert set(CronTask.objects.values_list("name", flat=True)) == set(expected)
+    with pytest.raises(CommandError, match="Unknown cron task 'nosuchapp'"):
+        command("--once", "nosuchapp")
+    registry._jobs.clear()
+    registry._jobs.update(saved)

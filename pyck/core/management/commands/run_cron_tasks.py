@@ -74,7 +74,8 @@ class Command(BaseCommand):
             "names",
             nargs="*",
             metavar="TASK",
-            help="Only these tasks: a task name (see --list) or a synced model's label, e.g. 'app.Constituency'.",
+            help="Only these tasks: a task name (see --list), a synced model's label, e.g. 'app.Constituency', or an "
+            "app label, e.g. 'app': the sync tasks of all that app's synced models.",
         )
         parser.add_argument(
             "--task",

@@ -385,3 +385,32 @@ def test_once_accepts_an_app_label_for_the_sync_tasks_of_its_models(monkeypatch:
         command("--once", "nosuchapp")
     registry._jobs.clear()
     registry._jobs.update(saved)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("console_log", [False, True])
+def test_once_prints_each_summary_once_with_or_without_a_console_log(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], console_log: bool
+) -> None:
+    import logging
+    import sys
+
+    from tests.testapp import resources
+
+    monkeypatch.setattr(resources.countries, "data", [resources.CountryResource(id="fr", name="France")])
+    handler = logging.StreamHandler(sys.stderr)  # what LOGGING = {"handlers": {"console": ...}} sets up
+    pyck_logger = logging.getLogger("pyck")
+    saved = dict(registry._jobs)
+    if console_log:
+        pyck_logger.addHandler(handler)
+        monkeypatch.setattr(pyck_logger, "level", logging.INFO)
+    try:
+        out = io.StringIO()
+        call_command("run_cron_tasks", "--once", "testapp.Country", stdout=out, stderr=sys.stderr)
+    finally:
+        pyck_logger.removeHandler(handler)
+        registry._jobs.clear()
+        registry._jobs.update(saved)
+    printed = out.getvalue() + "".join(capsys.readouterr())
+    assert printed.count("Sync of testapp.Country succeeded: 1 created") == 1, printed
+    assert printed.count("sync:testapp.Country") == 2, printed  # its start and its finish

@@ -227,6 +227,24 @@ def test_the_getting_started_model_is_the_guide_model() -> None:
     assert [ast.dump(s) for s in _tree(block.code)] == [ast.dump(s) for s in _tree(guide_first)]
 
 
+@exercises("getting-started.md", "admin")
+def test_the_getting_started_admin_registers_a_synced_model_admin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin block, run with the tutorial's `Constituency` (tests.testapp) on a fresh admin site."""
+    from django.contrib import admin
+    from django.contrib.admin import sites
+
+    from pyck.core.admin import SyncedModelAdmin
+    from tests.testapp.models import Constituency
+
+    site = admin.AdminSite(name="docs")
+    monkeypatch.setattr(sites, "site", site)
+    (block,) = named("getting-started.md", "admin")
+    code = block.code.replace("from .models import Constituency", "from tests.testapp.models import Constituency")
+    run(code, where="getting-started.md admin")
+    model_admin = site.get_model_admin(Constituency)
+    assert isinstance(model_admin, SyncedModelAdmin) and "sync_now" in model_admin.actions
+
+
 @pytest.mark.django_db
 def test_the_guide_tutorial_syncs_with_run_cron_tasks_once() -> None:
     """The guide's commands, on its models (tests.testapp), against the recorded UK Parliament API."""

@@ -415,3 +415,33 @@ def test_the_cron_package_imports_no_models_until_the_clock_is_used() -> None:
         "assert 'pyck.core.models' not in sys.modules and 'django.db.models' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+@pytest.mark.django_db
+def test_the_clock_logs_its_tasks_at_start_up_and_each_run_with_its_result_and_next_due(
+    now: FakeNow, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock: Clock
+
+    def stopping() -> str:
+        clock.stop()
+        return "3 things done"
+
+    later = register_cron(Counter(), HOUR, name="later")
+    clock = Clock([register_cron(stopping, HOUR, name="first"), later], now=now, tick=0.01)
+    leases.ensure_rows([later], now())
+    CronTask.objects.filter(name="later").update(next_due=now() + timedelta(minutes=5))
+    with caplog.at_level("INFO", logger="pyck.cron"):
+        clock.run_forever()
+    lines = [r.getMessage() for r in caplog.records if r.name == "pyck.cron"]
+    in_5_min = f"{timezone.localtime(now() + timedelta(minutes=5)):%Y-%m-%d %H:%M:%S %Z}"
+    in_1_hour = f"{timezone.localtime(now() + HOUR):%Y-%m-%d %H:%M:%S %Z}"
+    assert lines[0].startswith("Cron clock started: 2 task(s), running due tasks every 0.01s")
+    assert lines[1:3] == ["Cron task first: every 1:00:00, next due now.", f"Cron task later: every 1:00:00, next due {in_5_min}."]
+    assert lines[3].startswith("Cron task first started")
+    assert lines[4] == f"Cron task first succeeded in {clock_seconds(lines[4])}: 3 things done; next due {in_1_hour}"
+
+
+def clock_seconds(line: str) -> str:
+    """The `0.00s` duration in a task's finish line."""
+    return line.split(" in ", 1)[1].split(":", 1)[0]

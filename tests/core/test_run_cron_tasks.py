@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from pyck.core.cron import jobs as registry
 from pyck.core.cron import register_cron
+from pyck.core.cron.report import Outcome
 from pyck.core.models import CronTask, SyncRun
 from tests.cron_support.helpers import Child, child_env, requires_postgresql, run_manage, runs, wait_for
 
@@ -364,3 +365,52 @@ def test_enqueue_mode_runs_a_task_through_a_real_rq_worker(tmp_path: Path, spawn
     assert end is not None and pid != clock.pid
     row = task_row()
     assert (row.last_status, row.last_result, row.lease_owner, row.run_count) == ("succeeded", "recorded", "", 1)
+
+
+@pytest.mark.django_db
+def test_once_accepts_an_app_label_for_the_sync_tasks_of_its_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyck.core.cron.jobs import autodiscover, cron_jobs, select_cron_jobs
+
+    saved = dict(registry._jobs)
+    autodiscover()
+    expected = sorted(job.name for job in cron_jobs() if job.model_label.startswith("testapp."))
+    assert {"sync:testapp.Country", "sync:testapp.City"} <= set(expected)
+    assert sorted(job.name for job in select_cron_jobs(["testapp"])) == expected
+    assert sorted(job.name for job in select_cron_jobs(["TestApp", "testapp.City"])) == expected
+    monkeypatch.setattr("pyck.core.cron.clock.execute", lambda job, *args, **kwargs: Outcome(job.name, "succeeded"))
+    out = command("--once", "testapp", verbosity=0)
+    assert out == ""
+    assert set(CronTask.objects.values_list("name", flat=True)) == set(expected)
+    with pytest.raises(CommandError, match="Unknown cron task 'nosuchapp'"):
+        command("--once", "nosuchapp")
+    registry._jobs.clear()
+    registry._jobs.update(saved)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("console_log", [False, True])
+def test_once_prints_each_summary_once_with_or_without_a_console_log(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], console_log: bool
+) -> None:
+    import logging
+    import sys
+
+    from tests.testapp import resources
+
+    monkeypatch.setattr(resources.countries, "data", [resources.CountryResource(id="fr", name="France")])
+    handler = logging.StreamHandler(sys.stderr)  # what LOGGING = {"handlers": {"console": ...}} sets up
+    pyck_logger = logging.getLogger("pyck")
+    saved = dict(registry._jobs)
+    if console_log:
+        pyck_logger.addHandler(handler)
+        monkeypatch.setattr(pyck_logger, "level", logging.INFO)
+    try:
+        out = io.StringIO()
+        call_command("run_cron_tasks", "--once", "testapp.Country", stdout=out, stderr=sys.stderr)
+    finally:
+        pyck_logger.removeHandler(handler)
+        registry._jobs.clear()
+        registry._jobs.update(saved)
+    printed = out.getvalue() + "".join(capsys.readouterr())
+    assert printed.count("Sync of testapp.Country succeeded: 1 created") == 1, printed
+    assert printed.count("sync:testapp.Country") == 2, printed  # its start and its finish

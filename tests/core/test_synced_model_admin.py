@@ -174,6 +174,26 @@ def test_changelist_pages_render(admin_client, article):
     assert "Inverness, Skye and West Ross-shire" in page and "Mr Angus MacDonald" in page and "4520" in page
 
 
+def test_the_changelist_says_last_changed_by_a_sync_and_when_the_data_was_last_checked(admin_client, article):
+    from datetime import timedelta
+
+    from pyck.core.overview import when
+
+    url = reverse("synced:testapp_article_changelist")
+    page = admin_client.get(url).content.decode()
+    assert "Last changed by a sync" in page and "Last sync time" not in page
+    assert "Data last checked: never (no sync of it has succeeded yet)." in page
+    assert admin_client.get(url, {"o": "4"}).context["cl"].get_ordering_field_columns() == {4: "asc"}
+
+    checked = timezone.now() - timedelta(minutes=3)
+    for status, finished in (("succeeded", checked - timedelta(hours=1)), ("succeeded", checked), ("failed", None)):
+        SyncRun.objects.create(model="testapp.Article", status=status, started=checked, finished=finished)
+    SyncRun.objects.create(model="testapp.Party", status="succeeded", started=checked, finished=timezone.now())
+    page = admin_client.get(url).content.decode()
+    assert f"Data last checked: {when(checked)} (the last successful sync)." in page
+    assert "field-last_sync_time" in page  # the cell of the one row
+
+
 # --- The "Sync now" action ------------------------------------------------------------------------------------
 
 

@@ -191,6 +191,16 @@ class Clock:
         self.reporter.finished(outcome)
         return outcome
 
+    def _log_schedule(self) -> None:
+        """Log (INFO) each task this clock looks after, its interval and when it is next due."""
+        self._ensure_rows()
+        due = dict(CronTask.objects.filter(name__in=[job.name for job in self.jobs]).values_list("name", "next_due"))
+        now = self.now()
+        for job in self.jobs:
+            when = due.get(job.name)
+            next_due = "now" if when is None or when <= now else f"{timezone.localtime(when):%Y-%m-%d %H:%M:%S %Z}"
+            logger.info("Cron task %s: every %s, next due %s.", job.name, job.interval, next_due)
+
     def run_due(self) -> list[Outcome]:
         """One tick: run (or enqueue) every task that is due and whose lease is free, in order. In enqueue mode,
         first enqueue again the partitions of partitioned runs whose worker died (see
@@ -289,7 +299,19 @@ class Clock:
         self.reporter.note(
             f"{'clock':<11} {len(self.jobs)} task(s), {mode} due tasks every {self.tick:g}s{syncs}; owner {self.owner}"
         )
+        logger.info(
+            "Cron clock started: %d task(s), %s due tasks every %gs%s; owner %s.",
+            len(self.jobs),
+            mode,
+            self.tick,
+            syncs,
+            self.owner,
+        )
         with self._signals():
+            try:
+                self._log_schedule()
+            except Exception:
+                logger.exception("Could not read the schedule; trying again at the first tick.")
             while not self.stopping:
                 try:
                     self.run_due()

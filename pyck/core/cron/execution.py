@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import DatabaseError, connections
 from django.db.models import F
+from django.utils import timezone
 
 from ..exceptions import ConfigurationError, SyncError
 from ..models.leases import MAX_ERROR_CHARS, MAX_RESULT_CHARS, holding
@@ -162,12 +163,16 @@ def execute(
             "Cron task %s: its lease was taken over while it ran; this run's outcome is not recorded.", job.name
         )
     log = logger.warning if outcome.status != "succeeded" else logger.info
+    # A sync's result (its counts) was logged by `pyck.sync` as the sync finished: not repeated here.
+    summary = "" if job.is_sync else outcome.summary
+    due = fields.get("next_due")
     log(
-        "Cron task %s %s in %.2fs%s",
+        "Cron task %s %s in %.2fs%s%s",
         job.name,
         outcome.status,
         outcome.duration,
-        f": {outcome.summary}" if outcome.summary else "",
+        f": {summary}" if summary else "",
+        f"; next due {timezone.localtime(due):%Y-%m-%d %H:%M:%S %Z}" if due else "",
     )
     reporter.finished(outcome)
     if interrupted is not None:

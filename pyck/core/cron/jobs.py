@@ -160,8 +160,9 @@ def _unknown_message(names: Iterable[str]) -> str:
 def select_cron_jobs(names: Iterable[str] = ()) -> list[CronJob]:
     """Return the registered tasks matching `names`, or all of them when `names` is empty.
 
-    A name matches a task's name exactly, or a synced model's label (`"app_label.ModelName"`,
-    case-insensitive) selects that model's sync task.
+    A name matches a task's name exactly, a synced model's label (`"app_label.ModelName"`,
+    case-insensitive) selects that model's sync task, and an app label (`"app_label"`, case-insensitive)
+    selects the sync tasks of all that app's synced models.
 
     Raises:
         ConfigurationError: a name matches nothing; the message lists the registered tasks.
@@ -170,14 +171,18 @@ def select_cron_jobs(names: Iterable[str] = ()) -> list[CronJob]:
     if not wanted:
         return cron_jobs()
     by_label = {job.model_label.lower(): job for job in _jobs.values() if job.model_label}
+    by_app: dict[str, list[CronJob]] = {}
+    for label, job in by_label.items():
+        by_app.setdefault(label.partition(".")[0], []).append(job)
     selected: dict[str, CronJob] = {}
     unknown = []
     for name in wanted:
         job = _jobs.get(name) or by_label.get(name.lower().removeprefix(SYNC_PREFIX))
-        if job is None:
+        matched = [job] if job else by_app.get(name.lower(), [])
+        if not matched:
             unknown.append(name)
-        else:
-            selected[job.name] = job
+        for one in matched:
+            selected[one.name] = one
     if unknown:
         raise ConfigurationError(_unknown_message(unknown))
     return list(selected.values())

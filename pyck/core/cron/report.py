@@ -6,6 +6,8 @@ Logging happens whatever the reporter does; the reporter writes the lines someon
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
@@ -17,7 +19,7 @@ from .jobs import CronJob
 if TYPE_CHECKING:
     from ..sync import SyncProgress
 
-__all__ = ["Outcome", "Reporter"]
+__all__ = ["Outcome", "Reporter", "logged_to_console"]
 
 
 @dataclass(slots=True)
@@ -46,6 +48,30 @@ class Outcome:
         return self.status == "skipped"
 
 
+def logged_to_console(name: str = "pyck.cron", level: int = logging.INFO) -> bool:
+    """Whether records of logger `name` at `level` reach a handler writing to the console (`sys.stdout` or
+    `sys.stderr`), as the `LOGGING` setting configured it.
+
+    Args:
+        name: the logger.
+        level: the level of the records in question.
+
+    Returns:
+        `True` when such a record would be written to the console by some handler on the way up to the root.
+    """
+    current: logging.Logger | None = logging.getLogger(name)
+    if current is None or not current.isEnabledFor(level):
+        return False
+    consoles = {id(sys.stdout), id(sys.stderr), id(sys.__stdout__), id(sys.__stderr__)}
+    while current is not None:
+        for handler in current.handlers:
+            stream = getattr(handler, "stream", None)
+            if isinstance(handler, logging.StreamHandler) and handler.level <= level and id(stream) in consoles:
+                return True
+        current = current.parent if current.propagate else None
+    return False
+
+
 class Reporter:
     """Writes the lines people follow: one when a task starts, one when it finishes, progress on a terminal.
 
@@ -53,13 +79,24 @@ class Reporter:
         stream: where to write (`None`: nowhere; logging still happens).
         verbosity: 0 quiet, 1 start/finish lines, 2 also skipped tasks and ticks.
         tty: whether `stream` is a terminal; progress lines (`\\r`-rewritten) are only written there.
+        logged: whether the log already shows each task's start and finish on the console (see
+            `logged_to_console`): the reporter then writes no start and finish lines of its own, so that each
+            summary is printed once.
     """
 
     # Seconds between two progress lines.
     progress_every = 1.0
 
-    def __init__(self, stream: TextIO | Any | None = None, *, verbosity: int = 1, tty: bool | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO | Any | None = None,
+        *,
+        verbosity: int = 1,
+        tty: bool | None = None,
+        logged: bool = False,
+    ) -> None:
         self.stream = stream
+        self.logged = logged
         self.verbosity = verbosity
         isatty = getattr(stream, "isatty", None)
         self.tty = bool(tty if tty is not None else (isatty() if callable(isatty) else False))
@@ -79,10 +116,14 @@ class Reporter:
 
     def started(self, job: CronJob) -> None:
         """A task is starting in this process."""
+        if self.logged:
+            return
         self._write(f"{'started':<11} {job.name}")
 
     def finished(self, outcome: Outcome) -> None:
         """A task finished (or was enqueued, skipped, interrupted)."""
+        if self.logged:
+            return
         if outcome.status == "skipped":
             if outcome.error:  # a task --once did not run: always said
                 self._write(f"{'not run':<11} {outcome.name}: {outcome.error.removeprefix('not run: ')}")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from pyck.core.models import registry
 from pyck.core.cron.clock import Clock
 from pyck.core.cron.jobs import SYNC_PREFIX, autodiscover, select_cron_jobs
-from pyck.core.cron.report import Reporter
+from pyck.core.cron.report import Reporter, logged_to_console
 from pyck.core.cron.schedule import format_jobs
 from pyck.core.exceptions import ConfigurationError
 from pyck.core.models import CronTask, SyncState
@@ -74,7 +74,8 @@ class Command(BaseCommand):
             "names",
             nargs="*",
             metavar="TASK",
-            help="Only these tasks: a task name (see --list) or a synced model's label, e.g. 'app.Constituency'.",
+            help="Only these tasks: a task name (see --list), a synced model's label, e.g. 'app.Constituency', or an "
+            "app label, e.g. 'app': the sync tasks of all that app's synced models.",
         )
         parser.add_argument(
             "--task",
@@ -170,7 +171,9 @@ class Command(BaseCommand):
             )
         if options["tick"] is not None and options["tick"] <= 0:
             raise CommandError("--tick must be a positive number of seconds.")
-        reporter = Reporter(self.stdout, verbosity=options["verbosity"], tty=self.stdout.isatty())
+        reporter = Reporter(
+            self.stdout, verbosity=options["verbosity"], tty=self.stdout.isatty(), logged=logged_to_console()
+        )
         try:
             clock = Clock(
                 jobs,

@@ -149,6 +149,10 @@ class Clock:
             outcome = Outcome(name=job.name, status="skipped")
             self.reporter.finished(outcome)
             return outcome
+        return self._execute(job, now)
+
+    def _execute(self, job: CronJob, now: datetime) -> Outcome:
+        """Run `job` in this process under the lease this clock holds on it (taken at `now`)."""
         return execute(
             job,
             self.owner,
@@ -279,15 +283,7 @@ class Clock:
             self._stopping.wait(min(0.25, remaining))
         if said:
             self.reporter.note(f"{'waited':<11} {job.name} {time.monotonic() - clock:.1f}s for its lease")
-        return execute(
-            job,
-            self.owner,
-            started=now,
-            reporter=self.reporter,
-            now=self.now,
-            abortable=self._set_abortable,
-            sync_mode=self.sync_mode,
-        )
+        return self._execute(job, now)
 
     def run_forever(self) -> None:
         """Tick every `tick` seconds until `stop`, SIGTERM or SIGINT; then return.

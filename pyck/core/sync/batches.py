@@ -116,12 +116,7 @@ def _write_group(
         _write_group(context, model, records[:middle], stamp, tables, total)
         _write_group(context, model, records[middle:], stamp, tables, total)
         return
-    total.created += group.created
-    total.updated += group.updated
-    total.unchanged += group.unchanged
-    total.stamped += group.stamped
-    total.failures.extend(group.failures)
-    total.warnings.update(group.warnings)
+    total.add(group)
 
 
 def _write_record(
@@ -137,12 +132,7 @@ def _write_record(
         return
     finally:
         context.pending.clear()
-    group.created += outcome.created
-    group.updated += outcome.updated
-    group.unchanged += outcome.unchanged
-    group.stamped += outcome.stamped
-    group.failures.extend(outcome.failures)
-    group.warnings.update(outcome.warnings)
+    group.add(outcome)
 
 
 def _record_id(model: type[SyncedModel], resource: Any) -> Any:

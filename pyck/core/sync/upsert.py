@@ -70,6 +70,15 @@ class Outcome:
     # left out, fields absent from the listing's records.
     warnings: Counter[tuple[str, str, str | None]] = field(default_factory=Counter)
 
+    def add(self, other: Outcome) -> None:
+        """Add `other`'s counts, failures and warnings to this outcome (its `pks` are not carried over)."""
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.stamped += other.stamped
+        self.failures.extend(other.failures)
+        self.warnings.update(other.warnings)
+
     @property
     def wrote(self) -> bool:
         """True when the listing's own rows were written (created, changed or stamped), or some failed."""

@@ -171,7 +171,20 @@ class TransportError(DatasourceError):
 
 
 class InvalidResourceError(DatasourceError):
-    """The data received does not fit the resource type: a required field is missing or has the wrong type."""
+    """The data received does not fit the resource type: a required field is missing or has the wrong type.
+
+    Takes the arguments of `DatasourceError`, and `keyless`.
+    """
+
+    keyless: bool = False
+    """True when the record positively has no id: it was read (a JSON object), and its id field is absent,
+    null or empty (a spreadsheet row whose key cell is empty). Such a record cannot be the record of any local
+    row, so it does not stop a sync from deleting the rows missing from its listing. Leave it false when the
+    id could not be read at all (the item is not an object): then nothing is deleted."""
+
+    def __init__(self, message: str, *, keyless: bool = False, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.keyless = keyless
 
 
 class SyncError(PyckError):

@@ -142,8 +142,10 @@ class SyncConfig:
         on_delete: what to do with local rows missing from a complete listing (`OnDelete`). With
             `OnDelete.DELETE` a row is deleted only when all of these hold:
 
-            * the listing completed: no page failed, no record failed, and no paginator stopped early because of
-              its `max_pages` (the result then has `truncated=True`);
+            * the listing completed: no page failed, and no paginator stopped early because of its `max_pages`
+              (the result then has `truncated=True`). Records that failed in it do not stop deletion when each
+              is accounted for: a failed record's row is kept as it was, a record with no id names no row; a
+              failure whose id cannot be read stops it (see the docs page "How a sync works", step 6);
             * the rows missing from the listing are at most `max_delete_fraction` of the table; otherwise
               nothing is deleted and the result reports why (an API answering an empty list with 200 must not
               empty your table);

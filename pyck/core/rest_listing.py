@@ -87,6 +87,9 @@ def read_pages(
             except _DESERIALISING_ERRORS as error:
                 record = _explained(datasource, item, url, error, again=to_record is not None)
                 if isinstance(record, InvalidResourceError):
+                    # An object whose id is absent, null or empty names no row (see InvalidResourceError.keyless).
+                    if isinstance(item, Mapping) and record.record_id in (None, ""):
+                        record.keyless = True
                     yield record, position
                     continue
             if datasource.filter is None or datasource.filter(record):

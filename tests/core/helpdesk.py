@@ -37,10 +37,10 @@ class FakeHelpdesk:
         self.tickets[id] = {"id": id, "subject": subject or f"Ticket {id}", "status": status, "updated_at": when.isoformat()}
 
     def install(self, mock: responses.RequestsMock) -> FakeHelpdesk:
-        mock.add_callback(responses.GET, URL, callback=self._answer)
+        mock.add_callback(responses.GET, URL, callback=self.answer)
         return self
 
-    def _answer(self, request: Any) -> tuple[int, dict[str, str], str]:
+    def answer(self, request: Any) -> tuple[int, dict[str, str], str]:
         query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
         self.requests.append(query)
         number = len(self.requests)

@@ -16,7 +16,8 @@ class SyncState(models.Model):
     * `cursor`: the largest value of the model's `Incremental.field` seen by the last complete run that
       had no failed record. Incremental runs ask for the records from it on.
     * `checkpoint`: while a run is going, or after it died, where its listing had got to. The next run
-      goes on from there instead of starting over (when the datasource's paging allows it).
+      goes on from there instead of starting over (when the datasource's paging allows it). A checkpoint
+      whose own page made a run fail is marked (`"unresumable"`: the error): the next run starts over.
     * `last_full_sync`: when the last complete full listing ended (incremental models re-read everything
       every `Incremental.reconcile_interval`).
     * `pushed` (on the row of partition `""`): `apply_records` writes the model (its records, or rows they

@@ -14,7 +14,8 @@ docs page "How a sync works" describes what a sync does, step by step; each step
 - `attributes`: what a resource type declares, which `plan` and `manage.py check` hold `field_map` to;
   `unseen`: the `field_map` paths no record of a listing carried, when the type cannot say;
 - `bulk`, `lookups`, `statements`: the statements a batch sends; `context`: what a run remembers between batches;
-- `deletion`: deleting what a complete listing did not include; `history`: the `SyncRun` rows;
+- `deletion`: deleting what a complete listing did not include; `failures`: the failed records, and what deletion
+  must keep for them; `history`: the `SyncRun` rows;
 - `results`: `SyncResult`, `SyncProgress`, `RecordError`; `order`: `sync_order`; `collector`: the garbage
   collector kept off the objects that existed before the sync.
 """
@@ -35,7 +36,8 @@ from ..models.synced import SyncedModel
 from ..options import OnDelete, RunOptions
 from .collector import heap_frozen
 from .context import RunContext, SeenRows
-from .deletion import delete_missing, deletion_arguments
+from .deletion import delete_missing, deletion_arguments, nothing_deleted
+from .failures import FailedRecords
 from .lookups import is_unique
 from .order import sync_order
 from .push import apply_records
@@ -155,17 +157,21 @@ def _sync(
     if not partitions:
         return run_sync(model, context, progress, options, may_delete=True, seen=SeenRows())
     seen = SeenRows()
+    failed = FailedRecords(model)
     results = [
         run_sync(
             model, context, progress, options.using(filter={**options.filter, **extra}, partition=name),
-            may_delete=False, seen=seen,
+            may_delete=False, seen=seen, failures=failed,
         )
         for name, extra in partitions.items()
     ]
     combined = _combine(model._meta.label, results)
+    warn(combined, ("no_id", model._meta.label, None), failed.keyless, detail=failed.keyless_detail())
     if options.on_delete is OnDelete.DELETE:
-        if not all(r.status == SyncStatus.SUCCEEDED and r.mode == "full" for r in results):
-            logger.info("%s: nothing deleted: not every partition completed a full listing without errors", model._meta.label)
+        if not all(r.status != SyncStatus.FAILED and r.mode == "full" and not r.truncated for r in results):
+            logger.info("%s: nothing deleted: not every partition completed a full listing", model._meta.label)
+        elif blocked := failed.blocking():
+            nothing_deleted(combined, model._meta.label, blocked, options.max_errors)
         elif seen.lost:
             note(combined, f"{model._meta.label}: nothing deleted: {seen.lost}")
         else:
@@ -173,7 +179,7 @@ def _sync(
             warned = len(combined.warnings)
             delete_missing(
                 context, model, combined, fail, since=min(r.listing_started for r in results), seen=seen,
-                **deletion_arguments(options),
+                keep=failed.keys, **deletion_arguments(options),
             )
             for warning in combined.warnings[warned:]:  # the partitions' own were logged as each ended
                 logger.warning("%s", warning)
@@ -199,5 +205,5 @@ def _combine(label: str, results: list[SyncResult]) -> SyncResult:
         combined.errors.extend(r.errors)
         combined.notes.extend(r.notes)
         for warning in r.warnings:
-            warn(combined, (warning.kind, warning.model, warning.field), warning.count)
+            warn(combined, (warning.kind, warning.model, warning.field), warning.count, detail=warning.detail)
     return combined

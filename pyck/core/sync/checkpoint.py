@@ -16,22 +16,45 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..exceptions import DatasourceError, RateLimitError
 from ..models.state import SyncState
 from ..models.synced import SyncedModel
 from ..options import Incremental
 from . import cursor as states
 from .context import SeenRows
 from .locks import load_state
-from .results import SyncResult
+from .results import SyncResult, warn
 from .statements import RowUpdate
 from .upsert import Outcome
 
-__all__ = ["CHECKPOINT_INTERVAL", "RunState"]
+__all__ = ["CHECKPOINT_INTERVAL", "RunState", "position_refused"]
 
 logger = logging.getLogger("pyck.sync")
 
 # Seconds between two checkpoints of a run whose batches write nothing (an unchanged re-sync).
 CHECKPOINT_INTERVAL = 10.0
+
+# Answers that refuse the account, not the position (credentials, a proxy's, a rate limit): they neither drop a
+# checkpoint nor count against it.
+_REFUSALS = frozenset({401, 403, 407, 429})
+
+# 4xx answers that are no verdict on the position either (the server gave up waiting): a failure like a 5xx.
+_TRANSIENT = frozenset({408})
+
+
+def position_refused(error: BaseException) -> bool | None:
+    """What an error raised before a resumed listing yielded its first record says about the checkpoint's
+    position: `True` when the API refused the position itself (a 4xx answer other than 401, 403, 407, 408 and
+    429: an expired or unknown page token, a page past the end), `None` when it refused the account (401, 403,
+    407, 429, a rate limit), `False` otherwise (a 5xx, a timeout, an unreadable page, any other exception)."""
+    if isinstance(error, RateLimitError):
+        return None
+    status = getattr(error, "status_code", None) if isinstance(error, DatasourceError) else None
+    if not isinstance(status, int) or isinstance(status, bool):
+        return False
+    if status in _REFUSALS:
+        return None
+    return 400 <= status < 500 and status not in _TRANSIENT
 
 
 class RunState:
@@ -52,6 +75,7 @@ class RunState:
     ) -> None:
         self.model = model
         self.label = model._meta.label
+        self.result = result
         self.incremental = incremental
         self.datasource = model.sync_config.datasource
         state, pushed = load_state(model, partition)
@@ -82,6 +106,8 @@ class RunState:
                 )
                 logger.warning("%s", note)
                 result.notes.append(note)
+                if state.checkpoint.get("unresumable"):
+                    warn(result, ("restarted", self.label, None), 1, detail=why_not)
         resume = self.resume or {}
         self.since: Any = states.decode_value(resume["since"]) if self.resume else (
             incremental.since(self.cursor) if self.mode == "incremental" and incremental is not None else None
@@ -92,12 +118,15 @@ class RunState:
         self.high: Any = states.decode_value(resume.get("high"))
         self.failed_before: int = resume.get("failed", 0)
         self.start: Any = resume.get("position")
+        # True once resuming failed at the checkpoint's own page and the checkpoint was marked (resume_failed).
+        self.abandoned = False
         self.position: Any = None
         # True when this run resumed one that died with rows it had found unchanged unrecorded.
         self.unconfirmed = False
         # Where the rows this run finds unchanged are noted (``None``: stamped), and how many were there before.
         self.seen: SeenRows | None = None
         self._seen_before = 0
+        self._lost_before: str | None = None
         self._checkpointed = time.monotonic()
         self._write_checkpoint = RowUpdate(SyncState, self.state_pk, ("checkpoint", "checkpoint_updated"))
 
@@ -105,6 +134,7 @@ class RunState:
         """Note that the rows this full listing finds unchanged go into `seen` (`None`: they are stamped);
         mark `seen` incomplete if the run this one resumes died with some of them unrecorded."""
         self.seen, self._seen_before = seen, len(seen.pks) if seen is not None else 0
+        self._lost_before = seen.lost if seen is not None else None
         # A checkpoint without "confirmed" was written by a pyck that stamped every row it found unchanged.
         if seen is not None and self.resume is not None and not self.resume.get("confirmed", True):
             self.unconfirmed = True
@@ -113,6 +143,47 @@ class RunState:
                 "unchanged, so rows missing from the listing cannot be told apart from those; the next complete "
                 "full listing deletes them"
             )
+
+    def resume_failed(self, error: BaseException) -> bool:
+        """Decide what becomes of the checkpoint when the listing resumed from it failed before yielding its
+        first record (at the checkpoint's own page); return `True` when the run should read the listing again,
+        from the start.
+
+        - The API refused the position (see `position_refused`: an expired page token, Airtable's 422
+          `LIST_RECORDS_ITERATOR_NOT_AVAILABLE`): the checkpoint is dropped and the listing starts over in this
+          run, which says so (a `"restarted"` warning).
+        - It refused the account (401, 403, 407, 429): the checkpoint stays as it was; the next run tries it
+          again once the account is let in.
+        - Anything else (a 5xx, a timeout, an unreadable page): the checkpoint is marked as having failed a run;
+          the run fails, and the next run starts over instead of failing on it again. A checkpoint never fails
+          more than one run.
+        """
+        verdict = position_refused(error)
+        if verdict is None or self.resume is None:
+            return False
+        reason = _short(error)
+        if not verdict:
+            SyncState.objects.filter(pk=self.state_pk).update(checkpoint={**self.resume, "unresumable": reason})
+            self.abandoned = True
+            return False
+        when = f"{self.resumed_from:%Y-%m-%d %H:%M:%S}" if self.resumed_from else "an unknown time"
+        detail = f"the API refused the position of the checkpoint of {when}: {reason}"
+        logger.warning(
+            "%s: the listing could not go on from the previous run's checkpoint, so it starts over from the "
+            "beginning: %s", self.label, detail,
+        )
+        SyncState.objects.filter(pk=self.state_pk).update(checkpoint=None, checkpoint_updated=timezone.now())
+        self.resume = self.resumed_from = self.start = None
+        self.since = self.incremental.since(self.cursor) if self.mode == "incremental" and self.incremental else None
+        self.listing_started = self.result.started  # type: ignore[assignment]
+        self.high, self.failed_before = None, 0
+        if self.unconfirmed and self.seen is not None:
+            self.seen.lost = self._lost_before  # a listing from the start sees every row itself
+        self.unconfirmed = False
+        self.result.resumed = False
+        self.result.listing_started = self.listing_started
+        warn(self.result, ("restarted", self.label, None), 1, detail=detail)
+        return True
 
     def _pick_mode(self, requested: str, state: Any) -> str:
         if requested != "auto":
@@ -125,6 +196,9 @@ class RunState:
         return "incremental"
 
     def _why_not_resume(self, checkpoint: dict[str, Any], requested: str) -> str | None:
+        if checkpoint.get("unresumable"):
+            # A checkpoint fails one run at most (see resume_failed).
+            return f"the previous run could not go on from this checkpoint either: {checkpoint['unresumable']}"
         if not _resumable(self.datasource, checkpoint["mode"], self.incremental):
             return f"the listing of {self.datasource} cannot start part way through (see RestDatasource.resumable)"
         if checkpoint.get("filter") != self.filter_text:
@@ -202,6 +276,11 @@ class RunState:
             SyncState.objects.filter(pk=self.state_pk).update(**changes)
 
         return finish
+
+
+def _short(error: BaseException, limit: int = 300) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _resumable(datasource: Any, mode: str, incremental: Incremental | None) -> bool:

@@ -21,7 +21,7 @@ from .batches import write_batch
 from .context import RunContext, SeenRows
 from .results import RecordError, SyncResult, warn
 
-__all__ = ["delete_missing", "delete_options", "deletion_arguments"]
+__all__ = ["delete_missing", "delete_options", "deletion_arguments", "nothing_deleted"]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -49,6 +49,7 @@ def delete_missing(
     *,
     since: datetime,
     seen: SeenRows | None,
+    keep: set[Any] | frozenset[Any] = frozenset(),
     max_fraction: float,
     confirm: bool,
     batch_size: int,
@@ -57,7 +58,9 @@ def delete_missing(
     """Delete the rows a complete listing did not include, once each is confirmed gone (see `SyncConfig`).
 
     `since` is when the listing started (an interrupted run's start, when this run resumed it): rows neither
-    written since then nor in `seen` (the rows it found unchanged) were not in it.
+    written since then nor in `seen` (the rows it found unchanged) were not in it. `keep` holds the external
+    ids (the column's type) of the records that failed in the listing: their rows were in it, and are left
+    as they were (not counted as missing, not asked about with `get()`, not refreshed).
     """
     label = model._meta.label
     config = model.sync_config
@@ -71,8 +74,12 @@ def delete_missing(
     missing = 0
     duplicated = context.duplicates.get(model, set())
     held_back: dict[Any, list[Any]] = {}
+    failed_rows = 0
     for pk, key in manager.filter(stale).order_by().values_list("pk", ext).iterator(chunk_size=10_000):
         if pk in seen:
+            continue
+        if key in keep:
+            failed_rows += 1
             continue
         if key in duplicated:
             held_back.setdefault(key, []).append(pk)
@@ -84,6 +91,7 @@ def delete_missing(
         missing += 1
         if missing <= max_fraction * total:
             rows.append((pk, key))
+    warn(result, ("failed_kept", label, None), failed_rows)
     if not missing:
         return
     if missing > max_fraction * total:
@@ -146,6 +154,20 @@ def delete_missing(
         result.deleted += per_model.get(label, 0)
     if gone:
         context.forget()  # cascades may have removed rows of other models too
+    if failed_rows:
+        logger.info(
+            "%s: deleted %d rows missing from the listing; kept the %d rows whose records failed in it",
+            label, result.deleted, failed_rows,
+        )
+
+
+def nothing_deleted(result: SyncResult, label: str, why: str, max_errors: int) -> None:
+    """Say, in `result`'s errors and the log, that nothing was deleted after a complete listing, and `why`."""
+    message = f"{label}: nothing deleted: {why}"
+    logger.warning("%s", message)
+    result.status = SyncStatus.PARTIAL
+    result.errors.insert(0, RecordError(None, message))
+    del result.errors[max(max_errors, 1):]
 
 
 def _unlisted(manager: Any, ext: str, held_back: dict[Any, list[Any]]) -> list[tuple[Any, Any]]:

@@ -47,6 +47,8 @@ def run_outcome(result: SyncResult, datasource: Any, clock: float) -> dict[str, 
             for w in result.warnings
         ],
         "duration": result.duration,
+        # A run that resumed a checkpoint the API then refused read the listing from the start after all.
+        "resumed": result.resumed,
     }
 
 

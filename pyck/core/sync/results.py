@@ -51,7 +51,15 @@ class SyncWarning:
       they were kept, and refreshed. A listing that is silently shorter than it should be looks like this;
     - `"duplicated"`: external ids (`field`) found on more than one row of the model (`count` counts the ids):
       a sync updates one row of each and leaves the others as they were. `manage.py pyck_merge_duplicates`
-      merges them.
+      merges them;
+    - `"restarted"`: the run could not go on from the checkpoint an interrupted run left (the API refused its
+      position, an expired page token; or the previous run already failed on it): it read the listing from
+      the start instead (`detail` says why);
+    - `"failed_kept"`: rows missing from a complete listing whose records failed in it (a validation error,
+      say): they were neither deleted nor changed, while the rows really gone were deleted;
+    - `"no_id"`: records of the listing that carry no id at all (the id field absent or empty, as a Google
+      Sheets row with an empty key cell): they failed, and cannot be the record of any row, so they did not
+      stop deletions (`detail` says where the first ones were).
     """
 
     kind: str
@@ -59,8 +67,10 @@ class SyncWarning:
     """The model's `app_label.ModelName` (for `"nulled"`, `"dropped"` and `"absent"`, the model whose rows
     hold the field: a related model's, for records embedded in the listing's)."""
     field: str | None
-    """The model field (`None` for `"kept"`)."""
+    """The model field (`None` for `"kept"`, `"restarted"`, `"failed_kept"` and `"no_id"`)."""
     count: int
+    detail: str | None = None
+    """More about the first occurrence, when there is more to say (for `"restarted"` and `"no_id"`)."""
 
     @property
     def message(self) -> str:
@@ -85,7 +95,23 @@ class SyncWarning:
                 f"{where}: {self.count} external ids have more than one row: a sync updates one row of each and "
                 f"leaves the others as they were. Merge them with `manage.py pyck_merge_duplicates {self.model}`"
             )
-        return f"{where}: {self.kind} ({self.count})"
+        more = f": {self.detail}" if self.detail else ""
+        if self.kind == "restarted":
+            return (
+                f"{where}: the listing could not go on from the checkpoint of an interrupted run, and was read from "
+                f"the start instead{more}"
+            )
+        if self.kind == "failed_kept":
+            return (
+                f"{where}: {self.count} rows missing from the listing were kept as they were, because their records "
+                "failed in it (the rows really gone were deleted)"
+            )
+        if self.kind == "no_id":
+            return (
+                f"{where}: {self.count} records of the listing carry no id, so they failed and cannot be the record "
+                f"of any row: they did not stop deletions{more}"
+            )
+        return f"{where}: {self.kind} ({self.count}){more}"
 
     def __str__(self) -> str:
         return self.message
@@ -151,7 +177,11 @@ class SyncResult:
 
     def __str__(self) -> str:
         where = f"{self.model} [{self.partition}]" if self.partition else self.model
-        how = f" ({self.mode}{', resumed' if self.resumed else ''})" if self.mode != "full" or self.resumed else ""
+        restarted = any(w.kind == "restarted" for w in self.warnings)
+        how = (
+            f" ({self.mode}{', resumed' if self.resumed else ''}{', started over' if restarted else ''})"
+            if self.mode != "full" or self.resumed or restarted else ""
+        )
         counts = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, {self.deleted} deleted"
         if self.status == "failed" and self.errors:
             # Failed as a whole: say what failed first; "0 failed" would read as if nothing had.
@@ -201,16 +231,18 @@ def add_outcome(result: SyncResult, outcome: Any, fail: Callable[[Any, str], Non
         warn(result, key, count)
 
 
-def warn(result: SyncResult, key: WarningKey, count: int) -> None:
-    """Count `count` more of the warning `key` (`(kind, model label, field)`) in `result.warnings`."""
+def warn(result: SyncResult, key: WarningKey, count: int, *, detail: str | None = None) -> None:
+    """Count `count` more of the warning `key` (`(kind, model label, field)`) in `result.warnings`; `detail`
+    is kept from the first warning of its key that has one."""
     if not count:
         return
     kind, model, field_name = key
     for warning in result.warnings:
         if (warning.kind, warning.model, warning.field) == key:
             warning.count += count
+            warning.detail = warning.detail or detail
             return
-    result.warnings.append(SyncWarning(kind, model, field_name, count))
+    result.warnings.append(SyncWarning(kind, model, field_name, count, detail))
 
 
 def copy_result(result: SyncResult) -> SyncResult:

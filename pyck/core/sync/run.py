@@ -23,11 +23,14 @@ from .batches import write_batch
 from .bulk import max_parameters
 from .checkpoint import RunState
 from .context import RunContext, SeenRows
-from .deletion import delete_missing, deletion_arguments
+from .deletion import delete_missing, deletion_arguments, nothing_deleted
 from .duplicates import report_duplicates
+from .failures import FailedRecords
 from .history import close_dead_runs, finish_run, record_outcome
 from .listing import listing
-from .results import ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, copy_result, note, record_failer
+from .results import (
+    ProgressCallback, RecordError, SyncProgress, SyncResult, add_outcome, copy_result, note, record_failer, warn,
+)
 from .unseen import UnseenSources
 from .upsert import Outcome
 
@@ -44,9 +47,11 @@ def run_sync(
     *,
     may_delete: bool,
     seen: SeenRows | None,
+    failures: FailedRecords | None = None,
 ) -> SyncResult:
     """Sync one model (the partition `options.partition` of it, if not `None`) with `options`; `may_delete`: the
-    run decides deletions itself; `seen` collects the rows found unchanged (`None`: stamp them)."""
+    run decides deletions itself; `seen` collects the rows found unchanged (`None`: stamp them); `failures`
+    collects the failed records (`None`: the run's own), which decide what deletion must keep."""
     config = model.sync_config
     partition = options.partition or ""
     filter_ = options.filter
@@ -84,9 +89,14 @@ def run_sync(
             model=label, started=result.started, partition=partition, mode=run.mode, resumed=result.resumed
         )
     sync_started.send(sender=model)
-    fail = record_failer(result, max_errors, label, datasource)
+    failed = failures if failures is not None else FailedRecords(model)
+    count_failure = record_failer(result, max_errors, label, datasource)
 
-    batches = records = 0
+    def fail(record_id: Any, reason: str) -> None:
+        failed.written(record_id, reason)
+        count_failure(record_id, reason)
+
+    batches = records = read = 0
     unexpected: BaseException | None = None
     # The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
     recorded: dict[str, Any] | None = None
@@ -106,9 +116,11 @@ def run_sync(
     try:
         unseen = UnseenSources(model)  # refuses a field_map path the resource type does not declare
         with truncation_notes() as truncations:
-            for resource, position in listing(datasource, run.query(filter_), run):
+            for resource, position in listing(datasource, filter_, run):
                 run.position = position
+                read += 1
                 if isinstance(resource, InvalidResourceError):
+                    failed.listed(resource, position, read)
                     result.failed += 1
                     if len(result.errors) < max_errors:
                         result.errors.append(RecordError(resource.record_id, str(resource)))
@@ -152,7 +164,11 @@ def run_sync(
         if isinstance(error, DatasourceError):
             error = error.with_context(datasource=datasource)
         result.status = SyncStatus.FAILED
-        where = " (the next run goes on from the last batch written)" if run.position is not None else ""
+        where = (
+            " (the next run goes on from the last batch written)" if run.position is not None
+            else " (at the checkpoint it went on from: the next run starts over)" if run.abandoned
+            else ""
+        )
         result.errors.insert(0, RecordError(getattr(error, "record_id", None), f"The listing failed{where}: {error}"))
         del result.errors[max(max_errors, 1):]
     except BaseException as error:
@@ -163,13 +179,22 @@ def run_sync(
         context.confirmations.pop(model, None)
     result.cursor = run.cursor
 
-    deletable = may_delete and run.mode == "full" and result.status == SyncStatus.SUCCEEDED
-    if unexpected is None and deletable and on_delete is OnDelete.DELETE:
-        if seen is not None and seen.lost:
+    # A listing in which records failed is still complete (see failures.FailedRecords).
+    failed.unknown_before += run.failed_before  # read now: a checkpoint refused at its page sets it to 0
+    listed_whole = run.mode == "full" and result.status != SyncStatus.FAILED and not result.truncated
+    if failures is None:
+        warn(result, ("no_id", label, None), failed.keyless, detail=failed.keyless_detail())
+    if unexpected is None and may_delete and listed_whole and on_delete is OnDelete.DELETE:
+        blocked = failed.blocking()
+        if blocked:
+            nothing_deleted(result, label, blocked, max_errors)
+        elif seen is not None and seen.lost:
             note(result, f"{label}: nothing deleted: {seen.lost}")
         else:
             try:
-                delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, **deletion)
+                delete_missing(
+                    context, model, result, fail, since=run.listing_started, seen=seen, keep=failed.keys, **deletion
+                )
             except BaseException as error:
                 result.status = SyncStatus.FAILED
                 result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))
@@ -178,7 +203,7 @@ def run_sync(
         why = (
             "an incremental run cannot see deletions" if run.mode == "incremental"
             else "a single partition is not the whole listing" if not may_delete
-            else "the listing did not complete without errors"
+            else "the listing did not complete"
         )
         logger.info("%s: nothing deleted: %s", label, why)
 
@@ -200,7 +225,7 @@ def _settle(result: SyncResult, run: RunState, truncations: list[str], on_delete
         result.status = SyncStatus.PARTIAL
         result.errors.insert(0, RecordError(None, (
             f"{run.failed_before} records failed in the earlier, interrupted part of this listing (see the "
-            "previous sync run): nothing was deleted and the cursor did not move"
+            "previous sync run): the cursor did not move"
         )))
     if truncations:
         result.truncated = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from pyck.core.datasources import CursorPaginator, OnDelete, RestDatasource
+from pyck.core.datasources import CursorPaginator, MockDatasource, OnDelete, ResponseError, RestDatasource
 from pyck.core.models import SyncRun, SyncState
 from pyck.core.sync import sync_model
 from tests.testapp import resources as r
@@ -208,3 +209,58 @@ def test_a_refused_position_of_an_incremental_run_restarts_from_the_same_cursor(
     assert state.checkpoint is None and cursor != state.cursor
     assert state.cursor == {"datetime": (T0 + timedelta(days=1, minutes=25)).isoformat()}
     assert set(Ticket.objects.values_list("status", flat=True)) == {"closed"}
+
+
+class _Export(MockDatasource[Any]):
+    """Reads its own listing, resumable at a record number; `refuse` says what a given start raises."""
+
+    resumable = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fail_after: int | None = None
+        self.refuse: BaseException | None = None
+        self.starts: list[Any] = []
+
+    def read_listing(self, filter: Mapping[str, Any], *, start: Any = None) -> Iterator[tuple[Any, Any]]:
+        self.starts.append(start)
+        if start is not None and self.refuse is not None:
+            raise self.refuse
+        first = start["n"] if start else 0
+        for n, record in enumerate(self.data[first:], start=first + 1):
+            if self.fail_after is not None and n > self.fail_after:
+                raise ResponseError("the export broke off", datasource=self, status_code=502)
+            yield record, {"n": n}
+
+
+def _export(monkeypatch: pytest.MonkeyPatch) -> _Export:
+    source = _Export([r.TeamResource(id=i, name=f"T{i}", players=[]) for i in range(1, 8)], resource_type=r.TeamResource)
+    monkeypatch.setattr(Team.sync_config, "datasource", source)
+    source.fail_after = 4
+    assert sync_model(Team, batch_size=2).status == "failed"
+    source.fail_after, source.starts[:] = None, []
+    return source
+
+
+def test_a_datasource_of_its_own_says_a_position_is_gone_with_a_4xx_and_the_run_starts_over(monkeypatch):
+    source = _export(monkeypatch)
+    source.refuse = ResponseError("no such export position", datasource=source, status_code=410)
+
+    result = sync_model(Team, batch_size=2)
+
+    assert result.ok and not result.resumed and source.starts == [{"n": 4}, None]
+    assert "no such export position" in next(w for w in result.warnings if w.kind == "restarted").message
+    assert Team.objects.count() == 7
+
+
+def test_an_exception_at_the_checkpoint_of_a_datasource_of_its_own_fails_one_run_only(monkeypatch):
+    source = _export(monkeypatch)
+    source.refuse = KeyError("page")  # say, a position stored by an earlier version of the datasource
+
+    with pytest.raises(KeyError):
+        sync_model(Team, batch_size=2)
+    source.refuse, source.starts[:] = None, []
+    result = sync_model(Team, batch_size=2)
+
+    assert result.ok and not result.resumed and source.starts == [None]
+    assert "KeyError" in next(w for w in result.warnings if w.kind == "restarted").message

@@ -279,7 +279,7 @@ class RunState:
 
 
 def _short(error: BaseException, limit: int = 300) -> str:
-    text = str(error) or type(error).__name__
+    text = str(error) if isinstance(error, DatasourceError) else f"{type(error).__name__}: {error}"
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 

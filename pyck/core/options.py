@@ -130,7 +130,9 @@ class SyncConfig:
             for every batch.
         field_map: model field -> resource attribute, added to (and overriding) the default mapping, which
             pairs every model field with the resource attribute of the same name. Dotted paths read nested
-            attributes (`{"party_name": "latest_party.name"}`). Map a field to `None` to never sync it.
+            attributes (`{"party_name": "latest_party.name"}`), and an integer step an item of a list
+            (`"identifiers.0"`, `"links.-1.href"`; one out of range counts as absent). Map a field to `None` to
+            never sync it.
             Model fields with no counterpart on the resource are never written: they are yours. The
             attributes are what the resource type declares (dataclass fields, annotations, and `@property`
             values); a path it does not declare is refused by `manage.py check` (`pyck.E018`) and by the sync.

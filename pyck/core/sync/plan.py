@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from ..exceptions import ConfigurationError
 from ..models.synced import SyncedModel
-from .attributes import resource_attributes, undeclared_step
+from .attributes import is_index, resource_attributes, undeclared_step
 
 __all__ = [
     "MISSING", "FieldMapping", "Plan", "RecordFailure", "build_plan", "convert", "get_plan", "is_reference_id", "read",
@@ -262,8 +262,13 @@ MISSING: Any = object()
 def read(resource: Any, path: str) -> Any:
     """Read a dotted attribute path from a resource (objects or dicts).
 
-    A null step gives `None`; an absent attribute or key gives `MISSING`, so that partial records
-    (embedded copies often are) leave the columns they do not carry alone.
+    A step that is an integer indexes into a list or tuple: `identifiers.0` is the first identifier,
+    `links.-1.href` the last link's `href` (negative indexes count from the end, as in Python). A dict's key
+    comes first: on a dict, `0` reads the key `"0"`.
+
+    A null step gives `None`; an absent attribute or key gives `MISSING`, and so does an index out of range or
+    an index into something that is not a list or tuple, so that partial records (embedded copies often are)
+    leave the columns they do not carry alone.
     """
     if "." not in path:  # one step, as most paths are: no list of parts to build
         if resource is None:
@@ -278,10 +283,22 @@ def read(resource: Any, path: str) -> Any:
         if isinstance(value, dict):
             value = value.get(part, MISSING)
         else:
-            value = getattr(value, part, MISSING)
+            found = getattr(value, part, MISSING)
+            # Only a step no attribute answers can be an index: attribute paths cost no more than before.
+            value = found if found is not MISSING or not isinstance(value, (list, tuple)) else _index(value, part)
         if value is MISSING:
             return MISSING
     return value
+
+
+def _index(items: list[Any] | tuple[Any, ...], step: str) -> Any:
+    """`items[int(step)]`, or `MISSING` when `step` is not an index (see `is_index`) or is out of range."""
+    if not is_index(step):
+        return MISSING
+    try:
+        return items[int(step)]
+    except IndexError:
+        return MISSING
 
 
 def is_reference_id(value: Any) -> bool:

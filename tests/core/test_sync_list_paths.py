@@ -10,7 +10,9 @@ import pytest
 
 from pyck.core.sync.attributes import undeclared_step
 from pyck.core.sync.plan import MISSING, read
+from tests.testapp.testing import use
 from tests.through_support import resources as r
+from tests.through_support.models import Person
 
 
 @dataclass
@@ -71,3 +73,35 @@ def test_the_check_of_undeclared_paths_follows_a_lists_item_type(path, undeclare
 def test_tuple_items_are_followed_too():
     step = undeclared_step(Page, "links.0.hre")
     assert step is not None and step.owner is Link and "Did you mean 'href'?" in step.suggestion()
+
+
+@pytest.mark.django_db
+def test_a_sync_fills_fields_from_list_items_and_keeps_them_when_a_list_is_empty(monkeypatch):
+    people = [
+        r.PersonResource(id="p1", name="Ann", identifiers=["action_network:1", "mailchimp:9"],
+                         email_addresses=[r.EmailAddress("ann@example.org", True), r.EmailAddress("a@b.c")]),
+        r.PersonResource(id="p2", name="Bob"),  # no identifiers, no emails
+    ]
+    use(monkeypatch, Person, people)
+
+    assert Person.sync().created == 2
+    rows = {p.external_id: (p.identifier, p.email) for p in Person.objects.all()}
+    assert rows == {"p1": ("action_network:1", "ann@example.org"), "p2": (None, None)}
+
+    people[0].identifiers = []  # index 0 out of range: the record does not carry it, the column is kept
+    people[0].email_addresses = [r.EmailAddress("new@example.org")]
+    result = Person.sync()
+
+    assert (result.updated, result.failed) == (1, 0)
+    assert Person.objects.get(external_id="p1").identifier == "action_network:1"
+    assert Person.objects.get(external_id="p1").email == "new@example.org"
+
+
+@pytest.mark.django_db
+def test_a_negative_index_reads_from_the_end(monkeypatch):
+    monkeypatch.setattr(Person.sync_config, "field_map", {"identifier": "identifiers.-1", "email": None})
+    use(monkeypatch, Person, [r.PersonResource(id="p1", name="Ann", identifiers=["action_network:1", "mailchimp:9"])])
+
+    Person.sync()
+
+    assert Person.objects.get(external_id="p1").identifier == "mailchimp:9"

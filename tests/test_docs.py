@@ -800,3 +800,41 @@ def test_the_error_messages_shown_are_the_real_ones(mock_api: responses.Requests
         list(parliament.members.list())
     assert block.code.splitlines() == [str(not_found.value), str(invalid.value)]
     assert text.count(block.code) == 1
+
+
+@exercises(WRITING, "mapping-models")
+def test_the_mapping_example_passes_the_checks_and_reads_list_items() -> None:
+    """The `field_map` list indexes and `through_map` of "Writing datasources", defined in an isolated registry:
+    no check message, and each mapped path read from an Action Network-like person."""
+    from django.test.utils import isolate_apps  # Django's test utilities: only this test needs them
+
+    from pyck.core.checks import check_synced_models
+    from pyck.core.models import registry
+    from pyck.core.sync.plan import get_plan, read
+
+    (block,) = named(WRITING, "mapping-models")
+    before = set(registry.synced_models())
+    try:
+        with isolate_apps("tests.testapp"):  # an app without models of these names: none is replaced
+            example = run(block.code, {"__name__": "tests.testapp.docs_example"}, where=str(block))
+            person_model, person = example["Person"], example["PersonResource"]
+            assert [m for m in check_synced_models() if m.obj in (person_model, example["Tag"])] == []
+            plan = get_plan(person_model)
+    finally:
+        for model in set(registry.synced_models()) - before:
+            registry.unregister(model)
+    record = person(
+        id="c945d6fe",
+        source="csv",
+        identifiers=["action_network:c945d6fe", "mailchimp:1"],
+        email_addresses=[example["EmailAddress"]("ann@example.org", True), example["EmailAddress"]("a@example.org")],
+        tags=[example["TagResource"]("t1", "Volunteer", weight=3)],
+    )
+    read_values = {m.name: read(record, m.source) for m in plan.mappings if m.kind == "value"}
+    assert read_values == {
+        "action_network_id": "action_network:c945d6fe", "email": "ann@example.org", "last_email": "a@example.org"
+    }
+    (tags,) = plan.of_kind("m2m")
+    assert {c.field.name: (c.origin, read(record if c.origin == "record" else record.tags[0], c.path)) for c in tags.through} == {
+        "weight": ("link", 3), "imported_from": ("record", "csv")
+    }

@@ -20,6 +20,7 @@ from .models.synced import SyncedModel
 from .sync.attributes import resource_attributes, undeclared_step
 from .sync.lookups import is_indexed
 from .sync.plan import reverse_relations
+from .sync.through import through_problems
 
 
 @checks.register()
@@ -81,7 +82,8 @@ def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     pyck.E011  `external_id` names no field of the model
     pyck.E012  `field_map` names a model field that does not exist
     pyck.E013  a synced relation points at a model that is not a `SyncedModel`
-    pyck.E014  a synced many-to-many field has a custom `through` model
+    pyck.E014  a synced many-to-many field's own `through` model has a required column the sync cannot fill, or
+               `through_map` names something it cannot map
     pyck.E018  `field_map` reads an attribute the resource type does not declare (was the warning `pyck.W011`)
     pyck.E015  `Incremental` has no `param` and the datasource does not implement `list_changed()`
     pyck.E016  `Incremental.field` is not an attribute of the resource type
@@ -136,6 +138,7 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
     attributes = resource_attributes(getattr(config.datasource, "resource_type", None))
     candidates = [(f.name, f) for f in [*model._meta.concrete_fields, *model._meta.many_to_many]]
     candidates += list(reverse_relations(model).items())
+    synced_m2m: list[Any] = []
     for name, field in candidates:
         if not field.is_relation or name == "id" or field_map.get(name, "") is None:
             continue
@@ -150,15 +153,10 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
                     id="pyck.E013",
                 )
             )
-        elif mapped and field.many_to_many and not field.remote_field.through._meta.auto_created:
-            errors.append(
-                checks.Error(
-                    f"{label}.{name} is synced but has a custom through model, which the sync engine cannot fill.",
-                    hint=f"Exclude it with field_map={{{name!r}: None}} and fill the links yourself.",
-                    obj=model,
-                    id="pyck.E014",
-                )
-            )
+        elif mapped and field.many_to_many:
+            synced_m2m.append(field)
+    for message, hint in through_problems(model, synced_m2m):
+        errors.append(checks.Error(message, hint=hint, obj=model, id="pyck.E014"))
     resource_type = getattr(config.datasource, "resource_type", None)
     for name, source in sorted(field_map.items()):
         undeclared = undeclared_step(resource_type, source) if source is not None else None

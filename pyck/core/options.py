@@ -111,6 +111,25 @@ class Incremental:
         return since
 
 
+def _check_through_map(through_map: Any) -> None:
+    """Refuse a `SyncConfig(through_map=...)` that is not `{field: {column: "record.<path>" or "link.<path>"}}`."""
+    example = '{"tags": {"weight": "link.weight"}}'
+    if not isinstance(through_map, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in through_map.items()):
+        raise ConfigurationError(
+            f"SyncConfig(through_map=...): expected a dict of many-to-many field -> {{through column: path}}, such as "
+            f"{example}, got {through_map!r}."
+        )
+    for name, columns in through_map.items():
+        for column, source in columns.items():
+            origin, _, path = source.partition(".") if isinstance(source, str) else ("", "", "")
+            if not isinstance(column, str) or origin not in ("record", "link") or not path:
+                raise ConfigurationError(
+                    f"SyncConfig(through_map={{{name!r}: {{{column!r}: {source!r}}}}}): expected a through column name "
+                    "and a path starting with 'record.' (read from the record) or 'link.' (read from the list item "
+                    f"that makes the link), such as {example}."
+                )
+
+
 @dataclass
 class SyncConfig:
     """How a `SyncedModel` is kept in step with its datasource.
@@ -130,7 +149,9 @@ class SyncConfig:
             for every batch.
         field_map: model field -> resource attribute, added to (and overriding) the default mapping, which
             pairs every model field with the resource attribute of the same name. Dotted paths read nested
-            attributes (`{"party_name": "latest_party.name"}`). Map a field to `None` to never sync it.
+            attributes (`{"party_name": "latest_party.name"}`), and an integer step an item of a list
+            (`"identifiers.0"`, `"links.-1.href"`; one out of range counts as absent). Map a field to `None` to
+            never sync it.
             Model fields with no counterpart on the resource are never written: they are yours. The
             attributes are what the resource type declares (dataclass fields, annotations, and `@property`
             values); a path it does not declare is refused by `manage.py check` (`pyck.E018`) and by the sync.
@@ -177,6 +198,13 @@ class SyncConfig:
             at the start of each sync, so partitions can come from the database, for example one per parent
             record). `Model.sync()` and the clock sync every partition in turn; deletion
             (`OnDelete.DELETE`) happens only after every partition completed a full listing.
+        through_map: for a many-to-many field with a `through` model of its own, where the through rows' extra
+            columns get their values: `{"tags": {"weight": "link.weight", "origin": "record.source"}}`. A
+            `"record.<path>"` reads the record holding the list, a `"link.<path>"` the list's item that made the
+            link (an embedded related record; a bare id carries nothing). Unmapped columns get their model
+            defaults, and are never written again; a mapped column of an existing link is updated when its value
+            changes. A required column (not nullable, no default) must be mapped: `manage.py check` says so
+            (`pyck.E014`).
     """
 
     datasource: Datasource[Any]
@@ -192,6 +220,7 @@ class SyncConfig:
     confirm_delete: bool = True
     incremental: Incremental | None = None
     partitions: Mapping[str, dict[str, Any]] | Callable[[], Mapping[str, dict[str, Any]]] | None = None
+    through_map: dict[str, dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
         check_datasource(self.datasource, where="SyncConfig(datasource=...)")
@@ -207,6 +236,8 @@ class SyncConfig:
                 raise ConfigurationError(
                     f"SyncConfig(field_map=...): keys must be model field names and values attribute paths (or None), got {bad!r}."
                 )
+        if self.through_map is not None:
+            _check_through_map(self.through_map)
         if self.sync_interval is not None and (
             not isinstance(self.sync_interval, timedelta) or self.sync_interval <= timedelta(0)
         ):

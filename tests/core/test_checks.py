@@ -130,7 +130,7 @@ def test_relation_to_a_model_that_is_not_synced(isolated):
     assert _ids(Excluded) == []
 
 
-def test_custom_through_model(isolated):
+def test_custom_through_model_passes_unless_a_required_column_cannot_be_filled(isolated):
     class Tag(SyncedModel):
         sync_config = SyncConfig(datasource=_source())
         external_id = models.IntegerField(db_index=True)
@@ -141,6 +141,8 @@ def test_custom_through_model(isolated):
     class Tagging(models.Model):
         item = models.ForeignKey("Item", on_delete=models.CASCADE)
         tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+        added = models.DateTimeField(auto_now_add=True)
+        note = models.CharField(max_length=10)
 
         class Meta:
             app_label = "testapp"
@@ -153,7 +155,26 @@ def test_custom_through_model(isolated):
         class Meta:
             app_label = "testapp"
 
-    assert _ids(Item) == ["pyck.E014"]
+    class Ranking(models.Model):
+        ranked = models.ForeignKey("Ranked", on_delete=models.CASCADE)
+        tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+        rank = models.IntegerField()
+
+        class Meta:
+            app_label = "testapp"
+
+    class Ranked(SyncedModel):
+        sync_config = SyncConfig(datasource=_source(), field_map={"tags": "tags"})
+        external_id = models.IntegerField(db_index=True)
+        tags = models.ManyToManyField(Tag, through=Ranking)
+
+        class Meta:
+            app_label = "testapp"
+
+    assert _ids(Item) == []
+    assert _ids(Ranked) == ["pyck.E014"]
+    Ranked.sync_config.through_map = {"tags": {"rank": "link.rank"}}
+    assert _ids(Ranked) == []
 
 
 def test_missing_index_is_a_deployment_warning(isolated):

@@ -11,6 +11,8 @@ docs page "How a sync works" describes what a sync does, step by step; each step
 - `batches`: writing a batch in one transaction, and redoing it row by row when the database refuses it;
 - `locks`: the write lock that pushes, and the listings of models pushes write, take batch by batch;
 - `upsert`: the set-based upsert of one batch, relations included, through the model's `plan`;
+- `links`: a batch's many-to-many links, added and removed set-based; `through`: the columns of a model's own
+  `through` model a sync fills (`SyncConfig.through_map`), and what stops it;
 - `attributes`: what a resource type declares, which `plan` and `manage.py check` hold `field_map` to;
   `unseen`: the `field_map` paths no record of a listing carried, when the type cannot say;
 - `bulk`, `lookups`, `statements`: the statements a batch sends; `context`: what a run remembers between batches;

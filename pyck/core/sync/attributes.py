@@ -10,6 +10,7 @@ Part of the sync engine; the docs page "How a sync works" describes the whole.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
 import functools
@@ -18,7 +19,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["UndeclaredStep", "computed_attributes", "resource_attributes", "undeclared_step"]
+__all__ = ["UndeclaredStep", "computed_attributes", "is_index", "resource_attributes", "undeclared_step"]
 
 
 def resource_attributes(resource_type: Any, sample: Any = None) -> set[str] | None:
@@ -68,9 +69,10 @@ def computed_attributes(resource_type: type) -> set[str]:
     }
 
 
-def _attribute_class(resource_type: type, name: str) -> type | None:
-    """The one class the attribute `name` of `resource_type` holds (`None` allowed), from its annotation or its
-    property's return annotation; `None` when it does not say (no hint, a union of classes, a generic)."""
+def _attribute_hint(resource_type: type, name: str) -> Any:
+    """The type the attribute `name` of `resource_type` holds, from its annotation or its property's return
+    annotation, without `Annotated` and without `None` in a union with one other type; `None` when it does not
+    say."""
     found: Any = None
     for klass in resource_type.__mro__:
         value = vars(klass).get(name)
@@ -82,12 +84,39 @@ def _attribute_class(resource_type: type, name: str) -> type | None:
             break
     else:
         found = _hints(resource_type).get(name)
-    if typing.get_origin(found) is typing.Annotated:
-        found = typing.get_args(found)[0]
-    if typing.get_origin(found) in (typing.Union, types.UnionType):
-        classes = [arg for arg in typing.get_args(found) if arg is not type(None)]
-        found = classes[0] if len(classes) == 1 else None
-    return found if isinstance(found, type) and typing.get_origin(found) is None else None
+    return _unwrapped(found)
+
+
+def _unwrapped(hint: Any) -> Any:
+    """`hint` without `Annotated[...]`, and `X` for `X | None`; `None` for a union of several types."""
+    if typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        classes = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        hint = classes[0] if len(classes) == 1 else None
+    return hint
+
+
+def _class_of(hint: Any) -> type | None:
+    """The class `hint` names, or `None` for a generic (`list[X]`), a union, or no hint."""
+    return hint if isinstance(hint, type) and typing.get_origin(hint) is None else None
+
+
+def _element_hint(hint: Any) -> Any:
+    """The type of the items of a `list[X]`, `Sequence[X]` or `tuple[X, ...]` hint; `None` for anything else."""
+    origin = typing.get_origin(hint)
+    arguments = typing.get_args(hint)
+    if origin in (list, collections.abc.Sequence, collections.abc.MutableSequence) and len(arguments) == 1:
+        return _unwrapped(arguments[0])
+    if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
+        return _unwrapped(arguments[0])
+    return None
+
+
+def is_index(step: str) -> bool:
+    """True when the step of a mapping path is a list index (`"0"`, `"-1"`), which reads an item of a list."""
+    digits = step[1:] if step.startswith("-") else step
+    return digits.isascii() and digits.isdigit()
 
 
 @dataclass(frozen=True)
@@ -122,17 +151,22 @@ class UndeclaredStep:
 
 def undeclared_step(resource_type: Any, path: str) -> UndeclaredStep | None:
     """Return the first step of the dotted `path` that the type it is read from does not declare, following the
-    annotations of the steps before it; `None` when every step is declared, or when a type on the way cannot say
-    (see `resource_attributes`: a dict, an unannotated class, an attribute typed `Any` or as a union)."""
-    current = resource_type
+    annotations of the steps before it (a list index, `identifiers.0`, reads the item type of a `list[X]` or
+    `tuple[X, ...]`); `None` when every step is declared, or when a type on the way cannot say (see
+    `resource_attributes`: a dict, an unannotated class, an attribute typed `Any` or as a union)."""
+    hint: Any = resource_type
     steps = path.split(".")
     for position, step in enumerate(steps):
-        declared = resource_attributes(current) if isinstance(current, type) else None
-        if declared is None:
+        if is_index(step):
+            hint = _element_hint(hint)  # the item's type: the next step is read from it
+            continue
+        current = _class_of(hint)
+        declared = resource_attributes(current) if current is not None else None
+        if current is None or declared is None:
             return None
         if step not in declared:
             before = ".".join(steps[:position])
             return UndeclaredStep(path=path, step=step, before=before, owner=current, declared=frozenset(declared))
         if position + 1 < len(steps):
-            current = _attribute_class(current, step)
+            hint = _attribute_hint(current, step)
     return None

@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from ..exceptions import ConfigurationError
 from ..models.synced import SyncedModel
-from .attributes import resource_attributes, undeclared_step
+from .attributes import is_index, resource_attributes, undeclared_step
+from .through import ThroughColumn, is_explicit, through_columns, through_problems
 
 __all__ = [
     "MISSING", "FieldMapping", "Plan", "RecordFailure", "build_plan", "convert", "get_plan", "is_reference_id", "read",
@@ -54,6 +55,7 @@ class FieldMapping:
     kind: _Kind
     field: Any  # Field for value/fk/m2m, ForeignObjectRel for reverse
     related: type[models.Model] | None = None
+    through: tuple[ThroughColumn, ...] = ()  # m2m: the mapped extra columns of its own through model
 
     @property
     def attname(self) -> str:
@@ -148,7 +150,8 @@ def get_plan(model: type[models.Model], sample: Any = None) -> Plan:
     config = model.sync_config  # type: ignore[attr-defined]
     resource_type = config.datasource.resource_type
     field_map = tuple(sorted((config.field_map or {}).items()))
-    cache_key = (model, id(config.datasource), resource_type, config.external_id, field_map)
+    through_map = tuple(sorted((k, tuple(sorted(v.items()))) for k, v in (config.through_map or {}).items()))
+    cache_key = (model, id(config.datasource), resource_type, config.external_id, field_map, through_map)
     plan = _plans.get(cache_key)
     if plan is None:
         refuse_undeclared_sources(model)
@@ -239,12 +242,11 @@ def build_plan(model: type[models.Model], attributes: set[str] | None) -> Plan:
                 f"{label}.{name} relates to {getattr(related, '__name__', related)}, which is not a SyncedModel, so its "
                 f"values cannot be resolved. Make it a SyncedModel or exclude the field: field_map={{{name!r}: None}}."
             )
-        if kind == "m2m" and not field.remote_field.through._meta.auto_created:
-            raise ConfigurationError(
-                f"{label}.{name} uses a custom through model; the sync engine only writes automatic ones. "
-                f"Exclude it with field_map={{{name!r}: None}} and fill it yourself."
-            )
-        mappings.append(FieldMapping(name=name, source=source, kind=kind, field=field, related=related))
+        through = through_columns(model, field) if kind == "m2m" and is_explicit(field) else ()
+        mappings.append(FieldMapping(name=name, source=source, kind=kind, field=field, related=related, through=through))
+    problems = through_problems(model, [m.field for m in mappings if m.kind == "m2m"])
+    if problems:
+        raise ConfigurationError(" ".join(f"{message} {hint}" for message, hint in problems))
     unknown = sorted(set(field_map) - set(candidates) - _RESERVED)
     if unknown:
         raise ConfigurationError(
@@ -262,8 +264,13 @@ MISSING: Any = object()
 def read(resource: Any, path: str) -> Any:
     """Read a dotted attribute path from a resource (objects or dicts).
 
-    A null step gives `None`; an absent attribute or key gives `MISSING`, so that partial records
-    (embedded copies often are) leave the columns they do not carry alone.
+    A step that is an integer indexes into a list or tuple: `identifiers.0` is the first identifier,
+    `links.-1.href` the last link's `href` (negative indexes count from the end, as in Python). A dict's key
+    comes first: on a dict, `0` reads the key `"0"`.
+
+    A null step gives `None`; an absent attribute or key gives `MISSING`, and so does an index out of range or
+    an index into something that is not a list or tuple, so that partial records (embedded copies often are)
+    leave the columns they do not carry alone.
     """
     if "." not in path:  # one step, as most paths are: no list of parts to build
         if resource is None:
@@ -278,10 +285,22 @@ def read(resource: Any, path: str) -> Any:
         if isinstance(value, dict):
             value = value.get(part, MISSING)
         else:
-            value = getattr(value, part, MISSING)
+            found = getattr(value, part, MISSING)
+            # Only a step no attribute answers can be an index: attribute paths cost no more than before.
+            value = found if found is not MISSING or not isinstance(value, (list, tuple)) else _index(value, part)
         if value is MISSING:
             return MISSING
     return value
+
+
+def _index(items: list[Any] | tuple[Any, ...], step: str) -> Any:
+    """`items[int(step)]`, or `MISSING` when `step` is not an index (see `is_index`) or is out of range."""
+    if not is_index(step):
+        return MISSING
+    try:
+        return items[int(step)]
+    except IndexError:
+        return MISSING
 
 
 def is_reference_id(value: Any) -> bool:

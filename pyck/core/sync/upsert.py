@@ -28,6 +28,7 @@ from ..exceptions import DatasourceError, NotFoundError, SyncError
 from ..records import absent_fields
 from . import bulk
 from .context import RunContext
+from .links import link_values, write_links
 from .lookups import among, is_indexed
 from .plan import MISSING, FieldMapping, Plan, RecordFailure, get_plan, is_reference_id, read
 
@@ -47,6 +48,8 @@ class _Row:
     extra: dict[str, Any]
     values: dict[str, Any] = field(default_factory=dict)
     to_many: dict[str, list[uuid.UUID] | None] = field(default_factory=dict)
+    # Per many-to-many field with mapped through columns: the values of each link, by the related row's pk.
+    link_values: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
     existing: dict[str, Any] | None = None
     pk: uuid.UUID | None = None
     error: str | None = None
@@ -152,7 +155,7 @@ def upsert(
     _write_rows(ctx, plan, ok, outcome, stamp=stamp)
     ctx.learn(plan.model, {row.key: row.pk for row in ok if row.existing is None})  # type: ignore[misc]
     for mapping in plan.of_kind("m2m"):
-        _write_m2m(mapping, ok)
+        write_links(mapping, ok)  # type: ignore[arg-type]
     for mapping in plan.of_kind("reverse"):
         _write_reverse(mapping, ok)
     outcome.pks.update({row.key: row.pk for row in ok})  # type: ignore[misc]
@@ -294,6 +297,11 @@ def _resolve(
             except (RecordFailure, AttributeError, KeyError, TypeError) as error:
                 key = _Unreadable(f"{rlabel} reference {item!r} is unreadable: {error}")
             keys.append(key)
+            if mapping.through:  # an explicit through model's mapped columns: read now, while the item is at hand
+                try:
+                    row.link_values.setdefault(mapping.name, {})[key] = link_values(mapping.through, row.resource, item)
+                except RecordFailure as error:
+                    row.error = f"field {mapping.name!r}: {error}"
         wanted.append((row, keys))
 
     pks: dict[Any, uuid.UUID] = {}
@@ -364,6 +372,9 @@ def _resolve(
             row.values[attname] = resolved[0] if resolved else None
         else:
             row.to_many[mapping.name] = list(dict.fromkeys(resolved))
+            if mapping.through:
+                by_key = row.link_values.get(mapping.name, {})
+                row.link_values[mapping.name] = {pks[key]: values for key, values in by_key.items() if key in pks}
 
 
 class _Unreadable:
@@ -448,25 +459,6 @@ def _write_rows(ctx: RunContext, plan: Plan, rows: list[_Row], outcome: Outcome,
             seen.pks.update(pk.int for pk in unchanged)
         else:
             outcome.stamped += model._base_manager.filter(pk__in=unchanged).update(last_sync_time=stamp)
-
-
-def _write_m2m(mapping: FieldMapping, rows: list[_Row]) -> None:
-    field = mapping.field
-    through = field.remote_field.through
-    source = through._meta.get_field(field.m2m_field_name()).attname
-    target = through._meta.get_field(field.m2m_reverse_field_name()).attname
-    desired = {(row.pk, pk) for row in rows if row.to_many.get(mapping.name) is not None for pk in row.to_many[mapping.name]}
-    owners = [row.pk for row in rows if row.to_many.get(mapping.name) is not None and row.existing is not None]
-    current: dict[tuple[Any, Any], Any] = {}
-    if owners:
-        for link_pk, src, tgt in through._base_manager.filter(**{f"{source}__in": owners}).values_list("pk", source, target):
-            current[(src, tgt)] = link_pk
-    stale = [link_pk for pair, link_pk in current.items() if pair not in desired]
-    if stale:
-        through._base_manager.filter(pk__in=stale).delete()
-    added = [through(**{source: src, target: tgt}) for src, tgt in desired if (src, tgt) not in current]
-    if added:
-        through._base_manager.bulk_create(added)
 
 
 def _write_reverse(mapping: FieldMapping, rows: list[_Row]) -> None:

@@ -9,6 +9,7 @@ from django.core import checks
 from django.core.cache import InvalidCacheBackendError, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import BaseMemcachedCache
 from django.core.exceptions import FieldDoesNotExist
 
 from .base import Datasource
@@ -214,12 +215,13 @@ def check_request_budgets(app_configs: Any = None, **kwargs: Any) -> list[checks
     """Check where each request budget of a synced model's datasource counts.
 
     A `RequestBudget` only holds across processes when counted in Redis (its
-    `cache` names Django's `RedisCache` or django-redis's); any other cache counts in each process for itself.
+    `cache` names Django's `RedisCache` or django-redis's) or Memcached; any other cache counts in each process
+    for itself.
 
     ========== ==================================================================================
     pyck.E017  `RequestBudget(cache=...)` names no cache in `CACHES`
-    pyck.W012  the budget's cache is not Redis: it keeps nothing (dummy), or the budget is counted in each
-               process for itself (local memory, file, database, Memcached)
+    pyck.W012  the budget's cache is neither Redis nor Memcached: it keeps nothing (dummy), or the budget is
+               counted in each process for itself (local memory, file, database)
     ========== ==================================================================================
     """
     messages: list[checks.CheckMessage] = []
@@ -241,14 +243,15 @@ def check_request_budgets(app_configs: Any = None, **kwargs: Any) -> list[checks
                 )
             )
             continue
-        if is_redis_cache(cache):
+        if is_redis_cache(cache) or isinstance(cache, BaseMemcachedCache):
             continue
         messages.append(
             checks.Warning(
                 f"{where} is counted in the cache {budget.cache!r} ({type(cache).__name__}), which "
                 f"{_budget_cache_problem(cache)}.",
                 hint="Count budgets in Redis, which every process shares: name a "
-                "django.core.cache.backends.redis.RedisCache (or django-redis) cache in RequestBudget(cache=...).",
+                "django.core.cache.backends.redis.RedisCache (or django-redis, or Memcached) cache in "
+                "RequestBudget(cache=...).",
                 obj=model,
                 id="pyck.W012",
             )
@@ -262,8 +265,8 @@ def _budget_cache_problem(cache: Any) -> str:
     if isinstance(cache, LocMemCache):
         return "each process keeps for itself: every process would get the whole budget"
     return (
-        "is not Redis: the budget's sliding window is kept in each process for itself, so every process "
-        "would get the whole budget"
+        "is neither Redis nor Memcached: the budget's sliding window is kept in each process for itself, so "
+        "every process would get the whole budget"
     )
 
 

@@ -4,18 +4,21 @@ A sliding (moving) window admits a request when fewer than N requests were admit
 whenever "now" is: no window boundary lets 2N through, as fixed windows aligned on the clock did.
 
 - `MemoryWindows`: the log in this process (a deque of admission times per key, under a lock). What a budget
-  in a local-memory, file, database or Memcached cache counts in: every process then has the whole budget
+  in a local-memory, file or database cache counts in: every process then has the whole budget
   (`manage.py check` says so, `pyck.W012`).
 - `RedisWindows`: the log in Redis (a Lua script checks and records a request atomically, timed by the
   Redis server's clock), so every process and machine using that Redis server shares the budget.
+
+- `SlicedWindows`: for Memcached, which increments atomically but cannot check and record in one step: the
+  window cut into slices of one counter each, which never admits more than the budget but only about 91% of it.
 
 Why not the `limits` library's moving window, which works the same way: it times requests with each
 client's `time.time()` (no fake clock for tests, and machines' clocks must agree), and its Redis windows are
 whole seconds (its keys expire with `EXPIRE`), where a budget's window is `per` plus a sub-second margin.
 
 `windows_for(alias)` picks one from the Django cache named `alias`: a Redis cache (Django's own
-`RedisCache` or django-redis) gives `RedisWindows` on the same server; any other cache gives the in-process
-log shared by every budget naming that cache.
+`RedisCache` or django-redis) gives `RedisWindows` on the same server, a Memcached cache `SlicedWindows` in
+it; any other cache gives the in-process log shared by every budget naming that cache.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.memcached import BaseMemcachedCache
 
 from .exceptions import ConfigurationError
 
-__all__ = ["MemoryWindows", "RedisWindows", "SlidingWindows", "is_redis_cache", "windows_for"]
+__all__ = ["MemoryWindows", "RedisWindows", "SlicedWindows", "SlidingWindows", "is_redis_cache", "windows_for"]
 
 
 class SlidingWindows(Protocol):
@@ -116,6 +120,44 @@ class RedisWindows:
         return wait / 1_000_000
 
 
+class SlicedWindows:
+    """The sliding window in a cache that increments atomically but runs no scripts (Memcached): the window is
+    cut into `SLICES` slices, one counter each, and a request is admitted when its own slice's counter (after an
+    atomic `incr`) and the `SLICES` slices before it hold at most `limit` requests together; otherwise it takes
+    its `incr` back (`decr`).
+
+    Any `per` seconds, wherever they start, lie within `SLICES + 1` consecutive slices, whose sum the last
+    request admitted in them checked (the counters only ever hold more than was admitted): never more than
+    `limit`. The price: the budget allows `limit` in `per * (SLICES + 1) / SLICES` seconds, 91% of it. Slices
+    are aligned on each process's clock (`now`), so machines sharing the budget need synchronised clocks.
+    """
+
+    SLICES = 10
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    def admit(self, key: str, limit: int, per: float, now: float) -> float:
+        """See `SlidingWindows.admit`; exceptions from the cache propagate, so that the budget fails closed."""
+        size = per / self.SLICES
+        current = math.floor(now / size)
+        names = [f"{key}:{current - back}" for back in range(self.SLICES + 1)]  # this slice first
+        self.cache.add(names[0], 0, math.ceil(2 * per) + 1)
+        counted = int(self.cache.incr(names[0]))
+        earlier = self.cache.get_many(names[1:])
+        before = [int(earlier.get(name) or 0) for name in reversed(names[1:])]  # the oldest slice first
+        excess = counted + sum(before) - limit
+        if excess <= 0:
+            return 0.0
+        self.cache.decr(names[0])
+        # The oldest slices leave the window one by one, at the end of the slices after this one.
+        for leaving, count in enumerate(before, start=1):
+            excess -= count
+            if excess <= 0:
+                return (current + leaving) * size - now
+        return (current + self.SLICES + 1) * size - now
+
+
 def is_redis_cache(cache: Any) -> bool:
     """Whether `cache` is Django's `RedisCache` or django-redis's."""
     # Imported here: django.core.cache.backends.redis is cheap, but only budgets ask.
@@ -147,12 +189,17 @@ def windows_for(alias: str) -> SlidingWindows:
             f"The cache {alias!r} ({type(cache).__name__}) keeps nothing, so it cannot count requests; point "
             "RequestBudget(cache=...) at a Redis cache"
         )
-    redis = is_redis_cache(cache)
-    identity = (alias, redis, repr(config.get("LOCATION")), repr(config.get("KEY_PREFIX")), repr(config.get("OPTIONS")))
+    identity = (alias, type(cache), repr(config.get("LOCATION")), repr(config.get("KEY_PREFIX")), repr(config.get("OPTIONS")))
     with _lock:
         windows = _windows.get(identity)
         if windows is None:
-            windows = _windows[identity] = _redis_windows(alias, cache, config) if redis else MemoryWindows()
+            if is_redis_cache(cache):
+                windows = _redis_windows(alias, cache, config)
+            elif isinstance(cache, BaseMemcachedCache):
+                windows = SlicedWindows(cache)
+            else:
+                windows = MemoryWindows()
+            _windows[identity] = windows
         return windows
 
 

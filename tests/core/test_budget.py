@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import responses
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import models
 from django.test.utils import isolate_apps
 
@@ -37,7 +38,7 @@ from pyck.core.datasources import (
     TransportError,
 )
 from pyck.core.models import registry
-from pyck.core.sliding_windows import MemoryWindows, windows_for
+from pyck.core.sliding_windows import MemoryWindows, SlicedWindows, windows_for
 from tests.faults.server import FaultServer, Received, dynamic_answer, json_answer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +145,26 @@ def test_no_window_boundary_lets_twice_the_budget_through(clock: FakeClock, wait
         clock.now += 0.05
     assert most_in_any_window(sent, 1.0) == 3
     assert sent[-1] - sent[0] >= 3.0  # 12 requests at 3 a second: the last one at least 3 s after the first
+
+
+def test_memcached_slices_never_admit_more_than_the_limit_in_any_window() -> None:
+    # Memcached increments atomically but runs no scripts: the window is ten slices of one counter each.
+    windows = SlicedWindows(LocMemCache(f"pyck-budget-{uuid.uuid4()}", {}))
+    now, admitted = 1_000_000.93, []
+    for step in range(400):  # requests at uneven moments, several at the same one, over about 20 s
+        if windows.admit("k", 5, 1.0, now) == 0:
+            admitted.append(now)
+        now += (0.0, 0.013, 0.07, 0.21)[step % 4]
+    assert most_in_any_window(admitted, 1.0) <= 5
+    # It is not refusing everything: near 5 in every 1.1 s (10 slices of 0.1 s, plus the one being filled).
+    assert len(admitted) >= 0.8 * 5 * (now - 1_000_000.93) / 1.1
+
+
+def test_memcached_slices_say_when_the_oldest_slice_leaves() -> None:
+    windows = SlicedWindows(LocMemCache(f"pyck-budget-{uuid.uuid4()}", {}))
+    assert [windows.admit("k", 2, 1.0, 100.05) for _ in range(2)] == [0.0, 0.0]
+    assert windows.admit("k", 2, 1.0, 100.55) == pytest.approx(0.55)  # at 101.1 the slice [100.0, 100.1) leaves
+    assert windows.admit("k", 2, 1.0, 101.1001) == 0.0
 
 
 def test_the_margin_widens_the_window(clock: FakeClock, waits: list[float]) -> None:
@@ -354,8 +375,8 @@ def _budget_check(settings: Any, backend: str, cache: str = "default", **options
     [
         ("django.core.cache.backends.locmem.LocMemCache", {}, "each process keeps for itself"),
         ("django.core.cache.backends.dummy.DummyCache", {}, "keeps nothing"),
-        ("django.core.cache.backends.filebased.FileBasedCache", {"LOCATION": "/tmp/pyck-budget-check"}, "is not Redis"),
-        ("django.core.cache.backends.db.DatabaseCache", {"LOCATION": "pyck_cache"}, "is not Redis"),
+        ("django.core.cache.backends.filebased.FileBasedCache", {"LOCATION": "/tmp/pyck-budget-check"}, "neither Redis nor Memcached"),
+        ("django.core.cache.backends.db.DatabaseCache", {"LOCATION": "pyck_cache"}, "neither Redis nor Memcached"),
     ],
 )
 def test_a_budget_in_a_cache_that_is_not_shared_or_not_atomic_is_a_warning(

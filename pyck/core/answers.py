@@ -20,7 +20,13 @@ from urllib3 import exceptions as urllib3_exceptions
 
 from . import http
 from .conf import pyck_settings
-from .exceptions import DatasourceError, NotFoundError, RateLimitError, ResponseError
+from .exceptions import (
+    ConfigurationError,
+    DatasourceError,
+    NotFoundError,
+    RateLimitError,
+    ResponseError,
+)
 
 if TYPE_CHECKING:
     from .rest import RestDatasource
@@ -70,6 +76,20 @@ def parse_body(datasource: RestDatasource[Any], response: requests.Response) -> 
     return data
 
 
+def retry_after_429(datasource: Any) -> float | None:
+    """The datasource's `retry_after_429` (the wait after a 429 without `Retry-After`), checked.
+
+    Raises:
+        ConfigurationError: it is not a number of seconds (0 or more) or `None`.
+    """
+    penalty = getattr(datasource, "retry_after_429", None)
+    if penalty is None:
+        return None
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty >= 0:
+        raise ConfigurationError(f"{datasource}: retry_after_429 must be seconds (0 or more) or None, got {penalty!r}")
+    return float(penalty)
+
+
 def status_error(datasource: RestDatasource[Any], response: requests.Response, *, method: str, url: str) -> DatasourceError:
     """The error for a non-2xx `response` to `method` at `url` (already redacted); see
     `RestDatasource.get_status_error`."""
@@ -82,7 +102,14 @@ def status_error(datasource: RestDatasource[Any], response: requests.Response, *
     elif status == 429:
         retry_after = http.parse_retry_after(response.headers.get("Retry-After"))
         cap = float(pyck_settings.HTTP_MAX_RETRY_AFTER)
-        if retry_after is not None and retry_after > cap:
+        penalty = retry_after_429(datasource)
+        if retry_after is None and penalty is not None:
+            retry_after = penalty
+            if retry_after > cap:
+                why = f"its penalty (retry_after_429={retry_after:g}s) is longer than HTTP_MAX_RETRY_AFTER={cap:g}s"
+            else:
+                why = "still rate limited after the retries"
+        elif retry_after is not None and retry_after > cap:
             why = f"asked to retry after {retry_after:g}s, more than HTTP_MAX_RETRY_AFTER={cap:g}s"
         else:
             why = "still rate limited after the retries"

@@ -7,16 +7,16 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.cache import InvalidCacheBackendError, caches
-from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import BaseMemcachedCache
 from django.core.exceptions import FieldDoesNotExist
 
 from .base import Datasource
 from .conf import DEFAULTS
 from .models.registry import synced_models
 from .models.synced import SyncedModel
+from .sliding_windows import is_redis_cache
 from .sync.attributes import resource_attributes, undeclared_step
 from .sync.lookups import is_indexed
 from .sync.plan import reverse_relations
@@ -210,15 +210,16 @@ def _check_incremental(model: Any, attributes: set[str] | None) -> list[checks.C
 
 @checks.register(checks.Tags.caches)
 def check_request_budgets(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Check the cache behind each request budget of a synced model's datasource.
+    """Check where each request budget of a synced model's datasource counts.
 
-    A `RequestBudget` only holds across processes in a cache that every process
-    shares and that increments atomically: Redis or Memcached.
+    A `RequestBudget` only holds across processes when counted in Redis (its
+    `cache` names Django's `RedisCache` or django-redis's) or Memcached; any other cache counts in each process
+    for itself.
 
     ========== ==================================================================================
     pyck.E017  `RequestBudget(cache=...)` names no cache in `CACHES`
-    pyck.W012  the budget's cache is per process (local memory), keeps nothing (dummy), or increments in
-               two steps that concurrent processes can interleave (file, database)
+    pyck.W012  the budget's cache is neither Redis nor Memcached: it keeps nothing (dummy), or the budget is
+               counted in each process for itself (local memory, file, database)
     ========== ==================================================================================
     """
     messages: list[checks.CheckMessage] = []
@@ -234,38 +235,37 @@ def check_request_budgets(app_configs: Any = None, **kwargs: Any) -> list[checks
             messages.append(
                 checks.Error(
                     f"{where} uses the cache {budget.cache!r}, which is not in the CACHES setting.",
-                    hint="Add a Redis or Memcached cache under that alias, or name one in RequestBudget(cache=...).",
+                    hint="Add a Redis cache under that alias, or name one in RequestBudget(cache=...).",
                     obj=model,
                     id="pyck.E017",
                 )
             )
             continue
-        problem = _budget_cache_problem(cache)
-        if problem:
-            messages.append(
-                checks.Warning(
-                    f"{where} is counted in the cache {budget.cache!r} ({type(cache).__name__}), which {problem}.",
-                    hint="Count budgets in a cache every process shares and that increments atomically: "
-                    "django.core.cache.backends.redis.RedisCache or a Memcached backend.",
-                    obj=model,
-                    id="pyck.W012",
-                )
+        if is_redis_cache(cache) or isinstance(cache, BaseMemcachedCache):
+            continue
+        messages.append(
+            checks.Warning(
+                f"{where} is counted in the cache {budget.cache!r} ({type(cache).__name__}), which "
+                f"{_budget_cache_problem(cache)}.",
+                hint="Count budgets in Redis, which every process shares: name a "
+                "django.core.cache.backends.redis.RedisCache (or django-redis, or Memcached) cache in "
+                "RequestBudget(cache=...).",
+                obj=model,
+                id="pyck.W012",
             )
+        )
     return messages
 
 
-def _budget_cache_problem(cache: Any) -> str | None:
+def _budget_cache_problem(cache: Any) -> str:
     if isinstance(cache, DummyCache):
         return "keeps nothing: every request of that datasource will fail with a ConfigurationError"
     if isinstance(cache, LocMemCache):
         return "each process keeps for itself: every process would get the whole budget"
-    if isinstance(cache, (FileBasedCache, DatabaseCache)):
-        # Neither overrides BaseCache.incr(), which reads the value and writes it back.
-        return (
-            "increments a counter by reading and writing it back, so processes counting at the same moment "
-            "lose each other's requests and the budget is exceeded"
-        )
-    return None
+    return (
+        "is neither Redis nor Memcached: the budget's sliding window is kept in each process for itself, so "
+        "every process would get the whole budget"
+    )
 
 
 @checks.register(deploy=True)

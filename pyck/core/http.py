@@ -8,7 +8,8 @@ datasource that does its own HTTP:
   request, bounds the time an answer's status line and headers may take, can call a function before every
   attempt it sends (a `RequestBudget`), and carries none of the caller's headers
   (credentials) and no cookie to another host on a redirect.
-- `RateLimiter` is a thread-safe token bucket that keeps a client under N requests per second.
+- `RateLimiter` is a thread-safe token bucket that keeps a client under N requests per second;
+  `shared_rate_limiter` gives every caller naming one key the same one.
 - `read_body` reads a streamed response body within a size limit and a total deadline.
 - `with_query` appends query parameters to a URL, as `requests` sends them.
 - `redact_url`, `redact_text` and `redact_secrets` remove secrets from a URL or a message before it goes into
@@ -40,7 +41,7 @@ from urllib3.response import HTTPResponse as _Urllib3Response
 from urllib3.util.retry import Retry
 
 from .deadline import DEADLINE_POOLS, SlowAnswerError, exchange, header_seconds
-from .exceptions import ResponseError, TransportError
+from .exceptions import ConfigurationError, ResponseError, TransportError
 from .redaction import (
     DEFAULT_SECRET_PARAMS,
     blank_out,
@@ -69,6 +70,7 @@ __all__ = [
     "redact_text",
     "redact_url",
     "secret_values",
+    "shared_rate_limiter",
     "sleep",
     "with_query",
 ]
@@ -161,15 +163,18 @@ class _Retry(Retry):
         *args: Any,
         max_retry_after: float = 120.0,
         before_attempt: Callable[[], object] | None = None,
+        retry_after_429: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.max_retry_after = max_retry_after
         self.before_attempt = before_attempt
+        self.retry_after_429 = retry_after_429
 
     def new(self, **kw: Any) -> _Retry:
         kw.setdefault("max_retry_after", self.max_retry_after)
         kw.setdefault("before_attempt", self.before_attempt)
+        kw.setdefault("retry_after_429", self.retry_after_429)
         return super().new(**kw)
 
     def increment(
@@ -184,6 +189,8 @@ class _Retry(Retry):
         retry_after = None
         if response is not None and error is None and self.respect_retry_after_header:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is None and response.status == 429:
+                retry_after = self.retry_after_429
             if retry_after is not None and retry_after > self.max_retry_after:
                 # MaxRetryError makes urllib3 (and responses) return this answer as is (raise_on_status=False).
                 raise MaxRetryError(_pool, url or "", _RetryAfterTooLong(f"Retry-After {retry_after:g}s is too long"))
@@ -225,15 +232,18 @@ def build_retry(
     methods: Collection[str] = DEFAULT_RETRY_METHODS,
     statuses: Collection[int] = DEFAULT_RETRY_STATUSES,
     before_attempt: Callable[[], object] | None = None,
+    retry_after_429: float | None = None,
 ) -> Retry:
     """The `Retry` policy pyck mounts on its sessions (see the module docstring); `before_attempt` is
-    called before each retry is sent, after its wait."""
+    called before each retry is sent, after its wait; `retry_after_429` is the wait after a 429 without
+    `Retry-After` (`None`: the backoff), given up on like a `Retry-After` above `max_retry_after`."""
     return _Retry(
         total=retries,
         backoff_factor=backoff_factor,
         backoff_max=max(max_retry_after, backoff_factor),
         max_retry_after=max_retry_after,
         before_attempt=before_attempt,
+        retry_after_429=retry_after_429,
         status_forcelist=frozenset(statuses),
         allowed_methods=frozenset(m.upper() for m in methods),
         # After the last retry, hand back the last answer (429, 503…) so the caller can raise a precise error.
@@ -365,6 +375,7 @@ def build_session(
     pool_maxsize: int = 10,
     max_response_time: float | None = None,
     before_attempt: Callable[[], object] | None = None,
+    retry_after_429: float | None = None,
 ) -> requests.Session:
     """Return a new session with pyck's retry policy, default timeout and redirect rules mounted.
 
@@ -383,6 +394,9 @@ def build_session(
             bounds the body, within the same total.
         before_attempt: called before every attempt is sent, retries and redirects included; it may wait, or
             raise to stop the request (a `RequestBudget` does both).
+        retry_after_429: the seconds to wait after a 429 that carries no `Retry-After` before retrying
+            (an API's documented penalty, such as Airtable's 30 s); `None`: the backoff. Like a `Retry-After`,
+            a penalty above `max_retry_after` is not waited for and the 429 is returned to the caller.
     """
     _redact_urllib3_logs()
     session = _Session()
@@ -396,6 +410,7 @@ def build_session(
             max_retry_after=max_retry_after,
             methods=retry_methods,
             before_attempt=before_attempt,
+            retry_after_429=retry_after_429,
         ),
         pool_maxsize=pool_maxsize,
     )
@@ -547,6 +562,30 @@ class RateLimiter:
         if wait > 0:
             _sleep(wait)
         return wait
+
+
+_shared_lock = threading.Lock()
+_shared_limiters: dict[str, RateLimiter] = {}
+
+
+def shared_rate_limiter(key: str, rate: float, *, owner: object = None) -> RateLimiter:
+    """The process's one `RateLimiter` for `key`: every caller naming `key` shares its `rate` requests a
+    second (the datasources of one API account, whatever their class or instance).
+
+    Raises:
+        ConfigurationError: `key` already has a limiter at another rate (`owner`, a datasource, is named).
+    """
+    with _shared_lock:
+        limiter = _shared_limiters.get(key)
+        if limiter is None:
+            limiter = _shared_limiters[key] = RateLimiter(rate)
+        elif limiter.rate != float(rate):
+            who = f"{owner}: " if owner is not None else ""
+            raise ConfigurationError(
+                f"{who}rate_limit={rate:g} under rate_limit_key {key!r}, which another datasource of this process "
+                f"declared with rate_limit={limiter.rate:g}; one key is one rate, give them the same rate_limit"
+            )
+        return limiter
 
 
 def with_query(url: str, params: Mapping[str, Any] | None) -> str:

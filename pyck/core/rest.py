@@ -37,9 +37,9 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 
 from . import http
-from .answers import describe_transport_error, parse_body, status_error
+from .answers import describe_transport_error, parse_body, retry_after_429, status_error
 from .base import Datasource, Listed, ResourceT
-from .budget import RequestBudget
+from .budget import RequestBudget, budget_of
 from .conf import pyck_settings
 from .exceptions import (
     ConfigurationError,
@@ -104,10 +104,12 @@ class RestDatasource(Datasource[ResourceT]):
     """The methods retried after an answer or a read error; POST is not, as the server may have acted on it."""
     rate_limit: float | None = None
     """At most this many requests per second from this datasource (all threads together); None: no limit."""
+    rate_limit_key: str | None = None
+    """Datasources of a process with this key (one API account) share one `rate_limit`; None: their own."""
     request_budget: RequestBudget | None = None
-    """At most N requests per window across every process, counted in a shared cache (see RequestBudget);
-    None: no budget.
-    """
+    """At most N requests in any sliding window, in every process sharing a key (RequestBudget); None: no budget."""
+    retry_after_429: float | None = None
+    """Seconds to wait after a 429 without Retry-After (Airtable: 30), up to HTTP_MAX_RETRY_AFTER; None: backoff."""
     list_query: Mapping[str, Any] = types.MappingProxyType({})
     """Query parameters sent with every listing request; keyword arguments to list() override them."""
     filter: Callable[[Any], bool] | None = None
@@ -174,9 +176,7 @@ class RestDatasource(Datasource[ResourceT]):
         One session per instance, so connections are reused; it is rebuilt if the retry settings change.
         Override to mount your own adapters or add authentication (call `super().get_session()` first).
         """
-        budget = self.request_budget
-        if budget is not None and not isinstance(budget, RequestBudget):
-            raise ConfigurationError(f"{self}: request_budget must be a RequestBudget or None, got {budget!r}")
+        budget = budget_of(self)
         config = (
             self.retries if self.retries is not None else pyck_settings.HTTP_RETRIES,
             self.backoff_factor if self.backoff_factor is not None else pyck_settings.HTTP_BACKOFF_FACTOR,
@@ -185,12 +185,13 @@ class RestDatasource(Datasource[ResourceT]):
             frozenset(m.upper() for m in self.retry_methods),
             _max_response_time(self),
             (budget, budget.key_for(self)) if budget is not None else None,
+            retry_after_429(self),
         )
         with self._lock:
             if self._session is None or self._session_config != config:
                 if self._session is not None:
                     self._session.close()
-                retries, backoff_factor, max_retry_after, user_agent, methods, max_time, _ = config
+                retries, backoff_factor, max_retry_after, user_agent, methods, max_time, _, penalty = config
                 self._session = http.build_session(
                     retries=int(retries),
                     backoff_factor=float(backoff_factor),
@@ -200,6 +201,7 @@ class RestDatasource(Datasource[ResourceT]):
                     retry_methods=methods,
                     max_response_time=max_time,
                     before_attempt=budget.bind(self) if budget is not None else None,
+                    retry_after_429=penalty,
                     pool_maxsize=_pool_size(self),
                 )
                 self._session_config = config
@@ -539,6 +541,8 @@ class RestDatasource(Datasource[ResourceT]):
     # --- Internals -------------------------------------------------------------------------------------
 
     def _get_limiter(self) -> http.RateLimiter:
+        if self.rate_limit_key is not None:
+            return http.shared_rate_limiter(self.rate_limit_key, float(self.rate_limit or 0), owner=self)
         with self._lock:
             if self._limiter is None or self._limiter.rate != float(self.rate_limit or 0):
                 self._limiter = http.RateLimiter(float(self.rate_limit or 0))

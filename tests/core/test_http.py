@@ -15,6 +15,7 @@ import requests
 import responses
 
 from pyck.core import http, redaction
+from pyck.core.exceptions import ConfigurationError
 from pyck.core.http import RateLimiter, build_session, parse_retry_after
 from pyck.core.redaction import is_credential_header, redact_url, with_params, without_params
 
@@ -137,6 +138,38 @@ def test_retry_after_above_the_cap_is_not_waited_for(mock_api: responses.Request
     assert response.status_code == 429
     assert len(mock_api.calls) == 1
     assert waits == []
+
+
+def test_a_429_without_retry_after_waits_the_declared_penalty(mock_api: responses.RequestsMock, waits: list[float]) -> None:
+    # Airtable: a 429 carries no Retry-After and the next requests fail for 30 s; the backoff (0.5, 1, 2 s)
+    # would spend every retry inside the penalty.
+    mock_api.get(f"{API}/x", status=429)
+    mock_api.get(f"{API}/x", json=[])
+    assert session(retry_after_429=30).get(f"{API}/x").status_code == 200
+    assert waits == [30]
+
+
+def test_a_retry_after_header_wins_over_the_declared_penalty(mock_api: responses.RequestsMock, waits: list[float]) -> None:
+    mock_api.get(f"{API}/x", status=429, headers={"Retry-After": "2"})
+    mock_api.get(f"{API}/x", status=503)
+    mock_api.get(f"{API}/x", json=[])
+    assert session(retry_after_429=30, backoff_factor=0.5).get(f"{API}/x").status_code == 200
+    assert waits[0] == 2 and waits[1] < 30  # the 503 after it is backed off, not penalised
+
+
+def test_a_penalty_above_the_cap_is_not_waited_for(mock_api: responses.RequestsMock, waits: list[float]) -> None:
+    mock_api.get(f"{API}/x", status=429)
+    assert session(retry_after_429=300, max_retry_after=120).get(f"{API}/x").status_code == 429
+    assert waits == []
+    assert len(mock_api.calls) == 1
+
+
+def test_a_shared_rate_limiter_is_one_per_key_and_one_rate() -> None:
+    first = http.shared_rate_limiter("test-http:account-1", 5)
+    assert http.shared_rate_limiter("test-http:account-1", 5.0) is first
+    assert http.shared_rate_limiter("test-http:account-2", 5) is not first
+    with pytest.raises(ConfigurationError, match=r"rate_limit=2 under rate_limit_key 'test-http:account-1'.*rate_limit=5"):
+        http.shared_rate_limiter("test-http:account-1", 2)
 
 
 def test_retry_after_at_the_cap_is_waited_for(mock_api: responses.RequestsMock, waits: list[float]) -> None:

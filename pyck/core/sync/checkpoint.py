@@ -125,7 +125,9 @@ class RunState:
         return "incremental"
 
     def _why_not_resume(self, checkpoint: dict[str, Any], requested: str) -> str | None:
-        if not _resumable(self.datasource, checkpoint["mode"], self.incremental):
+        # A child listing resumes at its parent whatever the datasource (inside it, only if the datasource can).
+        child = self.model.sync_config.for_each is not None
+        if not child and not _resumable(self.datasource, checkpoint["mode"], self.incremental):
             return f"the listing of {self.datasource} cannot start part way through (see RestDatasource.resumable)"
         if checkpoint.get("filter") != self.filter_text:
             return "the listing's filter is not the same"

@@ -22,6 +22,7 @@ from ..signals import sync_started
 from .batches import write_batch
 from .bulk import max_parameters
 from .checkpoint import RunState
+from .children import ChildListing
 from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments
 from .duplicates import report_duplicates
@@ -60,6 +61,10 @@ def run_sync(
     label = model._meta.label
     datasource = config.datasource
 
+    children = ChildListing.for_model(model)  # a child listing reads each parent's listing in turn
+    if children is not None:
+        # Its rows are deleted without get(): a child's item URL usually needs its parent, which get() lacks.
+        deletion["confirm"] = False
     clock = time.perf_counter()
     result = SyncResult(model=label, started=timezone.now(), partition=partition)
     with transaction.atomic():  # the run's state and record: one commit (a disk flush) rather than two
@@ -91,6 +96,8 @@ def run_sync(
     # The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
     recorded: dict[str, Any] | None = None
     batch: list[Any] = []
+    # A child listing's records' parents, one per record of `batch` (None for other listings).
+    extras: list[dict[str, Any]] | None = [] if children is not None else None
     truncations: list[str] = []
 
     def checkpoint(outcome: Outcome) -> None:
@@ -106,7 +113,7 @@ def run_sync(
     try:
         unseen = UnseenSources(model)  # refuses a field_map path the resource type does not declare
         with truncation_notes() as truncations:
-            for resource, position in listing(datasource, run.query(filter_), run):
+            for resource, position in listing(datasource, run.query(filter_), run, children):
                 run.position = position
                 if isinstance(resource, InvalidResourceError):
                     result.failed += 1
@@ -117,10 +124,13 @@ def run_sync(
                 if unseen.paths:
                     unseen.see(resource)
                 batch.append(resource)
+                if extras is not None:
+                    extras.append(children.extra())  # type: ignore[union-attr]
                 if len(batch) >= batch_size:
-                    add_outcome(result, write_batch(context, model, batch, checkpoint), fail)
+                    add_outcome(result, write_batch(context, model, batch, checkpoint, extras), fail)
                     written(len(batch))
                     batch = []
+                    extras = [] if extras is not None else None
         for text in unseen.warnings():
             # The counts are in result.warnings ("absent"), which the SyncRun keeps; this says what to fix.
             note(result, text, level=logging.WARNING)
@@ -136,15 +146,17 @@ def run_sync(
                 _settle(ending, run, truncations, on_delete, max_errors)
                 recorded = record_outcome(sync_run.pk, ending, datasource, clock)
 
-        add_outcome(result, write_batch(context, model, batch, end), fail)
+        add_outcome(result, write_batch(context, model, batch, end, extras), fail)
         if batch:
             written(len(batch))
             batch = []
         _settle(result, run, truncations, on_delete, max_errors)
+        if children is not None:
+            children.settle(result, max_errors)
     except (DatasourceError, SyncError) as error:
         try:
             if batch:  # records received before the listing failed are good: keep them
-                add_outcome(result, write_batch(context, model, batch, checkpoint), fail)
+                add_outcome(result, write_batch(context, model, batch, checkpoint, extras), fail)
             if tracked and seen is not None and run.position is not None:
                 run.keep_confirmations(seen, result.failed)
         except BaseException as crash:
@@ -163,13 +175,18 @@ def run_sync(
         context.confirmations.pop(model, None)
     result.cursor = run.cursor
 
-    deletable = may_delete and run.mode == "full" and result.status == SyncStatus.SUCCEEDED
+    # A child listing whose only trouble was parents whose listing failed still deletes under the others.
+    complete = result.status == SyncStatus.SUCCEEDED or (
+        children is not None and children.clean and result.status == SyncStatus.PARTIAL
+    )
+    deletable = may_delete and run.mode == "full" and complete
     if unexpected is None and deletable and on_delete is OnDelete.DELETE:
         if seen is not None and seen.lost:
             note(result, f"{label}: nothing deleted: {seen.lost}")
         else:
             try:
-                delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, **deletion)
+                keep = children.kept_rows() if children is not None else None
+                delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, keep=keep, **deletion)
             except BaseException as error:
                 result.status = SyncStatus.FAILED
                 result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))

@@ -417,7 +417,7 @@ def test_the_child_listing_models_are_those_the_child_listing_tests_sync() -> No
     documented = {n.name: ast.dump(n) for n in ast.parse(block.code).body if isinstance(n, ast.ClassDef)}
     source = Path(support.__file__).read_text()
     tested = {n.name: ast.dump(n) for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
-    assert documented == tested
+    assert documented == {name: tested[name] for name in documented}
 
 
 @exercises(INCREMENTAL, "incremental-ticket")

@@ -29,3 +29,12 @@ class Tagging(SyncedModel):
     person = models.CharField(max_length=100)
     # Local-only: never written by a sync.
     note = models.CharField(max_length=100, blank=True, default="")
+
+
+class LooseTagging(SyncedModel):
+    """The same listing as ``Tagging``, with a nullable foreign key: a tag's deletion leaves its rows without one."""
+
+    sync_config = SyncConfig(datasource=taggings, for_each=ForEach("tag", param="tag_id"), on_delete=OnDelete.DELETE)
+    external_id = models.CharField(max_length=100, unique=True)
+    tag = models.ForeignKey(Tag, null=True, on_delete=models.SET_NULL, related_name="loose_taggings")
+    person = models.CharField(max_length=100)

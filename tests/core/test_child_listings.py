@@ -22,7 +22,7 @@ from pyck.core.models import SyncRun
 from pyck.core.path_params import list_url
 from pyck.core.sync import sync_model, sync_models, sync_order
 from tests.children_support.api import BASE_URL, Taggings, taggings, tags
-from tests.children_support.models import Tag, Tagging
+from tests.children_support.models import LooseTagging, Tag, Tagging
 
 pytestmark = pytest.mark.django_db
 
@@ -163,6 +163,38 @@ def test_an_interrupted_run_resumes_at_the_parent_and_page_it_reached(
     assert (result.created, result.updated, result.unchanged) == (3, 0, 0), "nothing read twice"
 
 
+class WholeTaggings(Taggings):
+    """Taggings through an overridden `list()`: a listing that cannot resume part way through."""
+
+    def list(self, **filter: Any) -> Iterator[Any]:
+        yield from super().list(**filter)
+
+
+def test_a_listing_that_cannot_resume_part_way_restarts_the_parent_it_reached_not_the_run(
+    api: FakeActionNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, third = parents_in_order(api, 3, 5, 1)
+    monkeypatch.setattr(Tagging.sync_config, "datasource", WholeTaggings(name="an.whole"))
+    monkeypatch.setattr(Tagging.sync_config, "batch_size", PAGE)
+    assert not Tagging.sync_config.datasource.resumable
+    batches = []
+
+    def die_in_the_second_parent(progress: Any) -> None:
+        batches.append(progress.records)
+        if len(batches) == 3:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        sync_model(Tagging, progress=die_in_the_second_parent)
+    before = Counter(api.requests)
+    result = sync_model(Tagging)
+    resumed = api.requests - before
+    assert result.resumed and result.status == "succeeded" and stored() == everything(api)
+    assert not any(key.startswith(f"/tags/{first}/") for key in resumed), "the first parent is not read again"
+    assert resumed[f"/tags/{second}/taggings?page=1"] == 1, "the second parent's listing starts over"
+    assert (result.created, result.unchanged) == (3, 3)
+
+
 def test_a_row_missing_from_its_parents_listing_is_deleted_while_another_parents_listing_fails(
     api: FakeActionNetwork,
 ) -> None:
@@ -231,6 +263,24 @@ def test_a_resumed_run_keeps_the_rows_of_a_parent_whose_listing_failed_before_th
     assert Tagging.objects.filter(external_id=removed).exists(), "its parent's listing failed in the first part"
     assert (api.requests - before)[f"/tags/{first}/taggings?page=1"] == 0, "the run went on where it was"
     assert sync_model(Tagging).deleted == 1, "the next whole run deletes it"
+
+
+def test_rows_left_without_a_parent_are_deleted_only_when_every_parents_listing_completed(
+    api: FakeActionNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(LooseTagging.sync_config, "max_delete_fraction", 1.0)  # only the parents' listings decide
+    sync_models([Tag, LooseTagging])
+    del api.tags["t1"]
+    assert sync_model(Tag).deleted == 1
+    orphans = {"g11", "g12", "g13"}
+    assert set(LooseTagging.objects.filter(tag=None).values_list("external_id", flat=True)) == orphans
+    api.failing.add("t2")
+    partial = sync_model(LooseTagging)
+    assert (partial.status, partial.deleted) == ("partial", 0), "a parent's listing failed: orphans are kept"
+    api.failing.clear()
+    complete = sync_model(LooseTagging)
+    assert (complete.status, complete.deleted) == ("succeeded", 3)
+    assert not LooseTagging.objects.filter(tag=None).exists()
 
 
 def test_a_datasource_path_takes_its_placeholders_from_the_list_arguments(api: FakeActionNetwork) -> None:

@@ -49,8 +49,8 @@ from .exceptions import (
     ResponseError,
     TransportError,
 )
-from .path_params import list_url
 from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
+from .path_params import list_url
 from .records import deserializer_for, to_camel_case
 from .redaction import reveals, with_params
 from .rest_listing import NOT_DESERIALISABLE, read_pages, secret_query

@@ -173,7 +173,7 @@ class WholeTaggings(Taggings):
 def test_a_listing_that_cannot_resume_part_way_restarts_the_parent_it_reached_not_the_run(
     api: FakeActionNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, second, third = parents_in_order(api, 3, 5, 1)
+    first, second, _ = parents_in_order(api, 3, 5, 1)
     monkeypatch.setattr(Tagging.sync_config, "datasource", WholeTaggings(name="an.whole"))
     monkeypatch.setattr(Tagging.sync_config, "batch_size", PAGE)
     assert not Tagging.sync_config.datasource.resumable

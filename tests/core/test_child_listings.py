@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
+from pyck.core.checks import check_synced_models
 from pyck.core.datasources import ConfigurationError, ForEach, Incremental, SyncConfig
 from pyck.core.models import SyncRun
 from pyck.core.path_params import list_url
@@ -306,3 +307,15 @@ def test_a_wrong_for_each_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="must name a ForeignKey"):
         sync_model(Tagging)
     assert tags.url == f"{BASE_URL}/tags"
+
+
+def test_manage_py_check_reports_a_wrong_for_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    def ids(model: type[Any]) -> list[str]:
+        return [message.id for message in check_synced_models() if message.obj is model]
+
+    assert ids(Tagging) == ids(LooseTagging) == ids(Tag) == []
+    monkeypatch.setattr(Tagging.sync_config, "for_each", ForEach("person", param="tag_id"))
+    assert ids(Tagging) == ["pyck.E019"]
+    monkeypatch.setattr(Tagging.sync_config, "for_each", ForEach("tag", param="tag_id", value="colour"))
+    [message] = [m for m in check_synced_models() if m.obj is Tagging]
+    assert message.id == "pyck.E019" and "value='colour'" in message.msg

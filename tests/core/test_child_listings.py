@@ -41,6 +41,7 @@ class FakeActionNetwork:
             "t3": [("g31", "p2")],
         }
         self.failing: set[str] = set()  # tags whose taggings answer 500
+        self.expired: set[str] = set()  # pages ("/tags/t1/taggings?page=2") answering 422 once, as a stale link
         self.requests: Counter[str] = Counter()
 
     def page(self, items: list[dict[str, Any]], key: str, url: str, number: int) -> dict[str, Any]:
@@ -55,6 +56,9 @@ class FakeActionNetwork:
         number = int(parse_qs(parts.query).get("page", ["1"])[0])
         path = parts.path.removeprefix("/api/v2")
         self.requests[f"{path}?page={number}"] += 1
+        if f"{path}?page={number}" in self.expired:
+            self.expired.discard(f"{path}?page={number}")
+            return 422, {}, json.dumps({"error": "This page link has expired"})
         url = f"{BASE_URL}{path}"
         if path == "/tags":
             items = [{"identifiers": [f"action_network:{i}"], "name": n} for i, n in self.tags.items()]
@@ -162,6 +166,29 @@ def test_an_interrupted_run_resumes_at_the_parent_and_page_it_reached(
     assert resumed[f"/tags/{second}/taggings?page=1"] == 0, "the second parent's resumes at its second page"
     assert resumed[f"/tags/{second}/taggings?page=2"] == 1 and resumed[f"/tags/{third}/taggings?page=1"] == 1
     assert (result.created, result.updated, result.unchanged) == (3, 0, 0), "nothing read twice"
+
+
+def test_a_resumed_parent_whose_page_link_expired_is_read_again_from_its_start(
+    api: FakeActionNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, _ = parents_in_order(api, 3, 5, 1)
+    monkeypatch.setattr(Tagging.sync_config, "batch_size", PAGE)
+    batches = []
+
+    def die_in_the_second_parent(progress: Any) -> None:
+        batches.append(progress.records)
+        if len(batches) == 3:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        sync_model(Tagging, progress=die_in_the_second_parent)
+    api.expired.add(f"/tags/{second}/taggings?page=2")  # where the interrupted run had got to
+    before = Counter(api.requests)
+    result = sync_model(Tagging)
+    resumed = api.requests - before
+    assert result.resumed and result.status == "succeeded" and stored() == everything(api)
+    assert resumed[f"/tags/{second}/taggings?page=2"] == 2 and resumed[f"/tags/{second}/taggings?page=1"] == 1
+    assert api.listed(first) == 2, "the parents before it are not read again"
 
 
 class WholeTaggings(Taggings):

@@ -3,8 +3,9 @@
 `ChildListing` reads each parent's listing in turn (the parents in primary-key order, as they were when the run
 started), gives each record the parent it was listed under, and keeps going when one parent's listing fails. Its
 positions name the parent and the position inside that parent's listing, so that an interrupted run resumes at
-the parent and page it had reached; they also carry the parents whose listing did not complete, so that the run
-that resumes never deletes their rows either.
+the parent and page it had reached (a resumed parent whose first page fails, as an expired page link does, is
+read again from its start); they also carry the parents whose listing did not complete, so that the run that
+resumes never deletes their rows either.
 
 Part of the sync engine; the docs page "How a sync works" describes the whole.
 """
@@ -122,11 +123,24 @@ class ChildListing:
             self.current = pk
             self.parents += 1
             begin = inner if key == resume_at else None
-            try:
-                for record, position in datasource.read_listing({**query, self.param: value}, start=begin):
-                    yield record, {"parent": key, "at": position, "skipped": self.skipped}
-            except DatasourceError as error:
-                self._failed(datasource, key, value, remote_id, error.with_context(datasource=datasource))
+            # A parent resumed part way whose first page fails (an expired page link) is read again from its start.
+            for start_at in [begin, None] if begin is not None else [None]:
+                read = False
+                try:
+                    for record, position in datasource.read_listing({**query, self.param: value}, start=start_at):
+                        read = True
+                        yield record, {"parent": key, "at": position, "skipped": self.skipped}
+                except DatasourceError as error:
+                    error = error.with_context(datasource=datasource)
+                    if start_at is not None and not read:
+                        logger.warning(
+                            "%s: the listing of %s for %s %r failed where the interrupted run had reached (%s); "
+                            "reading it from its start", self.model._meta.label, datasource, self.parent._meta.label,
+                            value, error,
+                        )
+                        continue
+                    self._failed(datasource, key, value, remote_id, error)
+                break
 
     def extra(self) -> dict[str, Any]:
         """The column values of the record `read` yielded last: its parent."""

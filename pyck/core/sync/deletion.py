@@ -53,12 +53,12 @@ def delete_missing(
     confirm: bool,
     batch_size: int,
     max_errors: int,
-    keep: Q | None = None,
+    spare: Q | None = None,
 ) -> None:
     """Delete the rows a complete listing did not include, once each is confirmed gone (see `SyncConfig`).
 
     `since` is when the listing started (an interrupted run's start, when this run resumed it): rows neither
-    written since then nor in `seen` (the rows it found unchanged) were not in it. Rows matching `keep` are left
+    written since then nor in `seen` (the rows it found unchanged) were not in it. Rows matching `spare` are left
     alone (a child listing's rows under parents whose listing did not complete).
     """
     label = model._meta.label
@@ -68,8 +68,8 @@ def delete_missing(
     manager = model._base_manager
     seen = seen or SeenRows()
     stale = Q(last_sync_time__lt=since) | Q(last_sync_time__isnull=True)
-    if keep is not None:
-        stale &= ~keep
+    if spare is not None:
+        stale &= ~spare
     total = manager.count()
     rows: list[tuple[Any, Any]] = []
     missing = 0

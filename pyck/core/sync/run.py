@@ -185,8 +185,8 @@ def run_sync(
             note(result, f"{label}: nothing deleted: {seen.lost}")
         else:
             try:
-                keep = children.kept_rows() if children is not None else None
-                delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, keep=keep, **deletion)
+                spare = children.kept_rows() if children is not None else None
+                delete_missing(context, model, result, fail, since=run.listing_started, seen=seen, spare=spare, **deletion)
             except BaseException as error:
                 result.status = SyncStatus.FAILED
                 result.errors.insert(0, RecordError(None, f"The sync of {label} crashed while deleting: {error!r}"))

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "pyck.core",
     "tests.testapp",
     "tests.through_support",
+    "tests.children_support",
 ]
 
 MIDDLEWARE = [

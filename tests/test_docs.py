@@ -407,6 +407,19 @@ def _run_without_models(block: Block, namespace: dict[str, Any]) -> dict[str, An
     return run(ast.unparse(ast.fix_missing_locations(tree)), namespace, where=str(block))
 
 
+@exercises(WRITING, "child-listing-models")
+def test_the_child_listing_models_are_those_the_child_listing_tests_sync() -> None:
+    """The page's ``Tag`` and ``Tagging`` are ``tests/children_support/models.py``'s, which
+    ``tests/core/test_child_listings.py`` syncs against an Action Network-like API."""
+    from tests.children_support import models as support
+
+    (block,) = named(WRITING, "child-listing-models")
+    documented = {n.name: ast.dump(n) for n in ast.parse(block.code).body if isinstance(n, ast.ClassDef)}
+    source = Path(support.__file__).read_text()
+    tested = {n.name: ast.dump(n) for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
+    assert documented == {name: tested[name] for name in documented}
+
+
 @exercises(INCREMENTAL, "incremental-ticket")
 def test_incremental_guide_ticket_example() -> None:
     from datetime import timezone as dt_timezone

@@ -14,10 +14,12 @@ from django.core.exceptions import FieldDoesNotExist
 
 from .base import Datasource
 from .conf import DEFAULTS
+from .exceptions import ConfigurationError
 from .models.registry import synced_models
 from .models.synced import SyncedModel
 from .sliding_windows import is_redis_cache
 from .sync.attributes import resource_attributes, undeclared_step
+from .sync.children import ChildListing
 from .sync.lookups import is_indexed
 from .sync.plan import reverse_relations
 from .sync.through import through_problems
@@ -87,6 +89,7 @@ def check_synced_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     pyck.E018  `field_map` reads an attribute the resource type does not declare (was the warning `pyck.W011`)
     pyck.E015  `Incremental` has no `param` and the datasource does not implement `list_changed()`
     pyck.E016  `Incremental.field` is not an attribute of the resource type
+    pyck.E019  `ForEach.field` is not a foreign key to a `SyncedModel`, or `ForEach.value` no field of it
     ========== ==================================================================================
     """
     errors: list[checks.CheckMessage] = []
@@ -173,7 +176,18 @@ def _check_model(model: Any) -> list[checks.CheckMessage]:
                 )
             )
     errors.extend(_check_incremental(model, attributes))
+    errors.extend(_check_for_each(model))
     return errors
+
+
+def _check_for_each(model: Any) -> list[checks.CheckMessage]:
+    """What the run of a child listing (`SyncConfig.for_each`) would refuse, said before it runs."""
+    try:
+        ChildListing.for_model(model)
+    except ConfigurationError as error:
+        hint = "ForEach(field=...) names the model's ForeignKey to its parent; ForEach(value=...) a field of the parent."
+        return [checks.Error(str(error), hint=hint, obj=model, id="pyck.E019")]
+    return []
 
 
 def _check_incremental(model: Any, attributes: set[str] | None) -> list[checks.CheckMessage]:

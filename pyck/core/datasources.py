@@ -33,7 +33,7 @@ from .exceptions import (
 if TYPE_CHECKING:
     from .budget import RequestBudget
     from .models import SyncedModel, SyncRun
-    from .options import Incremental, OnDelete, SyncConfig
+    from .options import ForEach, Incremental, OnDelete, SyncConfig
     from .page_ranges import PageRanges
     from .pagination import (
         CursorPaginator,
@@ -52,6 +52,7 @@ __all__ = [
     "CursorPaginator",
     "Datasource",
     "DatasourceError",
+    "ForEach",
     "Incremental",
     "InvalidResourceError",
     "LinkHeaderPaginator",
@@ -94,6 +95,7 @@ _LAZY = {
     "SyncConfig": ".options",
     "OnDelete": ".options",
     "Incremental": ".options",
+    "ForEach": ".options",
     "SyncResult": ".sync",
     "apply_records": ".sync",
     "SyncedModel": ".models",

@@ -1,4 +1,4 @@
-"""Sync options: per model, `SyncConfig`, `OnDelete` and `Incremental`; per run,
+"""Sync options: per model, `SyncConfig`, `OnDelete`, `Incremental` and `ForEach`; per run,
 `RunOptions` (a model's `SyncConfig` with the overrides of one `sync_model()` call).
 
 This module imports no Django models, so datasource modules and settings files may import it freely.
@@ -18,7 +18,7 @@ from .conf import pyck_settings
 from .exceptions import ConfigurationError
 from .page_ranges import PageRanges
 
-__all__ = ["MODES", "RUN_OPTIONS", "Incremental", "OnDelete", "RunOptions", "SyncConfig", "check_fraction"]
+__all__ = ["MODES", "RUN_OPTIONS", "ForEach", "Incremental", "OnDelete", "RunOptions", "SyncConfig", "check_fraction"]
 
 MODES = ("auto", "full", "incremental")
 """The values of `sync_model(mode=...)`: `"auto"` (incremental when the model can be, full otherwise), `"full"`
@@ -129,6 +129,47 @@ def _check_through_map(through_map: Any) -> None:
                     f"that makes the link), such as {example}."
                 )
 
+@dataclass(frozen=True)
+class ForEach:
+    """List the model's records once per row of a parent model (`SyncConfig(for_each=...)`): for an API whose
+    records live under their parent's URL, such as Action Network's `/tags/{tag_id}/taggings`.
+
+    ```python
+    taggings = ActionNetwork(path="/tags/{tag_id}/taggings", resource_type=TaggingRecord)
+
+    class Tagging(SyncedModel):
+        tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+        sync_config = SyncConfig(datasource=taggings, for_each=ForEach("tag", param="tag_id"))
+    ```
+
+    A run reads the listing `list(**filter, tag_id=...)` of each `Tag` row in turn (a `RestDatasource` fills
+    the `{tag_id}` of its `path` with it), and sets every record's `tag` to the parent it was listed under:
+    the records need not carry it. `sync_models()` and the clock sync the parent model first. An interrupted
+    run resumes at the parent and page it had reached. With `OnDelete.DELETE`, a row is deleted only when its
+    parent's listing completed without it; see "Child listings" in "Writing datasources" for the details
+    (a parent whose listing failed, or that is gone remotely).
+
+    Args:
+        field: the model's foreign key to the parent model (a `SyncedModel`). The sync sets it from the parent;
+            it is never read from the records.
+        param: the `list()` argument receiving the parent's value. For a `RestDatasource`, a `{param}`
+            placeholder in `path` takes it (URL-quoted); otherwise it is sent as a query parameter.
+        value: the parent model's field whose value is passed in `param`. `None`: the parent's
+            `SyncConfig.external_id` (its remote id).
+    """
+
+    field: str
+    param: str
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.field, str) or not self.field:
+            raise ConfigurationError(f"ForEach(field=...): expected the name of the model's foreign key to its parent, got {self.field!r}.")
+        if not isinstance(self.param, str) or not self.param:
+            raise ConfigurationError(f"ForEach(param=...): expected a list() argument name, got {self.param!r}.")
+        if self.value is not None and (not isinstance(self.value, str) or not self.value):
+            raise ConfigurationError(f"ForEach(value=...): expected a field name of the parent model or None, got {self.value!r}.")
+
 
 @dataclass
 class SyncConfig:
@@ -205,6 +246,9 @@ class SyncConfig:
             defaults, and are never written again; a mapped column of an existing link is updated when its value
             changes. A required column (not nullable, no default) must be mapped: `manage.py check` says so
             (`pyck.E014`).
+
+        for_each: list the records once per row of a parent model (`ForEach`), for records that live under
+            their parent's URL. Not combined with `partitions` or `incremental`.
     """
 
     datasource: Datasource[Any]
@@ -221,6 +265,8 @@ class SyncConfig:
     incremental: Incremental | None = None
     partitions: Mapping[str, dict[str, Any]] | Callable[[], Mapping[str, dict[str, Any]]] | None = None
     through_map: dict[str, dict[str, str]] | None = None
+
+    for_each: ForEach | None = None
 
     def __post_init__(self) -> None:
         check_datasource(self.datasource, where="SyncConfig(datasource=...)")
@@ -262,6 +308,14 @@ class SyncConfig:
             raise ConfigurationError(f"SyncConfig(incremental=...): expected an Incremental(...) or None, got {self.incremental!r}.")
         if self.partitions is not None and not callable(self.partitions):
             _check_partitions(self.partitions, "SyncConfig(partitions=...)")
+        if self.for_each is not None:
+            if not isinstance(self.for_each, ForEach):
+                raise ConfigurationError(f"SyncConfig(for_each=...): expected a ForEach(...) or None, got {self.for_each!r}.")
+            if self.partitions is not None or self.incremental is not None:
+                raise ConfigurationError(
+                    "SyncConfig(for_each=...) lists the records once per parent row, in one run with one checkpoint; "
+                    "it cannot be combined with partitions=... or incremental=...."
+                )
         if isinstance(self.partitions, PageRanges) and self.incremental is not None:
             raise ConfigurationError(
                 "SyncConfig(partitions=PageRanges(...), incremental=...): page ranges are positions in one full "

@@ -50,6 +50,7 @@ from .exceptions import (
     TransportError,
 )
 from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
+from .path_params import list_url
 from .records import deserializer_for, to_camel_case
 from .redaction import reveals, with_params
 from .rest_listing import NOT_DESERIALISABLE, read_pages, secret_query
@@ -89,7 +90,8 @@ class RestDatasource(Datasource[ResourceT]):
     base_url: str | None = None
     """The root of the API, without the endpoint ("https://api.example.com/v1")."""
     path: str = ""
-    """The endpoint under base_url ("/messages"); base_url and path are joined with exactly one slash."""
+    """The endpoint under base_url ("/messages"); base_url and path are joined with exactly one slash. A `{name}`
+    placeholder ("/tags/{tag_id}/taggings") takes the list() argument `name` (see `pyck.core.path_params`)."""
     paginator: Paginator | None = None
     """How list() walks the pages; None: the body is a plain JSON list, fetched in one request."""
     camel_case: bool = False
@@ -333,6 +335,7 @@ class RestDatasource(Datasource[ResourceT]):
         """
         paginator = self.paginator or NoPaginator()
         query, start, stop = take_range({**self.list_query, **query}, start)
+        url, query = list_url(self.url, self.path, query, where=str(self))
         if isinstance(start, str) and urlsplit(start).scheme in ("http", "https"):
             start = with_params(start, secret_query(self, query))  # a link stored without them (see rest_listing)
         # The page being read, per thread: a paginator with several pages in flight calls fetch() from worker
@@ -352,7 +355,7 @@ class RestDatasource(Datasource[ResourceT]):
         fetch.stop = stop  # type: ignore[attr-defined]  # no page at or after it is requested ahead
 
         try:
-            yield from clip_pages(paginator, paginator.walk(fetch, self.url, query, start=start), stop)
+            yield from clip_pages(paginator, paginator.walk(fetch, url, query, start=start), stop)
         except NotFoundError as error:
             raise ResponseError(
                 "The list endpoint answered 404 Not Found; check base_url and path",
@@ -363,7 +366,7 @@ class RestDatasource(Datasource[ResourceT]):
         except DatasourceError as error:
             # A paginator may quote the URLs the API gave it; blank out this datasource's own secret params too.
             error.reason = http.redact_text(error.reason, self.secret_params)
-            raise error.with_context(datasource=self, url=self.redact(getattr(current, "url", self.url)))  # noqa: B904
+            raise error.with_context(datasource=self, url=self.redact(getattr(current, "url", url)))  # noqa: B904
 
     @property
     def resumable(self) -> bool:

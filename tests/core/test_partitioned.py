@@ -24,7 +24,8 @@ from pyck.core.cron import register_cron
 from pyck.core.cron.clock import Clock
 from pyck.core.cron.jobs import _SyncTask
 from pyck.core.datasources import ConfigurationError, Incremental, MockDatasource, OnDelete, PageRanges, TransportError
-from pyck.core.models import CronTask, PartitionedRun, PartitionRun
+from pyck.core.models import CronTask, PartitionedRun, PartitionRun, SyncRun
+from pyck.core.sync import sync_model
 from pyck.core.cron.partitions import enqueue_partitioned_sync, finish_partitioned_run, run_partition
 from pyck.core.cron.tasks import resume_partitioned_runs
 from tests.partition_support.api import items
@@ -359,3 +360,46 @@ def test_the_enqueueing_clock_looks_after_partitioned_runs(
     clock.run_due()
     assert ("sync_partition", [run.pk, "w3", 2]) in enqueued(queue)
     assert part(run.pk, "w3").status == "pending"
+
+
+# --- The partitions' SyncRun rows add up to the whole run (issue 18 item 9) ---
+
+
+def partition_runs() -> dict[str, SyncRun]:
+    return {run.partition: run for run in SyncRun.objects.filter(model="testapp.Article")}
+
+
+def test_a_partitioned_runs_deletions_are_counted_by_its_last_partitions_sync_run(
+    source: FlakySource, queue: list[Any]
+) -> None:
+    run, _ = enqueue_partitioned_sync(Article)
+    for args in [args for _, args in enqueued(queue)]:
+        run_partition(*args)
+    finished = run_of(run.pk)
+    rows = partition_runs()
+    assert sorted(rows) == ["w1", "w2", "w3"]
+    assert finished.deleted == 1
+    assert [rows[name].deleted for name in ("w1", "w2", "w3")] == [0, 0, 1], "the last partition's run counts them"
+    for name in ("created", "updated", "unchanged", "deleted", "kept", "failed"):
+        assert sum(getattr(row, name) for row in rows.values()) == getattr(finished, name), name
+
+
+def test_a_partitioned_model_synced_in_one_process_counts_its_deletions_in_a_sync_run(source: FlakySource) -> None:
+    result = sync_model(Article)
+    rows = partition_runs()
+    assert (result.status, result.deleted) == ("succeeded", 1)
+    assert [rows[name].deleted for name in ("w1", "w2", "w3")] == [0, 0, 1]
+    assert [r.deleted for r in result.partitions] == [0, 0, 1], "the partitions' results add up too"
+    for name in ("created", "updated", "unchanged", "deleted", "kept", "failed"):
+        assert sum(getattr(row, name) for row in rows.values()) == getattr(result, name), name
+
+
+def test_a_refused_deletion_makes_the_last_partitions_sync_run_partial(
+    source: FlakySource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Article.sync_config, "max_delete_fraction", 0.0)
+    result = sync_model(Article)
+    rows = partition_runs()
+    assert (result.status, result.deleted) == ("partial", 0)
+    assert [rows[name].status for name in ("w1", "w2", "w3")] == ["succeeded", "succeeded", "partial"]
+    assert "Nothing was deleted" in rows["w3"].errors[0]["message"]

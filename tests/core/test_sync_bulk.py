@@ -209,7 +209,9 @@ def test_a_refused_copy_raises_djangos_database_error_and_the_batch_is_redone_ro
     from pyck.core.sync import upsert as upsert_module
 
     real = upsert_module._load_existing
-    monkeypatch.setattr(upsert_module, "_load_existing", lambda ctx, plan, keys: {k: v for k, v in real(ctx, plan, keys).items() if k != 5})
+    monkeypatch.setattr(
+        upsert_module, "_load_existing", lambda ctx, plan, keys, *also: {k: v for k, v in real(ctx, plan, keys, *also).items() if k != 5}
+    )
     result = sync_model(Article)
     assert result.failed == 1 and result.created == 19
     assert [e.record_id for e in result.errors] == [5]

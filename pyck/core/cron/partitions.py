@@ -54,7 +54,10 @@ from ..options import MODES, OnDelete
 from ..page_ranges import PageRanges
 from ..sync import cursor as states
 from ..sync.lookups import is_unique
-from ..sync import RecordError, RunContext, SyncResult, delete_missing, delete_options, jsonable, record_failer, storable, sync_model
+from ..sync import (
+    RecordError, RunContext, SyncResult, delete_missing, delete_options, jsonable, record_deletions, record_failer, storable,
+    sync_model,
+)
 from . import queue
 from .leases import LeaseRenewer, lease_duration, new_owner_id
 
@@ -379,8 +382,14 @@ def _conclude(run: PartitionedRun, parts: list[PartitionRun]) -> tuple[Any, Any,
             logger.info("%s: run #%d: nothing deleted: not every partition completed a full listing", run.model, run.pk)
             return status, result, config.max_errors
         since = min(p.listing_started for p in parts if p.listing_started)
-        fail = record_failer(result, config.max_errors, run.model, config.datasource)
-        delete_missing(RunContext(), model, result, fail, since=since, seen=None, **delete_options(config, {}))
+        # The finishing worker deletes for every partition; the last partition's SyncRun counts it, so that the
+        # partitions' SyncRun rows add up to this run's.
+        deletion = SyncResult(model=run.model, started=run.started)
+        fail = record_failer(deletion, config.max_errors, run.model, config.datasource)
+        delete_missing(RunContext(), model, deletion, fail, since=since, seen=None, **delete_options(config, {}))
+        record_deletions(run.model, parts[-1].name, run.started, deletion)
+        result.deleted, result.kept, result.failed = deletion.deleted, deletion.kept, result.failed + deletion.failed
+        result.errors, result.status = deletion.errors, deletion.status
         logger.info("%s: run #%d: %d rows deleted after every partition landed", run.model, run.pk, result.deleted)
         return (_RUN.PARTIAL if result.status != "succeeded" else status), result, config.max_errors
     except Exception as error:

@@ -50,7 +50,7 @@ from .run import run_sync
 # RunContext, record_failer, delete_missing from here) and for the documentation (CHECKPOINT_INTERVAL).
 from .checkpoint import CHECKPOINT_INTERVAL as CHECKPOINT_INTERVAL
 from .deletion import delete_options as delete_options
-from .history import jsonable as jsonable, storable as storable
+from .history import jsonable as jsonable, record_deletions as record_deletions, storable as storable
 
 __all__ = [
     "RecordError", "SyncProgress", "SyncResult", "SyncWarning", "apply_records", "sync_model", "sync_models", "sync_order",
@@ -167,26 +167,46 @@ def _sync(
         )
         for name, extra in partitions.items()
     ]
-    combined = _combine(model._meta.label, results)
-    warn(combined, ("no_id", model._meta.label, None), failed.keyless, detail=failed.keyless_detail())
+    label = model._meta.label
     if options.on_delete is OnDelete.DELETE:
         if not all(r.status != SyncStatus.FAILED and r.mode == "full" and not r.truncated for r in results):
-            logger.info("%s: nothing deleted: not every partition completed a full listing", model._meta.label)
-        elif blocked := failed.blocking():
-            nothing_deleted(combined, model._meta.label, blocked, options.max_errors)
+            logger.info("%s: nothing deleted: not every partition completed a full listing", label)
         elif seen.lost:
-            note(combined, f"{model._meta.label}: nothing deleted: {seen.lost}")
+            note(results[-1], f"{label}: nothing deleted: {seen.lost}")
         else:
-            fail = record_failer(combined, options.max_errors, model._meta.label, config.datasource)
-            warned = len(combined.warnings)
-            delete_missing(
-                context, model, combined, fail, since=min(r.listing_started for r in results), seen=seen,
-                keep=failed.keys, **deletion_arguments(options),
-            )
-            for warning in combined.warnings[warned:]:  # the partitions' own were logged as each ended
-                logger.warning("%s", warning)
-            logger.info("%s: %d rows deleted after a full listing of its %d partitions", model._meta.label, combined.deleted, len(results))
+            # The last partition's run deletes for them all: its result and its SyncRun count what it deleted
+            # (or say why it deleted nothing), so that the partitions add up to the whole.
+            last = results[-1]
+            deletion = SyncResult(model=label, partition=last.partition)
+            if blocked := failed.blocking():
+                nothing_deleted(deletion, label, blocked, options.max_errors)
+            else:
+                fail = record_failer(deletion, options.max_errors, label, config.datasource)
+                delete_missing(
+                    context, model, deletion, fail, since=min(r.listing_started for r in results), seen=seen,
+                    keep=failed.keys, **deletion_arguments(options),
+                )
+                for warning in deletion.warnings:  # the partitions' own were logged as each ended
+                    logger.warning("%s", warning)
+            _add_deletion(last, deletion)
+            record_deletions(label, last.partition, last.started, deletion)
+            logger.info("%s: %d rows deleted after a full listing of its %d partitions", label, deletion.deleted, len(results))
+    combined = _combine(label, results)
+    warn(combined, ("no_id", label, None), failed.keyless, detail=failed.keyless_detail())
     return combined
+
+
+def _add_deletion(result: SyncResult, deletion: SyncResult) -> None:
+    """Add the outcome of a deletion step to the result of the run that did it."""
+    result.deleted += deletion.deleted
+    result.kept += deletion.kept
+    result.failed += deletion.failed
+    result.errors[:0] = deletion.errors
+    result.notes.extend(deletion.notes)
+    for warning in deletion.warnings:
+        warn(result, (warning.kind, warning.model, warning.field), warning.count)
+    if deletion.status != SyncStatus.SUCCEEDED and result.status == SyncStatus.SUCCEEDED:
+        result.status = deletion.status
 
 
 def _combine(label: str, results: list[SyncResult]) -> SyncResult:

@@ -7,7 +7,7 @@ Part of the sync engine; the docs page "How a sync works" describes the whole.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -30,24 +30,35 @@ logger = logging.getLogger("pyck.sync")
 # A listed record's extra column values: none (upsert only reads them).
 _NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
+# A record and its extra column values, as upsert() takes them.
+_Item = tuple[Any, Mapping[str, Any]]
+
 
 def write_batch(
-    context: RunContext, model: type[SyncedModel], batch: list[Any], on_write: Callable[[Outcome], None] | None
+    context: RunContext,
+    model: type[SyncedModel],
+    batch: list[Any],
+    on_write: Callable[[Outcome], None] | None,
+    extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> Outcome:
     """Write one batch in one transaction; on a database error redo it row by row to isolate the culprits.
+
+    `extras`: for each record of `batch`, column values written with it that it does not carry (a child
+    listing's parent, see `SyncConfig.for_each`); `None`: none.
 
     `on_write(outcome)` runs inside the same transaction, after the rows: the run's state (checkpoint,
     cursor) commits with the data it describes, or not at all. In a `concurrent` context each transaction first
     takes the write lock of the models the batch may write (see `locks.lock_writes`). Once the transaction has
     ended, the `batch_written` signal is sent.
     """
-    outcome = _write(context, model, batch, on_write)
+    items = [(resource, _NO_EXTRA) for resource in batch] if extras is None else list(zip(batch, extras, strict=True))
+    outcome = _write(context, model, items, on_write)
     batch_written.send(sender=model, records=len(batch))
     return outcome
 
 
 def _write(
-    context: RunContext, model: type[SyncedModel], batch: list[Any], on_write: Callable[[Outcome], None] | None
+    context: RunContext, model: type[SyncedModel], batch: list[_Item], on_write: Callable[[Outcome], None] | None
 ) -> Outcome:
     stamp = timezone.now()
     if not batch:
@@ -59,7 +70,7 @@ def _write(
         with transaction.atomic():
             if context.concurrent:
                 lock_writes(model)
-            outcome = upsert(context, model, [(resource, _NO_EXTRA) for resource in batch], stamp=stamp)
+            outcome = upsert(context, model, batch, stamp=stamp)
             if on_write is not None:
                 on_write(outcome)
             return outcome
@@ -73,7 +84,7 @@ def _write(
 
 
 def _write_row_by_row(
-    context: RunContext, model: type[SyncedModel], batch: list[Any], stamp: datetime, on_write: Callable[[Outcome], None] | None
+    context: RunContext, model: type[SyncedModel], batch: list[_Item], stamp: datetime, on_write: Callable[[Outcome], None] | None
 ) -> Outcome:
     total = Outcome()
     tables = sorted({m._meta.db_table for m in _related_models(model)})
@@ -89,7 +100,7 @@ def _write_row_by_row(
 def _write_group(
     context: RunContext,
     model: type[SyncedModel],
-    records: list[Any],
+    records: list[_Item],
     stamp: datetime,
     tables: list[str],
     total: Outcome,
@@ -104,13 +115,13 @@ def _write_group(
     group = Outcome()
     try:
         with transaction.atomic():
-            for resource in records:
-                _write_record(context, model, resource, stamp, group)
+            for item in records:
+                _write_record(context, model, item, stamp, group)
             connection.check_constraints(table_names=tables)
     except (DatabaseError, SyncError) as error:
         context.forget()  # rows its id maps learnt were rolled back
         if len(records) == 1:
-            total.failures.append((_record_id(model, records[0]), f"the database refused it: {error}"))
+            total.failures.append((_record_id(model, records[0][0]), f"the database refused it: {error}"))
             return
         middle = len(records) // 2
         _write_group(context, model, records[:middle], stamp, tables, total)
@@ -120,15 +131,15 @@ def _write_group(
 
 
 def _write_record(
-    context: RunContext, model: type[SyncedModel], resource: Any, stamp: datetime, group: Outcome
+    context: RunContext, model: type[SyncedModel], item: _Item, stamp: datetime, group: Outcome
 ) -> None:
     """Write one record under a savepoint; add its counts to `group`, or its failure when the database refuses it."""
     try:
         with transaction.atomic():
-            outcome = upsert(context, model, [(resource, _NO_EXTRA)], stamp=stamp)
+            outcome = upsert(context, model, [item], stamp=stamp)
     except (DatabaseError, SyncError) as error:
         context.forget()
-        group.failures.append((_record_id(model, resource), f"the database refused it: {error}"))
+        group.failures.append((_record_id(model, item[0]), f"the database refused it: {error}"))
         return
     finally:
         context.pending.clear()

@@ -199,7 +199,9 @@ class RunState:
         if checkpoint.get("unresumable"):
             # A checkpoint fails one run at most (see resume_failed).
             return f"the previous run could not go on from this checkpoint either: {checkpoint['unresumable']}"
-        if not _resumable(self.datasource, checkpoint["mode"], self.incremental):
+        # A child listing resumes at its parent whatever the datasource (inside it, only if the datasource can).
+        child = self.model.sync_config.for_each is not None
+        if not child and not _resumable(self.datasource, checkpoint["mode"], self.incremental):
             return f"the listing of {self.datasource} cannot start part way through (see RestDatasource.resumable)"
         if checkpoint.get("filter") != self.filter_text:
             return "the listing's filter is not the same"

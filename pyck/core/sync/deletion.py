@@ -54,13 +54,15 @@ def delete_missing(
     confirm: bool,
     batch_size: int,
     max_errors: int,
+    spare: Q | None = None,
 ) -> None:
     """Delete the rows a complete listing did not include, once each is confirmed gone (see `SyncConfig`).
 
     `since` is when the listing started (an interrupted run's start, when this run resumed it): rows neither
     written since then nor in `seen` (the rows it found unchanged) were not in it. `keep` holds the external
     ids (the column's type) of the records that failed in the listing: their rows were in it, and are left
-    as they were (not counted as missing, not asked about with `get()`, not refreshed).
+    as they were (not counted as missing, not asked about with `get()`, not refreshed). Rows matching `spare`
+    are left alone too (a child listing's rows under parents whose listing did not complete).
     """
     label = model._meta.label
     config = model.sync_config
@@ -69,6 +71,8 @@ def delete_missing(
     manager = model._base_manager
     seen = seen or SeenRows()
     stale = Q(last_sync_time__lt=since) | Q(last_sync_time__isnull=True)
+    if spare is not None:
+        stale &= ~spare
     total = manager.count()
     rows: list[tuple[Any, Any]] = []
     missing = 0

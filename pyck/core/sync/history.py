@@ -21,7 +21,10 @@ from ..models.runs import SyncRun, SyncStatus
 from ..signals import sync_finished
 from .results import SyncResult
 
-__all__ = ["close_dead_runs", "jsonable", "record_outcome", "run_outcome", "same_outcome", "storable", "update_run"]
+__all__ = [
+    "close_dead_runs", "jsonable", "record_deletions", "record_outcome", "run_outcome", "same_outcome", "storable",
+    "update_run",
+]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -106,6 +109,29 @@ def finish_run(
         refused = update_run(pk, outcome, result, model._meta.label)
     sync_finished.send(sender=model, result=result)
     return refused
+
+
+def record_deletions(label: str, partition: str, started: datetime, deletion: SyncResult) -> bool:
+    """Add what the deletion step of a partitioned model did to the `SyncRun` of the partition run that did it
+    (the latest listing run of `label`'s `partition` that started at or after `started`), so that the partitions'
+    rows add up to the whole run: its `deleted` and `kept` counts, and, when the step left rows undeleted, its
+    errors and a `partial` status. Returns whether a row was found.
+
+    `deletion` is the step's outcome: a `SyncResult` whose `deleted`, `kept`, `status` and `errors` are the
+    step's own.
+    """
+    runs = SyncRun.objects.filter(model=label, partition=partition, started__gte=started).exclude(mode=SyncRun.Mode.PUSH)
+    run = runs.order_by("-started").first()
+    if run is None:
+        return False
+    changes: dict[str, Any] = {"deleted": F("deleted") + deletion.deleted, "kept": F("kept") + deletion.kept}
+    if deletion.status != SyncStatus.SUCCEEDED and run.status == SyncStatus.SUCCEEDED:
+        changes["status"] = deletion.status
+    if deletion.errors:
+        own = [{"record_id": jsonable(e.record_id), "message": storable(e.message)} for e in deletion.errors]
+        changes["errors"] = own + [e for e in run.errors if e not in own]
+    SyncRun.objects.filter(pk=run.pk).update(**changes)
+    return True
 
 
 def close_dead_runs(label: str, partition: str, last_seen: datetime | None, now: datetime, *, resumed: bool = True) -> int:

@@ -13,11 +13,14 @@ from typing import Any
 from ..base import Datasource, Listed, listing_of
 from ..exceptions import ConfigurationError
 from .checkpoint import RunState
+from .children import ChildListing
 
 __all__ = ["listing"]
 
 
-def listing(datasource: Datasource[Any], filter_: dict[str, Any], run: RunState) -> Iterator[Listed]:
+def listing(
+    datasource: Datasource[Any], filter_: dict[str, Any], run: RunState, children: ChildListing | None = None
+) -> Iterator[Listed]:
     """Return the `(record, position)` pairs of the listing `run` reads with the filter `filter_`, with an
     `InvalidResourceError` in place of each bad record (see `Datasource.read_listing`).
 
@@ -27,7 +30,13 @@ def listing(datasource: Datasource[Any], filter_: dict[str, Any], run: RunState)
 
     When a resumed listing fails before its first record (at the checkpoint's own page), `run.resume_failed`
     decides what becomes of the checkpoint; when it drops it, the listing is read again from the start.
+
+    A child listing (`children`) reads each parent's listing in turn, and restarts the listing of a parent whose
+    resumed first page fails (see `ChildListing.read`).
     """
+    if children is not None:
+        yield from children.read(datasource, run.query(filter_), run.start)
+        return
     records = _read(datasource, filter_, run)
     if run.start is None:
         yield from records

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..exceptions import ConfigurationError
 from ..models.synced import SyncedModel
+from .children import parent_model
 from .plan import get_plan
 
 __all__ = ["sync_order"]
@@ -19,7 +20,8 @@ def sync_order(models: Iterable[type[SyncedModel]]) -> list[type[SyncedModel]]:
     """Order `models` so that each comes after the models it references.
 
     Only synced relations count (fields the model's mapping fills): foreign keys and many-to-many fields point
-    at dependencies; an inverse relation makes the children a dependency of the parent. Cycles are broken on nullable relations (a required foreign key is honoured
+    at dependencies; an inverse relation makes the children a dependency of the parent; the parent model of a
+    child listing (`SyncConfig.for_each`) comes before it. Cycles are broken on nullable relations (a required foreign key is honoured
     whenever possible); otherwise the given order is kept.
     """
     ordered = list(dict.fromkeys(models))
@@ -36,6 +38,9 @@ def sync_order(models: Iterable[type[SyncedModel]]) -> list[type[SyncedModel]]:
             if target in members and target is not model:
                 required = mapping.kind == "fk" and not mapping.field.null
                 (hard if required else soft)[model].add(target)
+        parent = parent_model(model)
+        if parent in members and parent is not model:
+            hard[model].add(parent)  # a child listing reads the parent's rows: they must be synced first
     result: list[Any] = []
     remaining = list(ordered)
     while remaining:

@@ -205,6 +205,8 @@ def build_plan(model: type[models.Model], attributes: set[str] | None) -> Plan:
     attributes = attributes or set()
     reverse = reverse_relations(model)
     skip = _RESERVED | {external_id.name}
+    if config.for_each is not None:  # set from the parent each record is listed under, never from the record
+        skip |= {config.for_each.field}
 
     candidates: dict[str, Any] = {}
     for field in model._meta.concrete_fields:

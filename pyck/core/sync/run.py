@@ -22,6 +22,7 @@ from ..signals import sync_started
 from .batches import write_batch
 from .bulk import max_parameters
 from .checkpoint import RunState
+from .children import ChildListing
 from .context import RunContext, SeenRows
 from .deletion import delete_missing, deletion_arguments, nothing_deleted
 from .duplicates import report_duplicates
@@ -65,6 +66,10 @@ def run_sync(
     label = model._meta.label
     datasource = config.datasource
 
+    children = ChildListing.for_model(model)  # a child listing reads each parent's listing in turn
+    if children is not None:
+        # Its rows are deleted without get(): a child's item URL usually needs its parent, which get() lacks.
+        deletion["confirm"] = False
     clock = time.perf_counter()
     result = SyncResult(model=label, started=timezone.now(), partition=partition)
     with transaction.atomic():  # the run's state and record: one commit (a disk flush) rather than two
@@ -101,6 +106,8 @@ def run_sync(
     # The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
     recorded: dict[str, Any] | None = None
     batch: list[Any] = []
+    # A child listing's records' parents, one per record of `batch` (None for other listings).
+    extras: list[dict[str, Any]] | None = [] if children is not None else None
     truncations: list[str] = []
 
     def checkpoint(outcome: Outcome) -> None:
@@ -116,7 +123,7 @@ def run_sync(
     try:
         unseen = UnseenSources(model)  # refuses a field_map path the resource type does not declare
         with truncation_notes() as truncations:
-            for resource, position in listing(datasource, filter_, run):
+            for resource, position in listing(datasource, filter_, run, children):
                 run.position = position
                 read += 1
                 if isinstance(resource, InvalidResourceError):
@@ -129,10 +136,13 @@ def run_sync(
                 if unseen.paths:
                     unseen.see(resource)
                 batch.append(resource)
+                if extras is not None:
+                    extras.append(children.extra())  # type: ignore[union-attr]
                 if len(batch) >= batch_size:
-                    add_outcome(result, write_batch(context, model, batch, checkpoint), fail)
+                    add_outcome(result, write_batch(context, model, batch, checkpoint, extras), fail)
                     written(len(batch))
                     batch = []
+                    extras = [] if extras is not None else None
         for text in unseen.warnings():
             # The counts are in result.warnings ("absent"), which the SyncRun keeps; this says what to fix.
             note(result, text, level=logging.WARNING)
@@ -148,15 +158,17 @@ def run_sync(
                 _settle(ending, run, truncations, on_delete, max_errors)
                 recorded = record_outcome(sync_run.pk, ending, datasource, clock)
 
-        add_outcome(result, write_batch(context, model, batch, end), fail)
+        add_outcome(result, write_batch(context, model, batch, end, extras), fail)
         if batch:
             written(len(batch))
             batch = []
         _settle(result, run, truncations, on_delete, max_errors)
+        if children is not None:
+            children.settle(result, max_errors)
     except (DatasourceError, SyncError) as error:
         try:
             if batch:  # records received before the listing failed are good: keep them
-                add_outcome(result, write_batch(context, model, batch, checkpoint), fail)
+                add_outcome(result, write_batch(context, model, batch, checkpoint, extras), fail)
             if tracked and seen is not None and run.position is not None:
                 run.keep_confirmations(seen, result.failed)
         except BaseException as crash:
@@ -179,7 +191,8 @@ def run_sync(
         context.confirmations.pop(model, None)
     result.cursor = run.cursor
 
-    # A listing in which records failed is still complete (see failures.FailedRecords).
+    # A listing in which records failed is still complete (see failures.FailedRecords), and so is a child
+    # listing in which some parents' listings failed: their rows are spared.
     failed.unknown_before += run.failed_before  # read now: a checkpoint refused at its page sets it to 0
     listed_whole = run.mode == "full" and result.status != SyncStatus.FAILED and not result.truncated
     if failures is None:
@@ -192,8 +205,10 @@ def run_sync(
             note(result, f"{label}: nothing deleted: {seen.lost}")
         else:
             try:
+                spare = children.kept_rows() if children is not None else None
                 delete_missing(
-                    context, model, result, fail, since=run.listing_started, seen=seen, keep=failed.keys, **deletion
+                    context, model, result, fail, since=run.listing_started, seen=seen, keep=failed.keys,
+                    spare=spare, **deletion,
                 )
             except BaseException as error:
                 result.status = SyncStatus.FAILED

@@ -98,6 +98,10 @@ def upsert(
 ) -> Outcome:
     """Write `items` (resource, extra column values) into `model`; return what happened.
 
+    The extra column values of the listing's own records (`depth` 0: a child listing's parent, see
+    `SyncConfig.for_each`) are written like the values the records carry, on new and existing rows; those of
+    embedded records (the parent of a child embedded in an inverse relation) only when the row is created.
+
     Must run inside a transaction: rows may point at rows of the same batch inserted later in it.
     """
     outcome = Outcome()
@@ -131,6 +135,8 @@ def upsert(
         except RecordFailure as error:
             outcome.failures.append((raw_id, str(error)))
             continue
+        if extra and not depth:
+            row.values.update(extra)
         absent = absent_fields(resource)
         if absent:
             row.absent = absent
@@ -139,7 +145,9 @@ def upsert(
         rows.pop(key, None)  # a record listed twice: the later one wins
         rows[key] = row
 
-    existing = _load_existing(ctx, plan, list(rows))
+    # The columns of the listing's extra values, compared with the rows' current ones like the records' values.
+    also = {name for _, extra in items for name in extra} if not depth else set()
+    existing = _load_existing(ctx, plan, list(rows), also)
     new_pks = iter(_new_pks(model, len(rows.keys() - existing.keys())))
     for key, row in rows.items():
         row.existing = existing.get(key)
@@ -211,11 +219,14 @@ _V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _V4_SET = (4 << 76) | (0x8000 << 48)
 
 
-def _load_existing(ctx: RunContext, plan: Plan, keys: list[Any]) -> dict[Any, dict[str, Any]]:
+def _load_existing(
+    ctx: RunContext, plan: Plan, keys: list[Any], also: set[str] | frozenset[str] = frozenset()
+) -> dict[Any, dict[str, Any]]:
     if not keys:
         return {}
     ext = plan.external_id.attname
     columns = [m.attname for m in plan.columns]
+    columns += sorted(also - set(columns))
     found: dict[Any, dict[str, Any]] = {}
     if is_indexed(plan.model, plan.external_id) or not ctx.load_id_maps:
         lookups = among(plan.model, plan.external_id, keys)

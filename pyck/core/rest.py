@@ -16,7 +16,7 @@ class ZapMessageResource(RestDatasource[ResourceT]):
         return {"Authorization": f"Bearer {settings.ZAPMESSAGE_API_KEY}"}
 
 messages = ZapMessageResource(path="/messages", resource_type=Message)
-messages.get("m1")                    # GET https://api.zapmessage.io/messages/m1/
+messages.get("m1")                    # GET https://api.zapmessage.io/messages/m1
 for message in messages.list(): ...   # GET …/messages?page=1, ?page=2… one page at a time
 ```
 
@@ -32,7 +32,7 @@ import time
 import types
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -52,6 +52,7 @@ from .exceptions import (
 from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
 from .records import deserializer_for, to_camel_case
 from .redaction import reveals, with_params
+from .rest_items import api_root, check_item_url, item_url, read_record, record_in
 from .rest_listing import NOT_DESERIALISABLE, read_pages, secret_query
 
 __all__ = ["RestDatasource"]
@@ -60,7 +61,7 @@ logger = logging.getLogger("pyck.http")
 
 
 class RestDatasource(Datasource[ResourceT]):
-    """A datasource reading JSON from a REST API: `GET {url}` lists, `GET {url}/{id}/` gets one record.
+    """A datasource reading JSON from a REST API: `GET {url}` lists, `GET {url}/{id}` gets one record.
 
     Configure it with class attributes (in a subclass) or constructor keyword arguments (per endpoint), and
     override the `get_*` methods, `paginate` or `deserialize` where the API differs.
@@ -90,6 +91,11 @@ class RestDatasource(Datasource[ResourceT]):
     """The root of the API, without the endpoint ("https://api.example.com/v1")."""
     path: str = ""
     """The endpoint under base_url ("/messages"); base_url and path are joined with exactly one slash."""
+    item_path: str | None = "{path}/{id}"
+    """Where get() asks, under base_url: {id} is the id, URL-quoted as one path segment, {path} the listing's path
+    ("{path}/{id}/", "/items?id={id}"); None: no single-record endpoint (see pyck.core.rest_items)."""
+    record_path: str | None = None
+    """The dotted path of the record in get()'s answer ("data"), as items_path is a page's; None: the answer."""
     paginator: Paginator | None = None
     """How list() walks the pages; None: the body is a plain JSON list, fetched in one request."""
     camel_case: bool = False
@@ -149,13 +155,10 @@ class RestDatasource(Datasource[ResourceT]):
     @property
     def url(self) -> str:
         """The endpoint's URL: `base_url` and `path` joined with exactly one slash."""
-        if not self.base_url:
-            raise ConfigurationError(
-                f"{self} has no base_url: set it as a class attribute or pass base_url=... to the constructor"
-            )
+        root = api_root(self)
         if not self.path:
-            return self.base_url.rstrip("/")
-        return f"{self.base_url.rstrip('/')}/{self.path.lstrip('/')}"
+            return root
+        return f"{root}/{self.path.lstrip('/')}"
 
     def get_headers(self) -> dict[str, str]:
         """Return the headers to send with every request, for example `Authorization`.
@@ -397,23 +400,14 @@ class RestDatasource(Datasource[ResourceT]):
         return None
 
     def get_item_url(self, id: Any) -> str:
-        """Return the URL of the record `id`: `{url}/{id}/`, the id URL-quoted as one path segment.
-
-        Override when the API's item URLs look different (no trailing slash, a query parameter…).
+        """Return the URL of the record `id`: `base_url` joined with `item_path`, the id URL-quoted. Override when
+        no `item_path` can say where the API's records are.
 
         Raises:
-            NotFoundError: the id is `""`, `"."` or `".."`, which no quoting keeps inside the resource
-                path (URL parsers resolve `%2E%2E` as `..`).
+            NotFoundError: the id is `""`, `"."` or `".."`, which no quoting keeps inside the resource path.
+            NotImplementedError: `item_path` is `None` (the API has no single-record endpoint).
         """
-        segment = quote(str(id), safe="")
-        if segment in ("", ".", ".."):
-            raise NotFoundError(
-                "An empty, '.' or '..' id cannot name a record: in a URL path it would leave the resource path",
-                datasource=self,
-                url=self.redact(self.url),
-                record_id=id,
-            )
-        return f"{self.url}/{segment}/"
+        return item_url(self, id)
 
     def check_item_url(self, url: str, id: Any) -> None:
         """Refuse an empty id, and an item URL whose path has a `.` or `..` segment: HTTP clients resolve
@@ -425,13 +419,7 @@ class RestDatasource(Datasource[ResourceT]):
         Raises:
             NotFoundError: naming the id; no request is sent.
         """
-        if str(id) == "" or any(unquote(segment) in (".", "..") for segment in urlsplit(url).path.split("/")):
-            raise NotFoundError(
-                "This id cannot name a record: in a URL path it would leave the resource path",
-                datasource=self,
-                url=self.redact(self.url),
-                record_id=id,
-            )
+        check_item_url(self, url, id)
 
     def get_status_error(self, response: requests.Response, *, method: str, url: str) -> DatasourceError:
         """Return the error to raise for a non-2xx `response` to `method` at `url` (already redacted).
@@ -448,23 +436,28 @@ class RestDatasource(Datasource[ResourceT]):
         return status_error(self, response, method=method, url=url)
 
     def get(self, id: Any, **query: Any) -> ResourceT:
-        """Fetch and return the record `id`, passing `query` on as query parameters.
+        """Fetch and return the record `id` (at `get_item_url`, found at `record_path` in the body), passing
+        `query` on as query parameters.
 
         Raises:
             NotFoundError: the API answered 404.
+            ResponseError: the body has no record at `record_path`.
         """
-        url = self.get_item_url(id)
-        self.check_item_url(url, id)
-        try:
-            data = self.fetch_url(url, query)
-        except DatasourceError as error:
-            raise error.with_context(record_id=id)  # noqa: B904 (keeps the original cause)
-        return self.deserialize_record(data, url=self.redact(http.with_query(url, query)), record_id=id)
+        return read_record(self, id, query)
+
+    def get_record(self, body: Any, *, url: str, record_id: Any) -> Any:
+        """Return the raw record in `body`, a single GET's parsed JSON: the value at `record_path`. Override for
+        an envelope no dotted path can unwrap.
+
+        Raises:
+            ResponseError: `body` has nothing at `record_path`, naming this datasource, `url` and `record_id`.
+        """
+        return record_in(self, body, url=url, record_id=record_id)
 
     def list(self, **filter: Any) -> Iterator[ResourceT]:
         """Yield the records, fetching one page at a time; `filter` goes to the API as query parameters.
 
-        Records for which `filter` (the attribute) returns False are skipped. An error raised while
+        Records for which `filter` (the attribute) returns False are left out. An error raised while
         reading (a failed page, a record that does not fit) ends the iteration: what was yielded before it is
         not the whole listing.
         """

@@ -215,7 +215,7 @@ def test_a_failing_cache_stops_the_request_instead_of_letting_it_through(setting
         source.get(1)
     assert len(mock_api.calls) == 0
     assert caught.value.datasource is source
-    assert caught.value.url == f"{API}/items/1/"
+    assert caught.value.url == f"{API}/items/1"
 
 
 # --- What counts, through a RestDatasource ---------------------------------------------------------------
@@ -225,9 +225,9 @@ def test_every_attempt_counts_retries_included(clock: FakeClock, waits: list[flo
     budget = RequestBudget(requests=10, per=60, clock=clock)
     source = Items(request_budget=budget, backoff_factor=0)
     with responses.RequestsMock() as mock:
-        mock.get(f"{API}/items/1/", status=503)
-        mock.get(f"{API}/items/1/", status=503)
-        mock.get(f"{API}/items/1/", json={"id": 1})
+        mock.get(f"{API}/items/1", status=503)
+        mock.get(f"{API}/items/1", status=503)
+        mock.get(f"{API}/items/1", json={"id": 1})
         assert source.get(1) == Item(id=1)
         assert len(mock.calls) == 3
     assert counted(budget, budget.key_for(source), clock) == 3
@@ -237,8 +237,8 @@ def test_a_followed_redirect_counts(clock: FakeClock, waits: list[float]) -> Non
     budget = RequestBudget(requests=10, per=60, clock=clock)
     source = Items(request_budget=budget)
     with responses.RequestsMock() as mock:
-        mock.get(f"{API}/items/1/", status=301, headers={"Location": f"{API}/v2/items/1/"})
-        mock.get(f"{API}/v2/items/1/", json={"id": 1})
+        mock.get(f"{API}/items/1", status=301, headers={"Location": f"{API}/v2/items/1"})
+        mock.get(f"{API}/v2/items/1", json={"id": 1})
         source.get(1)
     assert counted(budget, budget.key_for(source), clock) == 2
 
@@ -247,12 +247,12 @@ def test_a_budget_spent_during_retries_stops_them_naming_datasource_and_url(cloc
     budget = RequestBudget(requests=2, per=timedelta(hours=1), max_wait=0, clock=clock)
     source = Items(request_budget=budget, backoff_factor=0, name="budgeted.items")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(f"{API}/items/1/", status=503)
+        mock.get(f"{API}/items/1", status=503)
         with pytest.raises(RateLimitError, match=r"budget of 2 per hour .* is spent") as caught:
             source.get(1, api_key="k-0123456789")
         assert len(mock.calls) == 2  # the first attempt and one retry; the second retry was never sent
     assert "datasource budgeted.items" in str(caught.value)
-    assert caught.value.url == f"{API}/items/1/?api_key=***"
+    assert caught.value.url == f"{API}/items/1?api_key=***"
     assert caught.value.record_id == 1
     assert caught.value.retry_after is not None and caught.value.retry_after > 0
 
@@ -271,7 +271,7 @@ def test_instances_of_one_class_share_the_budget_and_others_do_not(clock: FakeCl
 
 def test_a_datasource_without_budget_counts_nothing(clock: FakeClock) -> None:
     with responses.RequestsMock() as mock:
-        mock.get(f"{API}/items/1/", json={"id": 1})
+        mock.get(f"{API}/items/1", json={"id": 1})
         Items().get(1)
     assert not any(key.startswith(":1:pyck:budget:") for key in caches["default"]._cache)  # type: ignore[attr-defined]
 

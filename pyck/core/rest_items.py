@@ -1,0 +1,106 @@
+"""How a `RestDatasource` reads one record: where it asks (`item_url`, from `RestDatasource.item_path`), which
+ids it refuses to ask for (`check_item_url`), where the record is in the answer (`record_in`, at
+`RestDatasource.record_path`), and the whole of `RestDatasource.get` (`read_record`).
+
+`item_path` is a template under the API's root: `{id}` is the id URL-quoted as one path segment (so an id never
+steers the request: `a/b` is `a%2Fb`, `?x=1` is `%3Fx%3D1`), and `{path}` the listing's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote, urlsplit
+
+from .exceptions import ConfigurationError, DatasourceError, NotFoundError, ResponseError
+from .http import with_query
+from .pagination import lookup
+from .pagination.paginator import describe_value
+from .redaction import blank_out
+
+if TYPE_CHECKING:
+    from .rest import RestDatasource
+
+__all__ = ["api_root", "check_item_url", "item_url", "read_record", "record_in"]
+
+
+def api_root(datasource: RestDatasource[Any]) -> str:
+    """`datasource.base_url` without its trailing slash.
+
+    Raises:
+        ConfigurationError: there is no `base_url`.
+    """
+    if not datasource.base_url:
+        raise ConfigurationError(
+            f"{datasource} has no base_url: set it as a class attribute or pass base_url=... to the constructor"
+        )
+    return str(datasource.base_url).rstrip("/")
+
+
+def item_url(datasource: RestDatasource[Any], id: Any) -> str:
+    """The URL of the record `id`: see `RestDatasource.get_item_url`."""
+    segment = quote(str(id), safe="")
+    if segment in ("", ".", ".."):
+        raise NotFoundError(
+            "An empty, '.' or '..' id cannot name a record: in a URL path it would leave the resource path",
+            datasource=datasource,
+            url=datasource.redact(datasource.url),
+            record_id=id,
+        )
+    template = datasource.item_path
+    if template is None:
+        raise NotImplementedError(f"{datasource} has no single-record endpoint: set item_path or override get().")
+    try:
+        filled = template.format(id=segment, path=datasource.path.strip("/"))
+    except (KeyError, IndexError, ValueError, AttributeError) as error:
+        raise ConfigurationError(
+            f"{datasource}: item_path {template!r} is not a valid template ({type(error).__name__}: {error}); it "
+            "may use {id} and {path}, and {{ and }} for literal braces"
+        ) from None
+    return f"{api_root(datasource)}/{filled.lstrip('/')}"
+
+
+def check_item_url(datasource: RestDatasource[Any], url: str, id: Any) -> None:
+    """Refuse an empty id, and an item URL with a `.` or `..` path segment: see `RestDatasource.check_item_url`."""
+    if str(id) == "" or any(unquote(segment) in (".", "..") for segment in urlsplit(url).path.split("/")):
+        raise NotFoundError(
+            "This id cannot name a record: in a URL path it would leave the resource path",
+            datasource=datasource,
+            url=datasource.redact(datasource.url),
+            record_id=id,
+        )
+
+
+def record_in(datasource: RestDatasource[Any], body: Any, *, url: str, record_id: Any) -> Any:
+    """The raw record in a single GET's `body`, at `record_path`: see `RestDatasource.get_record`."""
+    path = datasource.record_path
+    if not path:
+        return body
+    data = lookup(body, path, None)
+    if data is None:
+        raise ResponseError(
+            f"Expected the record at {path!r} (record_path), but the body has nothing there: it is "
+            f"{blank_out(describe_value(body), datasource.sent_secrets)}",
+            datasource=datasource,
+            url=url,
+            record_id=record_id,
+        )
+    return data
+
+
+def read_record(datasource: RestDatasource[Any], id: Any, query: Mapping[str, Any]) -> Any:
+    """`RestDatasource.get`: fetch the record `id` at `get_item_url` (checked by `check_item_url`), take it out
+    of the answer with `get_record` and `deserialize_record` it.
+
+    Raises:
+        NotFoundError: the API answered 404.
+    """
+    url = datasource.get_item_url(id)
+    datasource.check_item_url(url, id)
+    try:
+        body = datasource.fetch_url(url, query)
+    except DatasourceError as error:
+        raise error.with_context(record_id=id)  # noqa: B904 (keeps the original cause)
+    shown = datasource.redact(with_query(url, query))
+    data = datasource.get_record(body, url=shown, record_id=id)
+    return datasource.deserialize_record(data, url=shown, record_id=id)

@@ -1,0 +1,132 @@
+"""RestDatasource's single records: `item_path` (where `get()` asks) and `record_path` (where the record is in its
+answer)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import responses
+from responses import matchers
+
+from pyck.core.datasources import (
+    ConfigurationError,
+    InvalidResourceError,
+    MockDatasource,
+    NoPaginator,
+    NotFoundError,
+    ResponseError,
+    RestDatasource,
+)
+
+API = "https://api.example.test/v1"
+
+
+@dataclass
+class Event:
+    id: int
+    title: str
+
+
+def events(**kwargs: Any) -> RestDatasource[Event]:
+    return RestDatasource(base_url=API, path="/events", resource_type=Event, name="test.events", **kwargs)
+
+
+# --- item_path ---------------------------------------------------------------------------------------------------
+
+
+def test_get_asks_for_the_id_under_the_path_without_a_trailing_slash(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/events/7", json={"id": 7, "title": "Folk night"})
+    assert events().get(7).title == "Folk night"
+    assert mock_api.calls[0].request.url == f"{API}/events/7"
+
+
+@pytest.mark.parametrize(
+    ("item_path", "url"),
+    [
+        ("{path}/{id}/", f"{API}/events/a%2Fb%3Fc/"),
+        ("/events/{id}", f"{API}/events/a%2Fb%3Fc"),
+        ("events/{id}/details", f"{API}/events/a%2Fb%3Fc/details"),
+        ("{path}?id={id}", f"{API}/events?id=a%2Fb%3Fc"),
+    ],
+)
+def test_item_path_says_where_a_record_is_and_the_id_stays_quoted(item_path: str, url: str) -> None:
+    assert events(item_path=item_path).get_item_url("a/b?c") == url
+
+
+def test_an_item_path_with_a_query_parameter_keeps_the_query_of_get(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(
+        f"{API}/events",
+        json={"id": 7, "title": "Folk night"},
+        match=[matchers.query_param_matcher({"id": "7", "expand": "venue"})],
+    )
+    assert events(item_path="{path}?id={id}").get(7, expand="venue").id == 7
+
+
+def test_item_path_in_a_subclass_reads_the_path_of_each_instance(mock_api: responses.RequestsMock) -> None:
+    class SlashedApi(RestDatasource[Event]):
+        base_url = API + "/"
+        item_path = "{path}/{id}/"
+
+    mock_api.get(f"{API}/events/7/", json={"id": 7, "title": "Folk night"})
+    assert SlashedApi(path="/events/", resource_type=Event).get(7).id == 7
+
+
+@pytest.mark.parametrize("id", ["..", ".", ""])
+@pytest.mark.parametrize("item_path", ["{path}/{id}", "{path}?id={id}"])
+def test_ids_that_would_leave_the_path_are_still_refused(mock_api: responses.RequestsMock, id: str, item_path: str) -> None:
+    with pytest.raises(NotFoundError, match="cannot name a record"):
+        events(item_path=item_path).get(id)
+    assert not mock_api.calls
+
+
+def test_no_item_path_means_no_single_record_endpoint() -> None:
+    with pytest.raises(NotImplementedError, match=r"test.events has no single-record endpoint: set item_path"):
+        events(item_path=None).get(7)
+
+
+@pytest.mark.parametrize("item_path", ["{path}/{ident}", "{path}/{0}", "{path}/{id"])
+def test_a_broken_item_path_is_a_configuration_error(item_path: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"test.events: item_path .* is not a valid template.*\{id\} and \{path\}"):
+        events(item_path=item_path).get_item_url(7)
+
+
+def test_get_item_url_stays_an_override_point(mock_api: responses.RequestsMock) -> None:
+    class Legacy(RestDatasource[Event]):
+        def get_item_url(self, id: Any) -> str:
+            return f"{API}/legacy/event.php?event={id}"
+
+    mock_api.get(f"{API}/legacy/event.php?event=7", json={"id": 7, "title": "Folk night"})
+    assert Legacy(base_url=API, path="/events", resource_type=Event).get(7).id == 7
+
+
+# --- record_path -------------------------------------------------------------------------------------------------
+
+
+def test_record_path_unwraps_a_single_records_envelope(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/events/7", json={"data": {"id": 7, "title": "Folk night"}, "links": {"self": "/events/7"}})
+    assert events(record_path="data").get(7) == Event(7, "Folk night")
+
+
+def test_record_path_steps_through_objects_and_lists(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/events/7", json={"result": {"events": [{"id": 7, "title": "Folk night"}]}})
+    assert events(record_path="result.events.0").get(7).title == "Folk night"
+
+
+def test_record_path_leaves_the_listing_alone(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/events", json={"data": [{"id": 7, "title": "Folk night"}]})
+    datasource = events(record_path="data", paginator=NoPaginator(items_path="data"))
+    assert [event.id for event in datasource.list()] == [7]
+
+
+@pytest.mark.parametrize("body", [{"errors": []}, {"data": None}, [1, 2]])
+def test_an_answer_without_a_record_at_record_path_says_where_it_looked(
+    mock_api: responses.RequestsMock, body: Any
+) -> None:
+    mock_api.get(f"{API}/events/7", json=body)
+    with pytest.raises(ResponseError, match=r"Expected the record at 'data' \(record_path\)") as caught:
+        events(record_path="data").get(7)
+    assert caught.value.record_id == 7
+    assert caught.value.datasource is not None and f"url {API}/events/7" in str(caught.value)

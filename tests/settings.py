@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "pyck.core",
     "tests.testapp",
+    "tests.tombstone_support",
 ]
 
 MIDDLEWARE = [

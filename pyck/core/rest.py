@@ -38,7 +38,7 @@ import requests
 
 from . import http
 from .answers import describe_transport_error, parse_body, status_error
-from .base import Datasource, Listed, ResourceT
+from .base import Datasource, Listed, ResourceT, has_tombstones, skip_tombstone
 from .budget import RequestBudget
 from .conf import pyck_settings
 from .exceptions import (
@@ -440,7 +440,7 @@ class RestDatasource(Datasource[ResourceT]):
         `query` on as query parameters.
 
         Raises:
-            NotFoundError: the API answered 404.
+            NotFoundError: the API answered 404, or with a tombstone (see `is_tombstone`).
             ResponseError: the body has no record at `record_path`.
         """
         return read_record(self, id, query)
@@ -457,14 +457,18 @@ class RestDatasource(Datasource[ResourceT]):
     def list(self, **filter: Any) -> Iterator[ResourceT]:
         """Yield the records, fetching one page at a time; `filter` goes to the API as query parameters.
 
-        Records for which `filter` (the attribute) returns False are left out. An error raised while
+        Tombstones (see `is_tombstone`) are left out, as records that are not there, and so are records for which
+        `filter` (the attribute) returns False. An error raised while
         reading (a failed page, a record that does not fit) ends the iteration: what was yielded before it is
         not the whole listing.
         """
         fallback = self.redact(http.with_query(self.url, filter))
+        tombstones = has_tombstones(self)
         for item in self.paginate(**filter):
             # The page the item came from, with the query actually sent (defaults added by paginate() too).
             url = getattr(self._last_page, "url", None) or fallback
+            if tombstones and skip_tombstone(self, item, url=url):
+                continue
             record = self.deserialize_record(item, url=url, record_id=self.get_raw_id(item))
             if self.filter is None or self.filter(record):
                 yield record
@@ -500,7 +504,8 @@ class RestDatasource(Datasource[ResourceT]):
           when neither it nor `deserialize` is overridden); an item that fails is yielded as the
           `InvalidResourceError` of `deserialize_record`, naming this datasource, the endpoint's URL and the
           record's id, and the listing goes on;
-        - records `filter` (the attribute) rejects are left out;
+        - records `filter` (the attribute) rejects are left out, and so are tombstones (see `is_tombstone`), logged
+          at debug level: a record the API says is deleted is not in the listing;
         - when `resumable`, the pages are fetched and parsed in a background thread, up to the
           `SYNC_PREFETCH_PAGES` setting ahead of the record being yielded (records are deserialised in the
           caller's thread), a position names the page and how many of its items were read, and `start` resumes
@@ -515,8 +520,9 @@ class RestDatasource(Datasource[ResourceT]):
         yield from read_pages(self, filter, start=start, to_record=self._plain_deserializer())
 
     def includes(self, record: ResourceT) -> bool:
-        """Whether the listing includes `record`: whether `filter` (the attribute), if set, accepts it."""
-        return not callable(self.filter) or bool(self.filter(record))
+        """Whether the listing includes `record`: whether it is no tombstone (see `is_tombstone`) and `filter` (the
+        attribute), if set, accepts it."""
+        return super().includes(record) and (not callable(self.filter) or bool(self.filter(record)))
 
     def _plain_deserializer(self) -> Callable[[Any], Any] | None:
         # The function turning one item into a record as deserialize_record() does when it succeeds, without

@@ -1,6 +1,7 @@
 """How a `RestDatasource` reads one record: where it asks (`item_url`, from `RestDatasource.item_path`), which
 ids it refuses to ask for (`check_item_url`), where the record is in the answer (`record_in`, at
-`RestDatasource.record_path`), and the whole of `RestDatasource.get` (`read_record`).
+`RestDatasource.record_path`), and the whole of `RestDatasource.get` (`read_record`), which turns a record that
+says it is deleted into a `NotFoundError`.
 
 `item_path` is a template under the API's root: `{id}` is the id URL-quoted as one path segment (so an id never
 steers the request: `a/b` is `a%2Fb`, `?x=1` is `%3Fx%3D1`), and `{path}` the listing's path.
@@ -90,10 +91,10 @@ def record_in(datasource: RestDatasource[Any], body: Any, *, url: str, record_id
 
 def read_record(datasource: RestDatasource[Any], id: Any, query: Mapping[str, Any]) -> Any:
     """`RestDatasource.get`: fetch the record `id` at `get_item_url` (checked by `check_item_url`), take it out
-    of the answer with `get_record` and `deserialize_record` it.
+    of the answer with `get_record`, refuse a tombstone (see `Datasource.is_tombstone`) and `deserialize_record` it.
 
     Raises:
-        NotFoundError: the API answered 404.
+        NotFoundError: the API answered 404, or its answer is a tombstone.
     """
     url = datasource.get_item_url(id)
     datasource.check_item_url(url, id)
@@ -103,4 +104,11 @@ def read_record(datasource: RestDatasource[Any], id: Any, query: Mapping[str, An
         raise error.with_context(record_id=id)  # noqa: B904 (keeps the original cause)
     shown = datasource.redact(with_query(url, query))
     data = datasource.get_record(body, url=shown, record_id=id)
+    if datasource.is_tombstone(data):
+        raise NotFoundError(
+            "The API says the record is deleted: its answer is a tombstone (see tombstone and is_tombstone)",
+            datasource=datasource,
+            url=shown,
+            record_id=id,
+        )
     return datasource.deserialize_record(data, url=shown, record_id=id)

@@ -1,5 +1,6 @@
-"""RestDatasource's single records: `item_path` (where `get()` asks) and `record_path` (where the record is in its
-answer)."""
+"""RestDatasource's single records and tombstones: `item_path` (where `get()` asks), `record_path` (where the record
+is in its answer), and `tombstone`/`is_tombstone` (records that say they are deleted) in `get()`, `list()` and the
+listing the sync engine reads."""
 
 from __future__ import annotations
 
@@ -130,3 +131,119 @@ def test_an_answer_without_a_record_at_record_path_says_where_it_looked(
         events(record_path="data").get(7)
     assert caught.value.record_id == 7
     assert caught.value.datasource is not None and f"url {API}/events/7" in str(caught.value)
+
+
+# --- tombstones --------------------------------------------------------------------------------------------------
+
+STUB = {"id": 8, "deleted": True}
+
+
+def test_a_tombstone_answer_to_get_is_not_found(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/events/8", json=STUB)
+    with pytest.raises(NotFoundError, match="says the record is deleted") as caught:
+        events(tombstone={"deleted": True}).get(8)
+    assert caught.value.record_id == 8
+    assert f"url {API}/events/8" in str(caught.value)
+
+
+def test_without_a_tombstone_test_the_stub_is_an_invalid_record(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/events/8", json=STUB)
+    with pytest.raises(InvalidResourceError, match="title"):
+        events().get(8)
+
+
+def test_the_tombstone_test_sees_the_record_inside_its_envelope(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/events/8", json={"data": {"id": 8, "meta": {"status": "deleted"}}})
+    with pytest.raises(NotFoundError):
+        events(record_path="data", tombstone={"meta.status": "deleted"}).get(8)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"id": 8, "deleted": 1}, {"id": 8, "deleted": "true"}, {"id": 8, "deleted": False}, {"id": 8}, ["deleted"], None],
+)
+def test_only_the_same_value_of_the_same_type_marks_a_tombstone(data: Any) -> None:
+    assert not events(tombstone={"deleted": True}).is_tombstone(data)
+
+
+def test_a_tombstone_that_is_not_a_mapping_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match=r"test.events: tombstone must map dotted paths .* got 'deleted'"):
+        events(tombstone="deleted").is_tombstone(STUB)
+
+
+def test_every_value_of_the_tombstone_must_match() -> None:
+    datasource = events(tombstone={"deleted": True, "object": "event"})
+    assert datasource.is_tombstone({"id": 8, "deleted": True, "object": "event"})
+    assert not datasource.is_tombstone({"id": 8, "deleted": True, "object": "venue"})
+
+
+def test_the_tombstone_test_reads_attributes_of_records() -> None:
+    @dataclass
+    class DeletedEvent:
+        id: int
+        deleted: bool
+
+    assert events(tombstone={"deleted": True}).is_tombstone(DeletedEvent(8, True))
+    assert not events(tombstone={"deleted": True}).is_tombstone(Event(8, "Folk night"))
+
+
+LISTING = [{"id": 7, "title": "Folk night"}, STUB, {"id": 9, "title": "Jazz brunch"}]
+
+
+def test_a_listing_leaves_tombstones_out(mock_api: responses.RequestsMock, caplog: pytest.LogCaptureFixture) -> None:
+    mock_api.get(f"{API}/events", json=LISTING)
+    with caplog.at_level(logging.DEBUG, logger="pyck.records"):
+        assert [event.id for event in events(tombstone={"deleted": True}).list()] == [7, 9]
+    (line,) = [r for r in caplog.records if "tombstone" in r.getMessage()]
+    assert line.levelno == logging.DEBUG
+    assert line.getMessage() == f"test.events: left a deleted record (a tombstone) out of the listing at {API}/events: 8"
+
+
+class PagedByHand(RestDatasource[Event]):
+    """A listing the sync engine cannot resume: paginate() is overridden."""
+
+    def paginate(self, **query: Any) -> Any:
+        yield from self.fetch_url(self.url, query)
+
+
+@pytest.mark.parametrize("kind", [RestDatasource, PagedByHand], ids=["resumable", "not resumable"])
+def test_the_listing_a_sync_reads_leaves_tombstones_out(mock_api: responses.RequestsMock, kind: type) -> None:
+    mock_api.get(f"{API}/events", json=LISTING)
+    datasource = kind(base_url=API, path="/events", resource_type=Event, tombstone={"deleted": True})
+    assert datasource.resumable is (kind is RestDatasource)
+    listed = list(datasource.read_listing({}))
+    assert [record.id for record, _ in listed] == [7, 9]
+    assert all(not isinstance(record, Exception) for record, _ in listed)
+
+
+def test_without_a_tombstone_test_a_stub_in_the_listing_fails_as_a_record(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/events", json=LISTING)
+    listed = [record for record, _ in events().read_listing({})]
+    assert isinstance(listed[1], InvalidResourceError)
+
+
+def test_is_tombstone_is_an_override_point(mock_api: responses.RequestsMock) -> None:
+    class Archived(RestDatasource[Event]):
+        def is_tombstone(self, data: Any) -> bool:
+            return isinstance(data, dict) and str(data.get("title", "")).startswith("[deleted]")
+
+    datasource = Archived(base_url=API, path="/events", resource_type=Event)
+    mock_api.get(f"{API}/events", json=[{"id": 7, "title": "[deleted] Folk night"}, {"id": 9, "title": "Jazz"}])
+    mock_api.get(f"{API}/events/7", json={"id": 7, "title": "[deleted] Folk night"})
+    assert [record.id for record, _ in datasource.read_listing({})] == [9]
+    with pytest.raises(NotFoundError):
+        datasource.get(7)
+
+
+def test_a_tombstone_is_not_in_the_listing_as_includes_says() -> None:
+    datasource = events(tombstone={"deleted": True})
+    assert not datasource.includes({"id": 8, "deleted": True})
+    assert datasource.includes(Event(7, "Folk night"))
+
+
+def test_mock_datasource_treats_tombstones_as_not_found() -> None:
+    source = MockDatasource([{"id": 7, "title": "Folk night"}, {"id": 8, "deleted": True}], tombstone={"deleted": True})
+    assert [record["id"] for record in source.list()] == [7]
+    assert [record["id"] for record, _ in source.read_listing({})] == [7]
+    with pytest.raises(NotFoundError, match="deleted"):
+        source.get(8)

@@ -52,7 +52,7 @@ from .exceptions import (
 from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
 from .records import deserializer_for, to_camel_case
 from .redaction import reveals, with_params
-from .rest_items import api_root, check_item_url, item_url, read_record, record_in
+from .rest_items import api_root, check_item_url, explain_tombstone, item_url, read_record, record_in
 from .rest_listing import NOT_DESERIALISABLE, read_pages, secret_query
 
 __all__ = ["RestDatasource"]
@@ -484,7 +484,7 @@ class RestDatasource(Datasource[ResourceT]):
         try:
             return self.deserialize(data)
         except InvalidResourceError as error:
-            invalid = error.with_context(datasource=self, url=url, record_id=record_id)
+            invalid = explain_tombstone(self, data, error).with_context(datasource=self, url=url, record_id=record_id)
             cause = error.__cause__
         except NOT_DESERIALISABLE as error:
             invalid = InvalidResourceError(

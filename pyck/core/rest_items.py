@@ -1,7 +1,8 @@
 """How a `RestDatasource` reads one record: where it asks (`item_url`, from `RestDatasource.item_path`), which
 ids it refuses to ask for (`check_item_url`), where the record is in the answer (`record_in`, at
 `RestDatasource.record_path`), and the whole of `RestDatasource.get` (`read_record`), which turns a record that
-says it is deleted into a `NotFoundError`.
+says it is deleted into a `NotFoundError`; and `explain_tombstone`, which says so when a record does not fit its
+type because a deleted record's stub is embedded in it.
 
 `item_path` is a template under the API's root: `{id}` is the id URL-quoted as one path segment (so an id never
 steers the request: `a/b` is `a%2Fb`, `?x=1` is `%3Fx%3D1`), and `{path}` the listing's path.
@@ -9,20 +10,23 @@ steers the request: `a/b` is `a%2Fb`, `?x=1` is `%3Fx%3D1`), and `{path}` the li
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from .exceptions import ConfigurationError, DatasourceError, NotFoundError, ResponseError
+from .base import has_tombstones
+from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, ResponseError
 from .http import with_query
 from .pagination import lookup
+from .records import to_camel_case
 from .pagination.paginator import describe_value
 from .redaction import blank_out
 
 if TYPE_CHECKING:
     from .rest import RestDatasource
 
-__all__ = ["api_root", "check_item_url", "item_url", "read_record", "record_in"]
+__all__ = ["api_root", "check_item_url", "explain_tombstone", "item_url", "read_record", "record_in"]
 
 
 def api_root(datasource: RestDatasource[Any]) -> str:
@@ -112,3 +116,33 @@ def read_record(datasource: RestDatasource[Any], id: Any, query: Mapping[str, An
             record_id=id,
         )
     return datasource.deserialize_record(data, url=shown, record_id=id)
+
+
+def explain_tombstone(datasource: RestDatasource[Any], data: Any, error: InvalidResourceError) -> InvalidResourceError:
+    """`error`, raised for the raw record `data`, with a hint added when the value at its `field` (or around it) is a
+    tombstone of `datasource`'s (see `Datasource.is_tombstone`): a deleted record's stub embedded where the resource type allows
+    only a live one (`customer: str | Customer`). Only called for a record that failed.
+    """
+    if not error.field or not has_tombstones(datasource):
+        return error
+    steps = re.sub(r"\[(\d+)\]", r".\1", error.field).split(".")
+    keys = [steps, [to_camel_case(step) for step in steps]] if datasource.camel_case else [steps]
+    # The field is where the value stopped fitting: the stub itself, or a field missing from it (`event.title`).
+    if not any(
+        datasource.is_tombstone(value)
+        for end in range(len(steps), 0, -1)
+        for path in keys
+        if (value := lookup(data, ".".join(path[:end]), None)) is not None
+    ):
+        return error
+    explained = type(error)(
+        f"{error.reason}; that value is a tombstone (a deleted record): give the field a type that accepts it, tried "
+        "before the live record's (see 'Records that say they are deleted' in Writing datasources)",
+        datasource=error.datasource,
+        url=error.url,
+        record_id=error.record_id,
+        field=error.field,
+        status_code=error.status_code,
+    )
+    explained.__cause__ = error.__cause__
+    return explained

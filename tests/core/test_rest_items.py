@@ -247,3 +247,49 @@ def test_mock_datasource_treats_tombstones_as_not_found() -> None:
     assert [record["id"] for record, _ in source.read_listing({})] == [7]
     with pytest.raises(NotFoundError, match="deleted"):
         source.get(8)
+
+
+@dataclass
+class Ticket:
+    id: int
+    # No type for a deleted event's stub: a ticket whose event is one does not fit.
+    events: list[Event]
+    main_event: Event | None = None
+    organiser: str | Event | None = None
+
+
+def tickets(**kwargs: Any) -> RestDatasource[Ticket]:
+    return RestDatasource(base_url=API, path="/tickets", resource_type=Ticket, name="test.tickets", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("ticket", "field"),
+    [
+        ({"id": 1, "events": [], "main_event": STUB}, "main_event.title"),
+        ({"id": 1, "events": [{"id": 7, "title": "Folk night"}, STUB]}, "events[1].title"),
+        ({"id": 1, "events": [], "organiser": STUB}, "organiser"),
+    ],
+)
+def test_a_record_that_does_not_fit_because_of_an_embedded_tombstone_says_so(
+    mock_api: responses.RequestsMock, ticket: dict[str, Any], field: str
+) -> None:
+    mock_api.get(f"{API}/tickets/1", json=ticket)
+    mock_api.get(f"{API}/tickets", json=[ticket])
+    with pytest.raises(InvalidResourceError, match=r"that value is a tombstone \(a deleted record\)") as caught:
+        tickets(tombstone={"deleted": True}).get(1)
+    assert caught.value.field == field and caught.value.record_id == 1
+    [(listed, _)] = list(tickets(tombstone={"deleted": True}).read_listing({}))
+    assert isinstance(listed, InvalidResourceError) and "that value is a tombstone" in str(listed)
+
+
+def test_a_record_that_does_not_fit_for_another_reason_gets_no_tombstone_hint(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/tickets/1", json={"id": 1, "events": [{"id": 7}]})
+    with pytest.raises(InvalidResourceError) as caught:
+        tickets(tombstone={"deleted": True}).get(1)
+    assert "tombstone" not in str(caught.value)
+
+
+def test_the_tombstone_hint_finds_camel_case_keys(mock_api: responses.RequestsMock) -> None:
+    mock_api.get(f"{API}/tickets/1", json={"id": 1, "events": [], "mainEvent": STUB})
+    with pytest.raises(InvalidResourceError, match="that value is a tombstone"):
+        tickets(tombstone={"deleted": True}, camel_case=True).get(1)

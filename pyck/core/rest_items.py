@@ -19,8 +19,8 @@ from .base import has_tombstones
 from .exceptions import ConfigurationError, DatasourceError, InvalidResourceError, NotFoundError, ResponseError
 from .http import with_query
 from .pagination import lookup
-from .records import to_camel_case
 from .pagination.paginator import describe_value
+from .records import to_camel_case
 from .redaction import blank_out
 
 if TYPE_CHECKING:

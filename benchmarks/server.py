@@ -14,7 +14,7 @@ Endpoints (ids are integers from 1)::
     GET /members?page=1&page_size=100   {"items": [...], "total_pages": 100, "total": 10000}
     GET /parties?page=..&page_size=..   same shape
     GET /regions?page=..&page_size=..   same shape
-    GET /members/<id>/                  one record (also /parties/<id>/, /regions/<id>/, /tickets/<id>/), or 404
+    GET /members/<id>                   one record (also /parties/<id>, /regions/<id>, /tickets/<id>; a trailing slash is accepted), or 404
     GET /tickets?updated_since=2026-01-01T00:00:00%2B00:00&offset=0&limit=100
                                         {"items": [...], "total": 1001}  (total: of the filtered listing)
     GET /_stats                         {"requests": 12, "connections": 1, "failed": 0, "by_endpoint": {...}}

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "tests.testapp",
     "tests.through_support",
     "tests.children_support",
+    "tests.tombstone_support",
 ]
 
 MIDDLEWARE = [

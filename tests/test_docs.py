@@ -351,7 +351,7 @@ def zap_rest(settings: Any) -> dict[str, Any]:
 def test_guide_rest_example(zap_rest: dict[str, Any], mock_api: responses.RequestsMock) -> None:
     messages, senders, categories = (zap_rest[n] for n in ("messages", "senders", "categories"))
     assert isinstance(messages, RestDatasource)
-    mock_api.get(f"{ZAP}/messages/m1/", json=ZAP_MESSAGE, match=[ZAP_AUTH])
+    mock_api.get(f"{ZAP}/messages/m1", json=ZAP_MESSAGE, match=[ZAP_AUTH])
     mock_api.get(f"{ZAP}/senders", json=[{"id": "s1", "name": "Ada"}, {"id": "s2", "name": "Bo"}], match=[ZAP_AUTH])
     mock_api.get(f"{ZAP}/categories", json=[{"id": "c1", "name": "News"}], match=[ZAP_AUTH])
 
@@ -673,7 +673,7 @@ def test_auth_scenario_sends_the_credentials_and_keeps_them_out_of_errors(
 
     legacy = namespace["legacy_events"]
     with responses.RequestsMock() as mock:
-        mock.get("https://legacy.example.com/events.json/9/", status=404)
+        mock.get("https://legacy.example.com/events.json/9", status=404)
         with pytest.raises(NotFoundError) as raised:
             legacy.get(9)
     assert "acct-1234" not in str(raised.value) and "account=***" in str(raised.value)

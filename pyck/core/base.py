@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import abc
 import inspect
+import logging
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from .exceptions import ConfigurationError, InvalidResourceError, NotFoundError
 
-__all__ = ["Datasource", "Listed", "MockDatasource", "ResourceT", "listing_of"]
+__all__ = ["Datasource", "Listed", "MockDatasource", "ResourceT", "has_tombstones", "listing_of", "skip_tombstone"]
+
+logger = logging.getLogger("pyck.records")
 
 ResourceT = TypeVar("ResourceT")
 
@@ -59,6 +62,10 @@ class Datasource(Generic[ResourceT], abc.ABC):
     remote side echoes one back. `RestDatasource` keeps it up to date from its `get_headers()` and secret query
     parameters. A datasource doing its own HTTP may set it to what it sends; assign a new tuple rather than
     changing it, so that readers in other threads need no lock.
+    """
+    tombstone: Mapping[str, Any] | None = None
+    """The values that mark a record as deleted, by dotted path (`{"deleted": True}` for Stripe, which answers a
+    deleted object with `{"id": ..., "deleted": true}`); see `is_tombstone`. `None`: no record says it is deleted.
     """
     resumable: bool = False
     """Whether `read_listing` can start part way through, from a position it yielded before (the sync engine
@@ -115,9 +122,35 @@ class Datasource(Generic[ResourceT], abc.ABC):
 
         The sync engine asks it before deleting a row missing from a complete listing whose record `get()`
         still finds: a record the listing leaves out on purpose is gone as far as the model is concerned. The
-        default says yes; `RestDatasource` applies its `filter`. Override it when `list()` leaves records out
-        that `get()` still returns.
+        default says yes, unless the record is a tombstone (see `is_tombstone`); `RestDatasource` also applies its
+        `filter`. Override it when `list()` leaves records out that `get()` still returns.
         """
+        return not self.is_tombstone(record)
+
+    def is_tombstone(self, data: Any) -> bool:
+        """Whether `data`, a record as the API sent it, says that the record is deleted (a "tombstone").
+
+        A tombstone counts as not found: `get()` raises `NotFoundError` for it (so a sync deletes the row), a
+        listing leaves it out, and a sync resolves a reference embedded as one to null (or leaves it out of a
+        many-to-many). `data` is the raw JSON of an answer or a listed item, or, for a reference embedded in
+        another record, whatever that record holds there: a raw object, or a record whose type declares the
+        tombstone's fields (see "Writing datasources").
+
+        The default compares each `tombstone` path with its value (same type, same value; a path steps into
+        mappings by key and into other objects by attribute). Override it for a test no values can express.
+        """
+        tombstone = self.tombstone
+        if not tombstone:
+            return False
+        if not isinstance(tombstone, Mapping):
+            raise ConfigurationError(
+                f"{self}: tombstone must map dotted paths to the values that mark a deleted record "
+                f'({{"deleted": True}}), got {tombstone!r}'
+            )
+        for path, expected in tombstone.items():
+            value = _read_path(data, path)
+            if value is _ABSENT or type(value) is not type(expected) or value != expected:
+                return False
         return True
 
     def get_id(self, resource: ResourceT) -> Any:
@@ -159,14 +192,26 @@ class MockDatasource(Datasource[ResourceT]):
             self.resource_type = type(self.data[0])
 
     def get(self, id: Any) -> ResourceT:
+        """The record with this id (a tombstone counts as none, see `is_tombstone`).
+
+        Raises:
+            NotFoundError: no record has this id, or its record is a tombstone.
+        """
         for resource in self.data:
             found = self.get_id(resource)
             if found == id or str(found) == str(id):
+                if self.is_tombstone(resource):
+                    raise NotFoundError(
+                        "The record is deleted (a tombstone, see is_tombstone)", datasource=self, record_id=id
+                    )
                 return resource
         raise NotFoundError("No record with this id", datasource=self, record_id=id)
 
     def list(self, *, ordering: str | None = None, **filter: Any) -> Iterator[ResourceT]:
-        records: Iterable[ResourceT] = (r for r in self.data if all(_value(r, k) == v for k, v in filter.items()))
+        """The records matching `filter` by attribute equality, sorted by `ordering`; tombstones left out."""
+        records: Iterable[ResourceT] = (
+            r for r in self.data if all(_value(r, k) == v for k, v in filter.items()) and not skip_tombstone(self, r)
+        )
         if ordering:
             attribute = ordering.lstrip("-")
             records = sorted(records, key=lambda r: _value(r, attribute), reverse=ordering.startswith("-"))
@@ -185,6 +230,50 @@ def _value(resource: Any, attribute: str) -> Any:
         raise TypeError(f"MockDatasource cannot filter or sort on {attribute!r}: the records have no such attribute") from None
 
 
+# What _read_path() returns for a step it cannot take.
+_ABSENT: Any = object()
+
+
+def _read_path(data: Any, path: str) -> Any:
+    """The value at the dotted `path` of `data`: a key of a mapping, an index of a list, an attribute of anything
+    else; `_ABSENT` where a step is missing."""
+    current = data
+    for step in path.split("."):
+        if isinstance(current, Mapping):
+            current = current.get(step, _ABSENT)
+        elif isinstance(current, list):
+            index = int(step) if step.lstrip("-").isdigit() else None
+            current = current[index] if index is not None and -len(current) <= index < len(current) else _ABSENT
+        elif isinstance(current, (str, bytes, int, float, bool)) or current is None:
+            return _ABSENT
+        else:
+            current = getattr(current, step, _ABSENT)
+        if current is _ABSENT:
+            return _ABSENT
+    return current
+
+
+def skip_tombstone(datasource: Datasource[Any], data: Any, *, url: str | None = None) -> bool:
+    """Whether a listing leaves `data` (a listed item) out as a tombstone (see `Datasource.is_tombstone`); says so
+    in the log, at debug level."""
+    if not datasource.is_tombstone(data):
+        return False
+    logger.debug("%s: left a deleted record (a tombstone) out of the listing%s: %r", datasource,
+                 f" at {url}" if url else "", _shown_id(datasource, data))
+    return True
+
+
+def _shown_id(datasource: Datasource[Any], data: Any) -> Any:
+    value = _read_path(data, datasource.identifier)
+    return None if value is _ABSENT else value
+
+
+def has_tombstones(datasource: Datasource[Any]) -> bool:
+    """Whether `datasource` can call a record a tombstone: it declares `tombstone`, or overrides `is_tombstone`
+    (callers skip the test per record when it cannot)."""
+    return bool(datasource.tombstone) or type(datasource).is_tombstone is not Datasource.is_tombstone
+
+
 def listing_of(datasource: Datasource[Any], records: Iterable[Any]) -> Iterator[Listed]:
     """Yield `(record, None)` for each of `records` (what `datasource.list()` or `list_changed()` returned), as
     `Datasource.read_listing` yields them.
@@ -194,9 +283,12 @@ def listing_of(datasource: Datasource[Any], records: Iterable[Any]) -> Iterator[
     the listing (it is raised).
     """
     iterator = iter(records)
+    tombstones = has_tombstones(datasource)
     while True:
         try:
-            yield next(iterator), None
+            record = next(iterator)
+            if not tombstones or not skip_tombstone(datasource, record):
+                yield record, None
         except StopIteration:
             return
         except InvalidResourceError as error:

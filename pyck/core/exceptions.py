@@ -148,7 +148,8 @@ def _rebuild(cls: type[DatasourceError], message: str, kwargs: dict[str, Any], s
 
 
 class NotFoundError(DatasourceError):
-    """The record asked for does not exist (HTTP 404 from `get`, or no such id in a `MockDatasource`)."""
+    """The record asked for does not exist (HTTP 404 from `get`, an answer that says the record is deleted: see
+    `Datasource.is_tombstone`, or no such id in a `MockDatasource`)."""
 
 
 class RateLimitError(DatasourceError):

@@ -16,7 +16,7 @@ class ZapMessageResource(RestDatasource[ResourceT]):
         return {"Authorization": f"Bearer {settings.ZAPMESSAGE_API_KEY}"}
 
 messages = ZapMessageResource(path="/messages", resource_type=Message)
-messages.get("m1")                    # GET https://api.zapmessage.io/messages/m1/
+messages.get("m1")                    # GET https://api.zapmessage.io/messages/m1
 for message in messages.list(): ...   # GET …/messages?page=1, ?page=2… one page at a time
 ```
 
@@ -32,14 +32,14 @@ import time
 import types
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from . import http
-from .answers import describe_transport_error, parse_body, retry_after_429, status_error
-from .base import Datasource, Listed, ResourceT
-from .budget import RequestBudget, budget_of
+from .answers import describe_transport_error, parse_body, status_error
+from .base import Datasource, Listed, ResourceT, has_tombstones, skip_tombstone
+from .budget import RequestBudget
 from .conf import pyck_settings
 from .exceptions import (
     ConfigurationError,
@@ -53,7 +53,9 @@ from .pagination import NoPaginator, Page, Paginator, clip_pages, take_range
 from .path_params import list_url
 from .records import deserializer_for, to_camel_case
 from .redaction import reveals, with_params
+from .rest_items import api_root, check_item_url, explain_tombstone, item_url, read_record, record_in
 from .rest_listing import NOT_DESERIALISABLE, read_pages, secret_query
+from .rest_session import SessionConfig, max_response_time
 
 __all__ = ["RestDatasource"]
 
@@ -61,7 +63,7 @@ logger = logging.getLogger("pyck.http")
 
 
 class RestDatasource(Datasource[ResourceT]):
-    """A datasource reading JSON from a REST API: `GET {url}` lists, `GET {url}/{id}/` gets one record.
+    """A datasource reading JSON from a REST API: `GET {url}` lists, `GET {url}/{id}` gets one record.
 
     Configure it with class attributes (in a subclass) or constructor keyword arguments (per endpoint), and
     override the `get_*` methods, `paginate` or `deserialize` where the API differs.
@@ -92,6 +94,11 @@ class RestDatasource(Datasource[ResourceT]):
     path: str = ""
     """The endpoint under base_url ("/messages"); base_url and path are joined with exactly one slash. A `{name}`
     placeholder ("/tags/{tag_id}/taggings") takes the list() argument `name` (see `pyck.core.path_params`)."""
+    item_path: str | None = "{path}/{id}"
+    """Where get() asks, under base_url: {id} is the id, URL-quoted as one path segment, {path} the listing's path
+    ("{path}/{id}/", "/items?id={id}"); None: no single-record endpoint (see pyck.core.rest_items)."""
+    record_path: str | None = None
+    """The dotted path of the record in get()'s answer ("data"), as items_path is a page's; None: the answer."""
     paginator: Paginator | None = None
     """How list() walks the pages; None: the body is a plain JSON list, fetched in one request."""
     camel_case: bool = False
@@ -135,7 +142,7 @@ class RestDatasource(Datasource[ResourceT]):
         super().__init__(**kwargs)
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
-        self._session_config: tuple[Any, ...] | None = None
+        self._session_config: SessionConfig | None = None
         self._limiter: http.RateLimiter | None = None
         self._last_page = threading.local()
         self.sent_secrets: tuple[str, ...] = ()
@@ -153,13 +160,10 @@ class RestDatasource(Datasource[ResourceT]):
     @property
     def url(self) -> str:
         """The endpoint's URL: `base_url` and `path` joined with exactly one slash."""
-        if not self.base_url:
-            raise ConfigurationError(
-                f"{self} has no base_url: set it as a class attribute or pass base_url=... to the constructor"
-            )
+        root = api_root(self)
         if not self.path:
-            return self.base_url.rstrip("/")
-        return f"{self.base_url.rstrip('/')}/{self.path.lstrip('/')}"
+            return root
+        return f"{root}/{self.path.lstrip('/')}"
 
     def get_headers(self) -> dict[str, str]:
         """Return the headers to send with every request, for example `Authorization`.
@@ -178,34 +182,12 @@ class RestDatasource(Datasource[ResourceT]):
         One session per instance, so connections are reused; it is rebuilt if the retry settings change.
         Override to mount your own adapters or add authentication (call `super().get_session()` first).
         """
-        budget = budget_of(self)
-        config = (
-            self.retries if self.retries is not None else pyck_settings.HTTP_RETRIES,
-            self.backoff_factor if self.backoff_factor is not None else pyck_settings.HTTP_BACKOFF_FACTOR,
-            pyck_settings.HTTP_MAX_RETRY_AFTER,
-            pyck_settings.HTTP_USER_AGENT,
-            frozenset(m.upper() for m in self.retry_methods),
-            _max_response_time(self),
-            (budget, budget.key_for(self)) if budget is not None else None,
-            retry_after_429(self),
-        )
+        config = SessionConfig.of(self)
         with self._lock:
             if self._session is None or self._session_config != config:
                 if self._session is not None:
                     self._session.close()
-                retries, backoff_factor, max_retry_after, user_agent, methods, max_time, _, penalty = config
-                self._session = http.build_session(
-                    retries=int(retries),
-                    backoff_factor=float(backoff_factor),
-                    max_retry_after=float(max_retry_after),
-                    timeout=self.get_timeout(),
-                    user_agent=user_agent,
-                    retry_methods=methods,
-                    max_response_time=max_time,
-                    before_attempt=budget.bind(self) if budget is not None else None,
-                    retry_after_429=penalty,
-                    pool_maxsize=_pool_size(self),
-                )
+                self._session = config.build(self)
                 self._session_config = config
                 if self.verify is False:
                     logger.warning(
@@ -288,7 +270,7 @@ class RestDatasource(Datasource[ResourceT]):
                     if self.max_response_size is not None
                     else pyck_settings.HTTP_MAX_RESPONSE_SIZE
                 ),
-                max_time=_max_response_time(self),
+                max_time=max_response_time(self),
             )
         except DatasourceError as error:
             raise error.with_context(datasource=self, url=shown) from error.__cause__
@@ -402,23 +384,14 @@ class RestDatasource(Datasource[ResourceT]):
         return None
 
     def get_item_url(self, id: Any) -> str:
-        """Return the URL of the record `id`: `{url}/{id}/`, the id URL-quoted as one path segment.
-
-        Override when the API's item URLs look different (no trailing slash, a query parameter…).
+        """Return the URL of the record `id`: `base_url` joined with `item_path`, the id URL-quoted. Override when
+        no `item_path` can say where the API's records are.
 
         Raises:
-            NotFoundError: the id is `""`, `"."` or `".."`, which no quoting keeps inside the resource
-                path (URL parsers resolve `%2E%2E` as `..`).
+            NotFoundError: the id is `""`, `"."` or `".."`, which no quoting keeps inside the resource path.
+            NotImplementedError: `item_path` is `None` (the API has no single-record endpoint).
         """
-        segment = quote(str(id), safe="")
-        if segment in ("", ".", ".."):
-            raise NotFoundError(
-                "An empty, '.' or '..' id cannot name a record: in a URL path it would leave the resource path",
-                datasource=self,
-                url=self.redact(self.url),
-                record_id=id,
-            )
-        return f"{self.url}/{segment}/"
+        return item_url(self, id)
 
     def check_item_url(self, url: str, id: Any) -> None:
         """Refuse an empty id, and an item URL whose path has a `.` or `..` segment: HTTP clients resolve
@@ -430,13 +403,7 @@ class RestDatasource(Datasource[ResourceT]):
         Raises:
             NotFoundError: naming the id; no request is sent.
         """
-        if str(id) == "" or any(unquote(segment) in (".", "..") for segment in urlsplit(url).path.split("/")):
-            raise NotFoundError(
-                "This id cannot name a record: in a URL path it would leave the resource path",
-                datasource=self,
-                url=self.redact(self.url),
-                record_id=id,
-            )
+        check_item_url(self, url, id)
 
     def get_status_error(self, response: requests.Response, *, method: str, url: str) -> DatasourceError:
         """Return the error to raise for a non-2xx `response` to `method` at `url` (already redacted).
@@ -453,30 +420,39 @@ class RestDatasource(Datasource[ResourceT]):
         return status_error(self, response, method=method, url=url)
 
     def get(self, id: Any, **query: Any) -> ResourceT:
-        """Fetch and return the record `id`, passing `query` on as query parameters.
+        """Fetch and return the record `id` (at `get_item_url`, found at `record_path` in the body), passing
+        `query` on as query parameters.
 
         Raises:
-            NotFoundError: the API answered 404.
+            NotFoundError: the API answered 404, or with a tombstone (see `is_tombstone`).
+            ResponseError: the body has no record at `record_path`.
         """
-        url = self.get_item_url(id)
-        self.check_item_url(url, id)
-        try:
-            data = self.fetch_url(url, query)
-        except DatasourceError as error:
-            raise error.with_context(record_id=id)  # noqa: B904 (keeps the original cause)
-        return self.deserialize_record(data, url=self.redact(http.with_query(url, query)), record_id=id)
+        return read_record(self, id, query)
+
+    def get_record(self, body: Any, *, url: str, record_id: Any) -> Any:
+        """Return the raw record in `body`, a single GET's parsed JSON: the value at `record_path`. Override for
+        an envelope no dotted path can unwrap.
+
+        Raises:
+            ResponseError: `body` has nothing at `record_path`, naming this datasource, `url` and `record_id`.
+        """
+        return record_in(self, body, url=url, record_id=record_id)
 
     def list(self, **filter: Any) -> Iterator[ResourceT]:
         """Yield the records, fetching one page at a time; `filter` goes to the API as query parameters.
 
-        Records for which `filter` (the attribute) returns False are skipped. An error raised while
+        Tombstones (see `is_tombstone`) are left out, as records that are not there, and so are records for which
+        `filter` (the attribute) returns False. An error raised while
         reading (a failed page, a record that does not fit) ends the iteration: what was yielded before it is
         not the whole listing.
         """
         fallback = self.redact(http.with_query(self.url, filter))
+        tombstones = has_tombstones(self)
         for item in self.paginate(**filter):
             # The page the item came from, with the query actually sent (defaults added by paginate() too).
             url = getattr(self._last_page, "url", None) or fallback
+            if tombstones and skip_tombstone(self, item, url=url):
+                continue
             record = self.deserialize_record(item, url=url, record_id=self.get_raw_id(item))
             if self.filter is None or self.filter(record):
                 yield record
@@ -492,7 +468,7 @@ class RestDatasource(Datasource[ResourceT]):
         try:
             return self.deserialize(data)
         except InvalidResourceError as error:
-            invalid = error.with_context(datasource=self, url=url, record_id=record_id)
+            invalid = explain_tombstone(self, data, error).with_context(datasource=self, url=url, record_id=record_id)
             cause = error.__cause__
         except NOT_DESERIALISABLE as error:
             invalid = InvalidResourceError(
@@ -512,7 +488,8 @@ class RestDatasource(Datasource[ResourceT]):
           when neither it nor `deserialize` is overridden); an item that fails is yielded as the
           `InvalidResourceError` of `deserialize_record`, naming this datasource, the endpoint's URL and the
           record's id, and the listing goes on;
-        - records `filter` (the attribute) rejects are left out;
+        - records `filter` (the attribute) rejects are left out, and so are tombstones (see `is_tombstone`), logged
+          at debug level: a record the API says is deleted is not in the listing;
         - when `resumable`, the pages are fetched and parsed in a background thread, up to the
           `SYNC_PREFETCH_PAGES` setting ahead of the record being yielded (records are deserialised in the
           caller's thread), a position names the page and how many of its items were read, and `start` resumes
@@ -527,8 +504,9 @@ class RestDatasource(Datasource[ResourceT]):
         yield from read_pages(self, filter, start=start, to_record=self._plain_deserializer())
 
     def includes(self, record: ResourceT) -> bool:
-        """Whether the listing includes `record`: whether `filter` (the attribute), if set, accepts it."""
-        return not callable(self.filter) or bool(self.filter(record))
+        """Whether the listing includes `record`: whether it is no tombstone (see `is_tombstone`) and `filter` (the
+        attribute), if set, accepts it."""
+        return super().includes(record) and (not callable(self.filter) or bool(self.filter(record)))
 
     def _plain_deserializer(self) -> Callable[[Any], Any] | None:
         # The function turning one item into a record as deserialize_record() does when it succeeds, without
@@ -583,21 +561,4 @@ def _remember_secrets(datasource: RestDatasource[Any], secrets: Collection[str],
         kept = [*secrets, *older[: max(0, _MAX_REMEMBERED_SECRETS - len(secrets))]]
         # Longest first, so that a secret containing another is blanked out whole.
         datasource.sent_secrets = tuple(sorted(kept, key=len, reverse=True))
-
-
-def _pool_size(datasource: RestDatasource[Any]) -> int:
-    # The session is shared by the threads of a paginator with pages in flight at once (requests' Session is
-    # safe for that: each request gets its own connection from urllib3's thread-safe pool); keep a connection
-    # open for each of them, and for the caller's own requests.
-    concurrency = getattr(datasource.paginator, "concurrency", None)
-    if concurrency is None:
-        concurrency = pyck_settings.SYNC_CONCURRENT_PAGES
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-        return 10
-    return max(10, concurrency + 1)
-
-
-def _max_response_time(datasource: RestDatasource[Any]) -> float:
-    limit = datasource.max_response_time
-    return float(limit if limit is not None else pyck_settings.HTTP_MAX_RESPONSE_TIME)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .base import Listed
+from .base import Listed, has_tombstones, skip_tombstone
 from .conf import pyck_settings
 from .exceptions import ConfigurationError, InvalidResourceError
 from .lookahead import prefetch
@@ -73,12 +73,15 @@ def read_pages(
         session_credentials = frozenset(secret_query(datasource, datasource.get_session().params or {}))
     else:
         start_page, skip, pages = None, 0, ((None, [item]) for item in datasource.paginate(**filter))
+    tombstones = has_tombstones(datasource)
     for page_position, items in pages:
         if resumable and isinstance(page_position, str):
             # A link the API may have copied the datasource's credentials into.
             page_position = without_params(page_position, datasource.sent_secret_params | session_credentials)
         for index, item in enumerate(items[skip:], start=skip):
             position = {"page": page_position, "index": index + 1} if resumable else None
+            if tombstones and skip_tombstone(datasource, item, url=url):
+                continue  # a record the API says is deleted: not in the listing
             try:
                 if to_record is None:
                     record = datasource.deserialize_record(item, url=url, record_id=datasource.get_raw_id(item))

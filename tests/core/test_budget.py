@@ -261,7 +261,7 @@ def test_a_failing_cache_stops_the_request_instead_of_letting_it_through(setting
         source.get(1)
     assert len(mock_api.calls) == 0
     assert caught.value.datasource is source
-    assert caught.value.url == f"{API}/items/1/"
+    assert caught.value.url == f"{API}/items/1"
 
 
 # --- What counts, through a RestDatasource ---------------------------------------------------------------
@@ -271,9 +271,9 @@ def test_every_attempt_counts_retries_included(clock: FakeClock, waits: list[flo
     budget = RequestBudget(requests=10, per=60, clock=clock)
     source = Items(request_budget=budget, backoff_factor=0)
     with responses.RequestsMock() as mock:
-        mock.get(f"{API}/items/1/", status=503)
-        mock.get(f"{API}/items/1/", status=503)
-        mock.get(f"{API}/items/1/", json={"id": 1})
+        mock.get(f"{API}/items/1", status=503)
+        mock.get(f"{API}/items/1", status=503)
+        mock.get(f"{API}/items/1", json={"id": 1})
         assert source.get(1) == Item(id=1)
         assert len(mock.calls) == 3
     assert counted(budget, budget.key_for(source), clock) == 3
@@ -283,8 +283,8 @@ def test_a_followed_redirect_counts(clock: FakeClock, waits: list[float]) -> Non
     budget = RequestBudget(requests=10, per=60, clock=clock)
     source = Items(request_budget=budget)
     with responses.RequestsMock() as mock:
-        mock.get(f"{API}/items/1/", status=301, headers={"Location": f"{API}/v2/items/1/"})
-        mock.get(f"{API}/v2/items/1/", json={"id": 1})
+        mock.get(f"{API}/items/1", status=301, headers={"Location": f"{API}/v2/items/1"})
+        mock.get(f"{API}/v2/items/1", json={"id": 1})
         source.get(1)
     assert counted(budget, budget.key_for(source), clock) == 2
 
@@ -293,12 +293,12 @@ def test_a_budget_spent_during_retries_stops_them_naming_datasource_and_url(cloc
     budget = RequestBudget(requests=2, per=timedelta(hours=1), max_wait=0, clock=clock)
     source = Items(request_budget=budget, backoff_factor=0, name="budgeted.items")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(f"{API}/items/1/", status=503)
+        mock.get(f"{API}/items/1", status=503)
         with pytest.raises(RateLimitError, match=r"budget of 2 per hour .* is spent") as caught:
             source.get(1, api_key="k-0123456789")
         assert len(mock.calls) == 2  # the first attempt and one retry; the second retry was never sent
     assert "datasource budgeted.items" in str(caught.value)
-    assert caught.value.url == f"{API}/items/1/?api_key=***"
+    assert caught.value.url == f"{API}/items/1?api_key=***"
     assert caught.value.record_id == 1
     assert caught.value.retry_after is not None and caught.value.retry_after > 0
 
@@ -333,7 +333,7 @@ def test_datasources_of_different_classes_sharing_a_key_share_one_budget(clock: 
 
 def test_a_datasource_without_budget_counts_nothing(clock: FakeClock) -> None:
     with responses.RequestsMock() as mock:
-        mock.get(f"{API}/items/1/", json={"id": 1})
+        mock.get(f"{API}/items/1", json={"id": 1})
         source = Items()
         source.get(1)
     budget = RequestBudget(requests=1, per=1, clock=clock)
@@ -544,7 +544,7 @@ def test_a_declared_429_penalty_is_waited_out_and_every_retry_counts(clock: Fake
     source = Items(request_budget=budget, retry_after_429=30)
     api = PenaltyAPI(clock)
     with responses.RequestsMock() as mock:
-        mock.add_callback(responses.GET, f"{API}/items/1/", callback=api)
+        mock.add_callback(responses.GET, f"{API}/items/1", callback=api)
         assert source.get(1) == Item(id=1)
     assert api.statuses == [429, 200]
     assert waits == [30]
@@ -555,7 +555,7 @@ def test_a_429_penalty_longer_than_http_max_retry_after_fails_at_once_saying_so(
     settings.PYCK = {"HTTP_MAX_RETRY_AFTER": 20}
     source = Items(retry_after_429=30)
     with responses.RequestsMock() as mock:
-        mock.add_callback(responses.GET, f"{API}/items/1/", callback=PenaltyAPI(clock))
+        mock.add_callback(responses.GET, f"{API}/items/1", callback=PenaltyAPI(clock))
         with pytest.raises(RateLimitError, match=r"penalty \(retry_after_429=30s\) is longer than HTTP_MAX_RETRY_AFTER=20s") as caught:
             source.get(1)
         assert len(mock.calls) == 1

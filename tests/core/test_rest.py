@@ -93,10 +93,10 @@ def test_missing_base_url_says_how_to_fix_it() -> None:
     ],
 )
 def test_get_quotes_the_id_into_one_path_segment(mock_api: responses.RequestsMock, id: Any, segment: str) -> None:
-    mock_api.get(f"{API}/messages/{segment}/", json={**MESSAGE, "id": str(id)})
-    assert messages().get_item_url(id) == f"{API}/messages/{segment}/"
+    mock_api.get(f"{API}/messages/{segment}", json={**MESSAGE, "id": str(id)})
+    assert messages().get_item_url(id) == f"{API}/messages/{segment}"
     assert messages().get(id).id == str(id)
-    assert mock_api.calls[0].request.url == f"{API}/messages/{segment}/"
+    assert mock_api.calls[0].request.url == f"{API}/messages/{segment}"
 
 
 @pytest.mark.parametrize("id", ["..", ".", ""])
@@ -111,7 +111,7 @@ def test_ids_that_would_leave_the_resource_path_are_not_requested(mock_api: resp
 
 
 def test_get_deserialises_and_sends_headers(mock_api: responses.RequestsMock) -> None:
-    mock_api.get(f"{API}/messages/m1/", json=MESSAGE, match=[matchers.query_param_matcher({"expand": "sender"})])
+    mock_api.get(f"{API}/messages/m1", json=MESSAGE, match=[matchers.query_param_matcher({"expand": "sender"})])
     message = messages().get("m1", expand="sender")
     assert message == Message("m1", "s1", datetime(2024, 7, 4, 10), "hi")
     headers = mock_api.calls[0].request.headers
@@ -147,7 +147,7 @@ def test_dict_resource_type_passes_data_through(mock_api: responses.RequestsMock
 
 
 def test_camel_case_keys_map_to_snake_case_attributes(mock_api: responses.RequestsMock) -> None:
-    mock_api.get(f"{API}/messages/m1/", json={"id": "m1", "senderId": "s1", "timestamp": "2024-07-04T10:00:00", "content": "hi"})
+    mock_api.get(f"{API}/messages/m1", json={"id": "m1", "senderId": "s1", "timestamp": "2024-07-04T10:00:00", "content": "hi"})
     assert messages(camel_case=True).get("m1").sender_id == "s1"
 
 
@@ -224,13 +224,13 @@ def test_rate_limit_spaces_requests(mock_api: responses.RequestsMock, waits: lis
 
 
 def test_404_on_get_is_not_found_naming_datasource_url_and_id(mock_api: responses.RequestsMock) -> None:
-    mock_api.get(f"{API}/messages/m9/", status=404, json={"detail": "nope"})
+    mock_api.get(f"{API}/messages/m9", status=404, json={"detail": "nope"})
     with pytest.raises(NotFoundError) as caught:
         messages().get("m9", session="s3cr3t-session")
     error = caught.value
     assert error.record_id == "m9" and error.status_code == 404
     assert str(error) == (
-        f"Not found (HTTP 404) (datasource zap-messages, url {API}/messages/m9/?session=***, record id 'm9')"
+        f"Not found (HTTP 404) (datasource zap-messages, url {API}/messages/m9?session=***, record id 'm9')"
     )
 
 
@@ -313,11 +313,11 @@ def test_2xx_that_is_not_json_is_response_error(mock_api: responses.RequestsMock
     ],
 )
 def test_transport_failures_are_transport_errors(mock_api: responses.RequestsMock, exception: Exception, expected: str) -> None:
-    mock_api.get(f"{API}/messages/m1/", body=exception)
+    mock_api.get(f"{API}/messages/m1", body=exception)
     with pytest.raises(TransportError, match=expected) as caught:
         messages().get("m1", token="t-s3cr3t")
     assert caught.value.record_id == "m1"
-    assert f"url {API}/messages/m1/?token=***" in str(caught.value)
+    assert f"url {API}/messages/m1?token=***" in str(caught.value)
     assert caught.value.__cause__ is exception
 
 
@@ -345,7 +345,7 @@ def test_invalid_record_in_list_names_the_record_and_field(mock_api: responses.R
 
 
 def test_invalid_record_in_get_names_the_id(mock_api: responses.RequestsMock) -> None:
-    mock_api.get(f"{API}/messages/m1/", json={**MESSAGE, "sender_id": 5})
+    mock_api.get(f"{API}/messages/m1", json={**MESSAGE, "sender_id": 5})
     with pytest.raises(InvalidResourceError) as caught:
         messages().get("m1")
     assert caught.value.record_id == "m1" and caught.value.field == "sender_id"
@@ -381,7 +381,7 @@ def test_json_bodies_are_utf8_unless_the_content_type_names_a_charset(
     mock_api: responses.RequestsMock, content_type: str, expected: str | None
 ) -> None:
     body = json.dumps({**MESSAGE, "content": "Zoë"}, ensure_ascii=False).encode("iso-8859-1")
-    mock_api.get(f"{API}/messages/1/", body=body, content_type=content_type)
+    mock_api.get(f"{API}/messages/1", body=body, content_type=content_type)
     if expected is None:
         with pytest.raises(ResponseError, match="UnicodeDecodeError"):
             messages().get(1)

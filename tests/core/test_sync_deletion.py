@@ -57,8 +57,8 @@ def test_a_live_record_skipped_by_a_shifted_offset_listing_keeps_its_row(monkeyp
     _page(mock_api, 0, [_article(1), _article(2)])
     _page(mock_api, 2, [_article(4), _article(5)])
     _page(mock_api, 4, [])
-    mock_api.get(f"{API}/articles/3/", json=_article(3, "A3, edited remotely"))
-    mock_api.get(f"{API}/articles/6/", status=404, json={"detail": "Not found"})
+    mock_api.get(f"{API}/articles/3", json=_article(3, "A3, edited remotely"))
+    mock_api.get(f"{API}/articles/6", status=404, json={"detail": "Not found"})
 
     result = sync_model(Article, on_delete=OnDelete.DELETE)
 
@@ -69,7 +69,7 @@ def test_a_live_record_skipped_by_a_shifted_offset_listing_keeps_its_row(monkeyp
     assert kept.last_sync_time >= result.started
     assert sorted(Article.objects.values_list("external_id", flat=True)) == [1, 2, 3, 4, 5]
     asked = sorted(call.request.url for call in mock_api.calls if "offset" not in call.request.url)
-    assert asked == [f"{API}/articles/3/", f"{API}/articles/6/"]  # only the missing rows were confirmed
+    assert asked == [f"{API}/articles/3", f"{API}/articles/6"]  # only the missing rows were confirmed
 
     again = sync_model(Article, on_delete=OnDelete.DELETE)  # the same shifted listing: 3 is confirmed again
     assert (again.deleted, again.kept) == (0, 1)
@@ -159,7 +159,7 @@ def test_a_record_the_datasource_filter_rejects_counts_as_gone(monkeypatch, mock
     _store(1, 2, 3)
     _page(mock_api, 0, [_article(1), _article(2)])
     _page(mock_api, 2, [])
-    mock_api.get(f"{API}/articles/3/", json={"id": 3, "headline": "A3", "words": 0})  # exists, but not listed
+    mock_api.get(f"{API}/articles/3", json={"id": 3, "headline": "A3", "words": 0})  # exists, but not listed
 
     result = sync_model(Article, on_delete=OnDelete.DELETE)
 

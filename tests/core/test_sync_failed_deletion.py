@@ -57,7 +57,7 @@ def test_a_record_failing_validation_keeps_its_row_untouched_while_a_row_really_
     before = _row(2)
     # Record 2 breaks the model's check constraint (word_count >= 0): the database refuses it.
     mock_api.get(f"{API}/articles", json=[_article(1), _article(2, headline="A2 edited", words=-5)])
-    mock_api.get(f"{API}/articles/3/", status=404)  # confirm_delete: 3 is really gone; 2 is not asked about
+    mock_api.get(f"{API}/articles/3", status=404)  # confirm_delete: 3 is really gone; 2 is not asked about
 
     result = sync_model(Article)
 
@@ -89,7 +89,7 @@ def test_a_record_without_an_id_does_not_stop_a_deletion_and_is_reported_with_it
     _store(1, 2, 3)
     # A spreadsheet row whose key cell is empty: the id key is absent; another's is empty.
     mock_api.get(f"{API}/articles", json=[_article(1), {"headline": "no key", "words": 4}, _article(2), _article(5, id="")])
-    mock_api.get(f"{API}/articles/3/", status=404)
+    mock_api.get(f"{API}/articles/3", status=404)
 
     result = sync_model(Article)
 

@@ -65,9 +65,9 @@ def test_ids_are_fetched_with_get_embedded_records_upserted_and_bad_records_skip
         {"id": 2, "name": ["not", "a", "string"]},
         {"id": 3, "name": "Blues", "players": [404, 1]},
     ])
-    one = mock_api.get(f"{API}/players/1/", json={"id": 1, "name": "Ada"})
-    two = mock_api.get(f"{API}/players/2/", json={"id": 2, "name": "Bo"})
-    missing = mock_api.get(f"{API}/players/404/", status=404, json={"detail": "Not found."})
+    one = mock_api.get(f"{API}/players/1", json={"id": 1, "name": "Ada"})
+    two = mock_api.get(f"{API}/players/2", json={"id": 2, "name": "Bo"})
+    missing = mock_api.get(f"{API}/players/404", status=404, json={"detail": "Not found."})
 
     result = Team.sync()
 

@@ -118,12 +118,12 @@ def test_any_listed_item_gives_a_typed_record_or_an_error_naming_record_and_fiel
 def test_any_body_bytes_give_a_record_or_a_response_or_invalid_resource_error(body: bytes) -> None:
     source = members(API)
     with responses.RequestsMock() as api:
-        api.get(f"{API}/members/7/", body=body, content_type="application/json")
+        api.get(f"{API}/members/7", body=body, content_type="application/json")
         try:
             record = source.get(7)
         except (ResponseError, InvalidResourceError) as error:
             assert error.record_id == 7
-            assert error.url == f"{API}/members/7/"
+            assert error.url == f"{API}/members/7"
             assert "datasource faults.members" in str(error)
             return
     check_record(record)
@@ -135,7 +135,7 @@ def test_any_body_bytes_give_a_record_or_a_response_or_invalid_resource_error(bo
 @given(body=st.binary(min_size=1, max_size=50).filter(lambda b: not _is_utf8(b)))
 def test_bytes_that_are_not_utf8_are_a_response_error(body: bytes) -> None:
     with responses.RequestsMock() as api:
-        api.get(f"{API}/members/7/", body=b'{"name": "' + body + b'"}', content_type="application/json")
+        api.get(f"{API}/members/7", body=b'{"name": "' + body + b'"}', content_type="application/json")
         try:
             members(API).get(7)
         except ResponseError as error:

@@ -152,7 +152,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 @pytest.fixture
 def tls_server(certificate: tuple[str, str]) -> Iterator[FaultServer]:
     server = FaultServer(tls=certificate)
-    server.route("/members/7/", json_answer(MEMBER))
+    server.route("/members/7", json_answer(MEMBER))
     yield server
     server.close()
 

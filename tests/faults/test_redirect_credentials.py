@@ -58,8 +58,8 @@ def _assert_carries_none_of_the_callers_headers(followed: Received) -> None:
 def test_a_redirect_to_another_host_carries_none_of_the_get_headers(
     server: FaultServer, other: FaultServer, where: Where
 ) -> None:
-    other.route("/members/7/", json_answer(MOVED))
-    server.route("/members/7/", redirect_answer(f"{where(other)}/members/7/"))
+    other.route("/members/7", json_answer(MOVED))
+    server.route("/members/7", redirect_answer(f"{where(other)}/members/7"))
     member = IdentMembers(base_url=server.url, name="faults.ident").get(7)
     assert member.name == "Moved"
     [first] = server.received
@@ -72,19 +72,19 @@ def test_a_redirect_to_another_host_carries_none_of_the_get_headers(
 def test_a_redirect_chain_through_the_same_host_drops_them_at_the_host_change(
     server: FaultServer, other: FaultServer
 ) -> None:
-    other.route("/members/7/", json_answer(MOVED))
-    server.route("/members/7/", redirect_answer(f"{server.url}/v2/members/7/"))
-    server.route("/v2/members/7/", redirect_answer(f"{ANOTHER_HOST(other)}/members/7/", status=307))
+    other.route("/members/7", json_answer(MOVED))
+    server.route("/members/7", redirect_answer(f"{server.url}/v2/members/7"))
+    server.route("/v2/members/7", redirect_answer(f"{ANOTHER_HOST(other)}/members/7", status=307))
     IdentMembers(base_url=server.url).get(7)
-    assert server.requests_to("/v2/members/7/")[0].headers["X-Membership-Ident"] == IDENT_SECRET
+    assert server.requests_to("/v2/members/7")[0].headers["X-Membership-Ident"] == IDENT_SECRET
     _assert_carries_none_of_the_callers_headers(other.received[0])
 
 
 def test_a_redirect_on_the_same_host_keeps_every_header(server: FaultServer) -> None:
-    server.route("/members/7/", redirect_answer(f"{server.url}/v2/members/7/"))
-    server.route("/v2/members/7/", json_answer(MOVED))
+    server.route("/members/7", redirect_answer(f"{server.url}/v2/members/7"))
+    server.route("/v2/members/7", json_answer(MOVED))
     IdentMembers(base_url=server.url).get(7)
-    followed: dict[str, Any] = server.requests_to("/v2/members/7/")[0].headers
+    followed: dict[str, Any] = server.requests_to("/v2/members/7")[0].headers
     assert followed["X-Membership-Ident"] == IDENT_SECRET
     assert followed["Authorization"] == f"Bearer {BEARER_SECRET}"
     assert followed["X-Tenant"] == "north-branch-0042"

@@ -69,12 +69,12 @@ def _list(server: FaultServer, **kwargs: Any) -> Callable[[], Any]:
 
 
 def error_500_echoing_credentials(server: FaultServer) -> Callable[[], Any]:
-    server.route("/members/7/", echo(500))
+    server.route("/members/7", echo(500))
     return _get(server)
 
 
 def error_404_echoing_credentials(server: FaultServer) -> Callable[[], Any]:
-    server.route("/members/7/", echo(404))
+    server.route("/members/7", echo(404))
     return _get(server)
 
 
@@ -116,22 +116,22 @@ def connection_refused(server: FaultServer) -> Callable[[], Any]:
 
 
 def read_timeout(server: FaultServer) -> Callable[[], Any]:
-    server.route("/members/7/", never_answer(server.closing))
+    server.route("/members/7", never_answer(server.closing))
     return _get(server, timeout=0.1, retries=1)
 
 
 def reset_mid_body_(server: FaultServer) -> Callable[[], Any]:
-    server.route("/members/7/", reset_mid_body())
+    server.route("/members/7", reset_mid_body())
     return _get(server)
 
 
 def slow_drip(server: FaultServer) -> Callable[[], Any]:
-    server.route("/members/7/", drip_answer(server.closing))
+    server.route("/members/7", drip_answer(server.closing))
     return _get(server, max_response_time=0.1)
 
 
 def oversized_body(server: FaultServer) -> Callable[[], Any]:
-    server.route("/members/7/", echo(200))
+    server.route("/members/7", echo(200))
     return _get(server, max_response_size=10)
 
 
@@ -190,19 +190,19 @@ def test_secret_in_query_never_logged_by_urllib3_retries(server: FaultServer, ca
 
 
 def test_error_body_is_kept_on_the_error_with_secrets_blanked_out(server: FaultServer) -> None:
-    server.route("/members/7/", echo(500))
+    server.route("/members/7", echo(500))
     with pytest.raises(DatasourceError) as caught:
         keyed_members(server.url).get(7, api_key=QUERY_SECRET)
     body = caught.value.body
     assert body["error"] == "invalid credentials *** *** ['***']"
-    assert body["request"] == "/members/7/?api_key=***"
+    assert body["request"] == "/members/7?api_key=***"
 
 
 def test_credentials_do_not_follow_a_redirect_to_another_host(server: FaultServer) -> None:
     other = FaultServer()
     try:
-        other.route("/members/7/", json_answer({"id": 7, "name": "Moved", "joined": "2024-07-04"}))
-        server.route("/members/7/", redirect_answer(f"{other.url}/members/7/"))
+        other.route("/members/7", json_answer({"id": 7, "name": "Moved", "joined": "2024-07-04"}))
+        server.route("/members/7", redirect_answer(f"{other.url}/members/7"))
         member = keyed_members(server.url).get(7)
         assert member.name == "Moved"
         [first] = server.received
@@ -216,7 +216,7 @@ def test_credentials_do_not_follow_a_redirect_to_another_host(server: FaultServe
 
 
 def test_credentials_follow_a_redirect_on_the_same_host(server: FaultServer) -> None:
-    server.route("/members/7/", redirect_answer(f"{server.url}/v2/members/7/"))
-    server.route("/v2/members/7/", json_answer({"id": 7, "name": "Moved", "joined": "2024-07-04"}))
+    server.route("/members/7", redirect_answer(f"{server.url}/v2/members/7"))
+    server.route("/v2/members/7", json_answer({"id": 7, "name": "Moved", "joined": "2024-07-04"}))
     keyed_members(server.url).get(7)
-    assert server.requests_to("/v2/members/7/")[0].headers["X-Api-Key"] == HEADER_SECRET
+    assert server.requests_to("/v2/members/7")[0].headers["X-Api-Key"] == HEADER_SECRET

@@ -80,7 +80,7 @@ def record_field_echoing_the_ident_in_a_listing(server: FaultServer) -> Callable
 
 
 def record_field_echoing_the_ident_on_get(server: FaultServer) -> Callable[[], Any]:
-    server.route("/members/7/", dynamic_answer(lambda r: json_answer({**MEMBER, "id": 7, "name": {"set by": _echo(r)}})))
+    server.route("/members/7", dynamic_answer(lambda r: json_answer({**MEMBER, "id": 7, "name": {"set by": _echo(r)}})))
     source = IdentMembers(base_url=server.url, name="faults.ident")
     return lambda: source.get(7, api_key=QUERY_SECRET)
 
@@ -117,7 +117,7 @@ def html_page_quoting_the_ident(server: FaultServer) -> Callable[[], Any]:
 
 
 def error_500_quoting_the_ident(server: FaultServer) -> Callable[[], Any]:
-    server.route("/members/7/", dynamic_answer(lambda r: status_answer(500, {"error": f"bad ident {_echo(r)}"})))
+    server.route("/members/7", dynamic_answer(lambda r: status_answer(500, {"error": f"bad ident {_echo(r)}"})))
     source = IdentMembers(base_url=server.url, retries=0)
     return lambda: source.get(7)
 

@@ -23,7 +23,7 @@ from .sources import Members, members
 
 
 def test_status_error_carries_the_parsed_json_body(server: FaultServer) -> None:
-    server.route("/members/7/", status_answer(422, {"errors": [{"field": "id", "detail": "unknown"}]}))
+    server.route("/members/7", status_answer(422, {"errors": [{"field": "id", "detail": "unknown"}]}))
     with pytest.raises(ResponseError, match="HTTP 422") as caught:
         members(server.url).get(7)
     assert caught.value.body == {"errors": [{"field": "id", "detail": "unknown"}]}
@@ -31,14 +31,14 @@ def test_status_error_carries_the_parsed_json_body(server: FaultServer) -> None:
 
 
 def test_status_error_with_a_non_json_body_carries_a_short_excerpt(server: FaultServer) -> None:
-    server.route("/members/7/", raw_answer(b"<html>" + b"x" * 5000 + b"</html>", status=502, content_type="text/html"))
+    server.route("/members/7", raw_answer(b"<html>" + b"x" * 5000 + b"</html>", status=502, content_type="text/html"))
     with pytest.raises(ResponseError) as caught:
         members(server.url, retries=0).get(7)
     assert caught.value.body == "<html>" + "x" * 194 + "…"
 
 
 def test_404_error_carries_the_body_too(server: FaultServer) -> None:
-    server.route("/members/7/", status_answer(404, {"error": "Member not found"}))
+    server.route("/members/7", status_answer(404, {"error": "Member not found"}))
     with pytest.raises(NotFoundError) as caught:
         members(server.url).get(7)
     assert caught.value.body == {"error": "Member not found"}
@@ -57,7 +57,7 @@ class QuotaAwareMembers(Members):
 
 
 def test_get_status_error_hook_turns_answers_into_api_specific_errors(server: FaultServer) -> None:
-    server.route("/members/7/", status_answer(403, {"code": "quota"}))
+    server.route("/members/7", status_answer(403, {"code": "quota"}))
     server.route("/members", status_answer(403, {"code": "quota"}))
     source = QuotaAwareMembers(base_url=server.url, name="quota")
     with pytest.raises(QuotaExceeded, match="Daily quota used up") as caught:

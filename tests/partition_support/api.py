@@ -1,7 +1,7 @@
 """The remote side of the partitioned-run tests: a real HTTP server on 127.0.0.1 serving a paged listing.
 
 :class:`ListingServer` serves ``GET <path>?offset=&limit=`` (``{"items": [...], "total": n}``, records in id
-order) and ``GET <path>/<id>/`` (404 once a record is gone) from a dict the test changes at will, records every
+order) and ``GET <path>/<id>`` (404 once a record is gone) from a dict the test changes at will, records every
 listing request's offset, and can stall the first request for one offset until released (the worker reading it
 is then killed). ``items`` is the ``Item`` datasource (``PYCK_PARTITION_API`` when imported in a child).
 """
@@ -62,11 +62,11 @@ class ListingServer:
         return self._server.url
 
     def sync_routes(self) -> None:
-        """Answer ``GET <path>/<id>/`` for every current record, 404 for the others (call after changing them)."""
+        """Answer ``GET <path>/<id>`` for every current record, 404 for the others (call after changing them)."""
         for record_id in self._known - set(self.records):
-            self._server.route(f"{self.path}/{record_id}/", json_answer({"error": "gone"}, status=404))
+            self._server.route(f"{self.path}/{record_id}", json_answer({"error": "gone"}, status=404))
         for record_id, record in self.records.items():
-            self._server.route(f"{self.path}/{record_id}/", json_answer(record))
+            self._server.route(f"{self.path}/{record_id}", json_answer(record))
         self._known |= set(self.records)
 
     def offsets(self) -> list[int]:

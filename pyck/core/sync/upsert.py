@@ -24,6 +24,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
+from ..base import has_tombstones
 from ..exceptions import DatasourceError, NotFoundError, SyncError
 from ..records import absent_fields
 from . import bulk
@@ -264,6 +265,7 @@ def _resolve(
     reverse_fk = mapping.field.field if mapping.kind == "reverse" else None
     fk = mapping.kind == "fk"
     required = fk and not mapping.field.null
+    tombstones = has_tombstones(rdatasource)
 
     wanted: list[tuple[_Row, list[Any]]] = []  # per row, its references as keys (or _Unreadable)
     raw_ids: dict[Any, Any] = {}
@@ -304,7 +306,11 @@ def _resolve(
                         raw_ids[key] = (item, extra)
                 else:
                     key = rkey(rdatasource.get_id(item))
-                    embedded[key] = (item, extra)
+                    if tombstones and rdatasource.is_tombstone(item):
+                        # A deleted record's stub where its copy would be: the reference resolves to nothing.
+                        key = _Unreadable(f"{rlabel} {key!r} is deleted (the record embeds a tombstone for it)")
+                    else:
+                        embedded[key] = (item, extra)
             except (RecordFailure, AttributeError, KeyError, TypeError) as error:
                 key = _Unreadable(f"{rlabel} reference {item!r} is unreadable: {error}")
             keys.append(key)
@@ -343,7 +349,12 @@ def _resolve(
             raw, extra = raw_ids[key]
             ctx.fetches += 1
             try:
-                fetched.append((rdatasource.get(raw), extra))
+                record = rdatasource.get(raw)
+                if tombstones and rdatasource.is_tombstone(record):
+                    raise NotFoundError(
+                        "The record is deleted (get() returned a tombstone)", datasource=rdatasource, record_id=raw
+                    )
+                fetched.append((record, extra))
             except NotFoundError as error:
                 reasons[key] = ctx.unresolvable[(rlabel, key)] = str(error)
             except DatasourceError as error:

@@ -41,7 +41,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from pyck.core.base import ResourceT
 from pyck.core.conf import pyck_settings
@@ -238,7 +237,8 @@ class ParliamentDatasource(RestDatasource[ResourceT]):
     )
     """skip/take, 20 at a time (the API's maximum), until totalResults."""
     item_path: str | None = None
-    """The single-record endpoint under the API root, with an {id} placeholder ("/Members/{id}")."""
+    """The single-record endpoint under the API root, with an {id} placeholder ("/Members/{id}"); None: get() raises
+    NotImplementedError."""
     # An explicit API root; None (the default) reads the UK_PARLIAMENT_BASE_URL setting on every request.
     _base_url: str | None = None
 
@@ -250,15 +250,6 @@ class ParliamentDatasource(RestDatasource[ResourceT]):
     @base_url.setter
     def base_url(self, value: str | None) -> None:
         self._base_url = value
-
-    def get_item_url(self, id: Any) -> str:
-        """Return `{base_url}{item_path}` with the id filled in (the API's URLs have no trailing slash).
-
-        Override for an endpoint whose single records live elsewhere.
-        """
-        if not self.item_path:
-            raise NotImplementedError(f"{self} has no single-record endpoint: set item_path or override get().")
-        return f"{self.base_url.rstrip('/')}/{self.item_path.lstrip('/').format(id=quote(str(id), safe=''))}"
 
     def deserialize(self, data: Any) -> ResourceT:
         """Unwrap the API's `{"value": ..., "links": ...}` wrappers, then build the record.

@@ -20,6 +20,7 @@ from .exceptions import ConfigurationError, DatasourceError, InvalidResourceErro
 from .http import with_query
 from .pagination import lookup
 from .pagination.paginator import describe_value
+from .path_params import fill_path, placeholders
 from .records import to_camel_case
 from .redaction import blank_out
 
@@ -94,7 +95,8 @@ def record_in(datasource: RestDatasource[Any], body: Any, *, url: str, record_id
 
 
 def read_record(datasource: RestDatasource[Any], id: Any, query: Mapping[str, Any]) -> Any:
-    """`RestDatasource.get`: fetch the record `id` at `get_item_url` (checked by `check_item_url`), take it out
+    """`RestDatasource.get`: fetch the record `id` at `get_item_url` (checked by `check_item_url`, with the
+    `{name}` placeholders of a `path` filled from `query`, see `pyck.core.path_params`), take it out
     of the answer with `get_record`, refuse a tombstone (see `Datasource.is_tombstone`) and `deserialize_record` it.
 
     Raises:
@@ -102,6 +104,9 @@ def read_record(datasource: RestDatasource[Any], id: Any, query: Mapping[str, An
     """
     url = datasource.get_item_url(id)
     datasource.check_item_url(url, id)
+    if placeholders(datasource.path):
+        # A child listing's path ("/tags/{tag_id}/taggings") names its parent: get(id, tag_id=...) fills it.
+        url, query = fill_path(url, query, where=str(datasource))
     try:
         body = datasource.fetch_url(url, query)
     except DatasourceError as error:

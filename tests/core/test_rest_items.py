@@ -66,6 +66,18 @@ def test_an_item_path_with_a_query_parameter_keeps_the_query_of_get(mock_api: re
     assert events(item_path="{path}?id={id}").get(7, expand="venue").id == 7
 
 
+def test_get_of_a_child_listings_record_fills_the_paths_placeholders_from_its_query(
+    mock_api: responses.RequestsMock,
+) -> None:
+    # A child listing's path names its parent (SyncConfig(for_each=...)): get(id, tag_id=...) asks under it.
+    mock_api.get(f"{API}/tags/71%2Ff/taggings/8", json={"id": 8, "title": "tagged"})
+    taggings = RestDatasource(base_url=API, path="/tags/{tag_id}/taggings", resource_type=Event, name="test.taggings")
+    assert taggings.get(8, tag_id="71/f").id == 8
+    assert mock_api.calls[0].request.url == f"{API}/tags/71%2Ff/taggings/8"  # the parent's id is one segment
+    with pytest.raises(ConfigurationError, match=r"test.taggings: path .* needs the list\(\) argument 'tag_id'"):
+        taggings.get(8)
+
+
 def test_item_path_in_a_subclass_reads_the_path_of_each_instance(mock_api: responses.RequestsMock) -> None:
     class SlashedApi(RestDatasource[Event]):
         base_url = API + "/"

@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "pyck.core",
     "tests.testapp",
+    "tests.webhook_support",
 ]
 
 MIDDLEWARE = [
@@ -56,3 +57,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "loggers": {"pyck": {"level": "DEBUG"}},
 }
+
+# The secret of the webhook receivers of tests/webhook_support (a Standard Webhooks "whsec_" secret).
+HELPDESK_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -31,6 +31,7 @@ class TicketResource:
 class Teams(RestDatasource[TeamResource]):
     """``/teams``."""
 
+    resource_type = TeamResource
     base_url = BASE_URL
     path = "/teams"
     paginator = OffsetPaginator(limit=100, items_path="items", total_path="total")
@@ -39,6 +40,7 @@ class Teams(RestDatasource[TeamResource]):
 class Tickets(RestDatasource[TicketResource]):
     """``/tickets``, with ``?updated_since=`` for incremental runs."""
 
+    resource_type = TicketResource
     base_url = BASE_URL
     path = "/tickets"
     paginator = OffsetPaginator(limit=100, items_path="items", total_path="total")

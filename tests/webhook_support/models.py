@@ -27,3 +27,7 @@ class Ticket(SyncedModel):
     team = models.ForeignKey(Team, null=True, on_delete=models.SET_NULL)
     # Local-only: never written by a sync or a push.
     note = models.CharField(max_length=100, blank=True, default="")
+
+    class Meta:
+        # A constraint the database checks (on every database), for the tests of records the database refuses.
+        constraints = [models.CheckConstraint(condition=models.Q(version__gte=0), name="webhook_support_ticket_version")]

@@ -1,7 +1,8 @@
 """The webhook view: verify the request with its source's receiver, store the event with one INSERT, answer.
 
 Nothing else happens in the request (no API call, no write to a synced model): the inbox is processed by
-workers.
+workers (`pyck.core.webhooks.processing`): the `run_cron_tasks` clock, or Django Tasks workers, for which the
+view enqueues a task once the event is committed (`WEBHOOK_ENQUEUE`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -16,6 +18,7 @@ from django.views.decorators.http import require_POST
 from ..conf import pyck_settings
 from ..exceptions import ConfigurationError
 from ..models.webhooks import WebhookEvent
+from .polling import enqueues
 from .receivers import Rejected
 from .registry import get_receiver
 
@@ -66,6 +69,8 @@ def receive_webhook(request: HttpRequest, source: str) -> HttpResponse:
     WebhookEvent.objects.bulk_create(
         [WebhookEvent(source=source, event_id=event_id, body=body, headers=kept)], ignore_conflicts=True
     )
+    if enqueues():
+        transaction.on_commit(_enqueue_processing)
     return HttpResponse(status=200)
 
 
@@ -73,3 +78,14 @@ def _refuse(source: str, status: int, reason: str) -> HttpResponse:
     logger.warning("Webhook %s refused (%s): %s", source, status, reason)
     return HttpResponse(reason, status=status, content_type="text/plain")
 
+
+
+def _enqueue_processing() -> None:
+    # Not at the top: the Tasks framework is optional, and needed only when events are processed by its workers.
+    from .tasks import enqueue_processing
+
+    try:
+        enqueue_processing()
+    except Exception:
+        # The event is stored: the task the next event enqueues, or a retry, processes it.
+        logger.exception("Could not enqueue the processing of the webhook inbox; the next task will process it.")

@@ -507,6 +507,29 @@ def test_push_guide_webhook_example(monkeypatch: pytest.MonkeyPatch, rf: Any) ->
     ]
 
 
+
+@exercises(PUSH, "records-changed")
+@pytest.mark.django_db(transaction=True)
+def test_push_guide_records_changed_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyck.core.datasources import apply_records
+    from pyck.core.signals import records_changed
+    from tests.testapp import models as tutorial_models
+
+    monkeypatch.setitem(sys.modules, "app", _package("app"))
+    monkeypatch.setitem(sys.modules, "app.models", tutorial_models)
+    (block,) = named(PUSH, "records-changed")
+    namespace = run(block.code, where=str(block))
+    Ticket = tutorial_models.Ticket
+    deserialize = Ticket.sync_config.datasource.deserialize
+    ticket = {"id": 7, "subject": "Printer on fire", "status": "open", "updated_at": "2026-11-27T10:00:00+00:00"}
+    try:
+        apply_records(Ticket, [deserialize(ticket)])
+        apply_records(Ticket, [deserialize({**ticket, "status": "closed"})], deleted=[8])
+        apply_records(Ticket, [], deleted=[7])
+    finally:
+        records_changed.disconnect(namespace["ticket_rows_changed"], sender=Ticket)
+    assert namespace["changed_tickets"] == [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
+
 # --- "Writing datasources": scenarios against the JSON shown ---------------------------------------------
 
 # Settings the scenarios' code reads (the page assumes a project that has them).

@@ -27,6 +27,7 @@ from django.db.models import Q
 from ..exceptions import DatasourceError, NotFoundError, SyncError
 from ..records import absent_fields
 from . import bulk
+from .changes import note
 from .context import RunContext
 from .lookups import among, is_indexed
 from .plan import MISSING, FieldMapping, Plan, RecordFailure, get_plan, is_reference_id, read
@@ -442,6 +443,7 @@ def _write_rows(ctx: RunContext, plan: Plan, rows: list[_Row], outcome: Outcome,
             unchanged.append(row.pk)  # type: ignore[arg-type]
     bulk.insert(model, new)
     bulk.update(model, changed, stamp=("last_sync_time", stamp))
+    note(ctx, model, [values[pk_name] for values in new], [pk for pk, _ in changed])
     if unchanged and model in ctx.confirmations:
         seen = ctx.confirmations[model]
         if seen is not None:

@@ -175,6 +175,12 @@ class SyncConfig:
             at the start of each sync, so partitions can come from the database, for example one per parent
             record). `Model.sync()` and the clock sync every partition in turn; deletion
             (`OnDelete.DELETE`) happens only after every partition completed a full listing.
+        version_field: the model field holding the record's version or modification time (a field the
+            mapping fills from the record: an integer version, an `updated_at`...). A record older than the
+            row (its value compares lower than the row's) is not written: the row keeps the newer data, and the
+            record is counted in `SyncResult.stale_ids`. Records and rows without a value are written as usual.
+            Pushes delivered out of order (webhooks) then never overwrite a newer row, nor does a listing read
+            before a push arrived. `None`: every record is written.
     """
 
     datasource: Datasource[Any]
@@ -190,6 +196,7 @@ class SyncConfig:
     confirm_delete: bool = True
     incremental: Incremental | None = None
     partitions: Mapping[str, dict[str, Any]] | Callable[[], Mapping[str, dict[str, Any]]] | None = None
+    version_field: str | None = None
 
     def __post_init__(self) -> None:
         check_datasource(self.datasource, where="SyncConfig(datasource=...)")
@@ -229,6 +236,10 @@ class SyncConfig:
             raise ConfigurationError(f"SyncConfig(incremental=...): expected an Incremental(...) or None, got {self.incremental!r}.")
         if self.partitions is not None and not callable(self.partitions):
             _check_partitions(self.partitions, "SyncConfig(partitions=...)")
+        if self.version_field is not None and (not isinstance(self.version_field, str) or not self.version_field):
+            raise ConfigurationError(
+                f"SyncConfig(version_field=...): expected a model field name or None, got {self.version_field!r}."
+            )
         if isinstance(self.partitions, PageRanges) and self.incremental is not None:
             raise ConfigurationError(
                 "SyncConfig(partitions=PageRanges(...), incremental=...): page ranges are positions in one full "

@@ -18,9 +18,9 @@ class Team(SyncedModel):
 
 
 class Ticket(SyncedModel):
-    """A helpdesk ticket; deleted when its record is deleted."""
+    """A helpdesk ticket; deleted when its record is deleted; never overwritten by an older version of it."""
 
-    sync_config = SyncConfig(datasource=Tickets(), sync_interval=None, on_delete=OnDelete.DELETE)
+    sync_config = SyncConfig(datasource=Tickets(), sync_interval=None, on_delete=OnDelete.DELETE, version_field="version")
     external_id = models.IntegerField(unique=True)
     title = models.CharField(max_length=100)
     version = models.IntegerField(default=0)

@@ -3,7 +3,8 @@ the events carry them, or fetched with the datasource's `get()`), the ids to del
 record's outcome belongs to.
 
 A record changed by several events of the batch is written once, as the latest of them says; an older version
-of it is skipped and counted stale. Deletions follow the model's `SyncConfig.on_delete`: `DELETE` deletes the
+of it is skipped and counted stale, as is a record the write finds older than its row (`SyncConfig.version_field`).
+Deletions follow the model's `SyncConfig.on_delete`: `DELETE` deletes the
 row, `KEEP` keeps it (and counts it kept), as a sync does with a record gone from the listing.
 """
 
@@ -45,6 +46,7 @@ class ModelWrite:
         records: the records to write (one per external id).
         deleted: the external ids whose rows to delete.
         events: external id (the model field's Python value) -> the events that changed it.
+        latest: external id -> the event whose change of it is written (the latest).
         failures: event -> why it failed.
         stale: event -> how many of its changes were older than another change of the same record.
         kept: event -> how many of its deletions were kept (`OnDelete.KEEP`).
@@ -54,6 +56,7 @@ class ModelWrite:
     records: list[Any] = field(default_factory=list)
     deleted: list[Any] = field(default_factory=list)
     events: dict[Any, list[int]] = field(default_factory=lambda: defaultdict(list))
+    latest: dict[Any, int] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
     stale: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     kept: dict[int, int] = field(default_factory=lambda: defaultdict(int))
@@ -101,6 +104,7 @@ def plan_write(model: type[SyncedModel], pending: list[Pending]) -> ModelWrite:
     datasource = model.sync_config.datasource
     deletes = model.sync_config.on_delete is OnDelete.DELETE
     for key, item in latest.items():
+        write.latest[key] = item.event
         change = item.change
         try:
             if item.fetch or (change.record is None and not change.deleted):

@@ -145,6 +145,10 @@ def _apply(write: ModelWrite) -> None:
             for event in events:
                 write.failures.setdefault(event, message)
         return
+    for raw_id in result.stale_ids:
+        event = write.latest.get(write.key(raw_id))
+        if event is not None:
+            write.stale[event] += 1
     for error in result.errors:
         if error.record_id is None:
             for key in list(write.events):

@@ -14,13 +14,13 @@ import socket
 import uuid
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import F, Q
 
 from ..conf import pyck_settings
 from ..models.webhooks import WebhookEvent
 
-__all__ = ["claim_events", "claimable", "new_claim_token"]
+__all__ = ["claim_events", "claimable", "new_claim_token", "save_claimed"]
 
 
 def new_claim_token() -> str:
@@ -68,3 +68,31 @@ def claim_events(token: str, *, limit: int, now: datetime) -> list[WebhookEvent]
             claimed_by=token, claim_expires=expires, attempts=F("attempts") + 1
         )
     return list(WebhookEvent.objects.filter(claimed_by=token, claim_expires=expires).order_by("received", "id"))
+
+
+def save_claimed(token: str, events: list[WebhookEvent], fields: list[str]) -> int:
+    """Write `fields` of `events` (each its own values), for the events the claim `token` still holds; return how
+    many rows were written.
+
+    One `UPDATE ... WHERE id = %s AND claimed_by = %s` statement, executed for every event in one batch
+    (`executemany`): `bulk_update`'s `CASE WHEN` per field and row costs seconds for a batch of hundreds.
+    """
+    if not events:
+        return 0
+    alias = router.db_for_write(WebhookEvent)
+    connection = connections[alias]
+    meta = WebhookEvent._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {assignments} "
+        f"WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('claimed_by').column)} = %s"
+    )
+    rows = [
+        [column.get_db_prep_save(getattr(event, column.attname), connection) for column in columns] + [event.pk, token]
+        for event in events
+    ]
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+        return max(cursor.rowcount, 0)

@@ -22,7 +22,7 @@ from ..models.synced import SyncedModel
 from ..models.webhooks import WebhookEvent
 from ..redaction import redact_secrets
 from ..sync import apply_records, sync_order
-from .claims import claim_events, new_claim_token
+from .claims import claim_events, new_claim_token, save_claimed
 from .mapping import ModelWrite, Pending, plan_write
 from .registry import get_receiver
 
@@ -215,7 +215,8 @@ def _release(
             outcome.applied += 1
         outcome.stale += event.stale
         changed.append(event)
-    WebhookEvent.objects.bulk_update(
+    save_claimed(
+        token,
         changed,
         ["model", "record_ids", "stale", "claimed_by", "claim_expires", "status", "error", "next_attempt", "outcome", "applied"],
     )

@@ -138,6 +138,15 @@ def test_a_missing_secret_setting_answers_500_and_stores_nothing(client: Client,
     assert not WebhookEvent.objects.exists()
 
 
+def test_a_secret_that_is_not_base64_answers_500_without_showing_it(client: Client, settings, caplog) -> None:
+    settings.HELPDESK_WEBHOOK_SECRET = "whsec_not*base64!"
+    body = payload(ticket(1))
+    with caplog.at_level(logging.ERROR, logger="pyck.webhooks"):
+        assert post(client, body, sign("evt_1", body)).status_code == 500
+    assert "is not a Standard Webhooks secret" in caplog.text and "not*base64" not in caplog.text
+    assert not WebhookEvent.objects.exists()
+
+
 def test_the_generic_payload_parses_into_changes() -> None:
     from tests.webhook_support.models import Ticket  # noqa: PLC0415 - the app's models, once Django is set up
 

@@ -60,7 +60,14 @@ class StandardWebhooksReceiver(WebhookReceiver):
         if missing:
             raise Rejected(f"missing header(s) {', '.join(missing)}", status=400)
         try:
-            Webhook(self.get_secret()).verify(body, dict(headers), json_parse=False)
+            webhook = Webhook(self.get_secret())
+        except ValueError:  # binascii.Error: not base64 (never say more: it is the secret)
+            raise ConfigurationError(
+                f"Webhook receiver {self.name!r}: the setting {self.secret_setting} is not a Standard Webhooks "
+                f"secret ('whsec_' and base64)."
+            ) from None
+        try:
+            webhook.verify(body, dict(headers), json_parse=False)
         except WebhookVerificationError as error:
             raise Rejected(f"the signature does not verify ({error})") from None
         return headers["webhook-id"]

@@ -13,7 +13,7 @@ Scenarios (`--scenario`):
 Open loop: every request has a scheduled send time (`i / rate`); its latency is measured from that time, so a
 server that slows down cannot hide it by slowing the clients (a client late on its schedule sends at once).
 "Event to row" is the event's `applied` time in the inbox (set once its rows have committed) minus the
-scheduled send time of its first delivery.
+scheduled send time of its first delivery; "received to applied" is the same from the time the view stored it.
 
     PYTHONPATH=. python -m benchmarks.bench_webhooks --database postgres://postgres@127.0.0.1:5432/pyck_inbox_bench
 """
@@ -268,6 +268,10 @@ def report(run: Run, database: str, events: list[Delivery]) -> dict[str, Any]:
         first_sent.setdefault(delivery.event_id, delivery.sent)
     with connect(database) as db:
         stored = dict(db.execute("SELECT event_id, extract(epoch FROM applied) FROM pyck_webhookevent").fetchall())
+        inbox_lags = [
+            float(lag)
+            for (lag,) in db.execute("SELECT extract(epoch FROM applied - received) FROM pyck_webhookevent").fetchall()
+        ]
         statuses = dict(db.execute("SELECT status, count(*) FROM pyck_webhookevent GROUP BY status").fetchall())
         attempts = dict(db.execute("SELECT attempts, count(*) FROM pyck_webhookevent GROUP BY attempts").fetchall())
         (stale,) = db.execute("SELECT coalesce(sum(stale), 0) FROM pyck_webhookevent").fetchone()
@@ -308,6 +312,8 @@ def report(run: Run, database: str, events: list[Delivery]) -> dict[str, Any]:
         "event to row s p50": round(percentile(lags, 50), 3),
         "event to row s p99": round(percentile(lags, 99), 3),
         "event to row s max": round(max(lags), 3),
+        "received to applied s p50": round(percentile(inbox_lags, 50), 3),
+        "received to applied s p99": round(percentile(inbox_lags, 99), 3),
         "drained s after the last send": round(run.drained - (run.started + max(d.at for d in run.deliveries)), 2),
         "log problems": problems,
     }

@@ -12,7 +12,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -119,13 +119,7 @@ def _read(event: WebhookEvent) -> list[Pending]:
     for change in receiver.parse(payload, event.headers):
         model = receiver.resolve_model(change.model)
         if model is not change.model:
-            change = type(change)(
-                model=model,
-                external_id=change.external_id,
-                record=change.record,
-                version=change.version,
-                deleted=change.deleted,
-            )
+            change = replace(change, model=model)
         pending.append(Pending(event=event.pk, change=change, fetch=receiver.fetch))
     return pending
 

@@ -58,6 +58,9 @@ def test_the_clock_applies_events_between_its_ticks(client: Client) -> None:
 
 def test_the_poller_follows_the_settings() -> None:
     assert not enqueues()
+    assert enqueues(True) and not enqueues(False)  # a clock started with or without --enqueue
+    with override_settings(PYCK={"WEBHOOK_ENQUEUE": False}):
+        assert not enqueues(True)
     with override_settings(PYCK={"CRON_ENQUEUE": True}):
         assert enqueues()
         with override_settings(PYCK={"CRON_ENQUEUE": True, "WEBHOOK_ENQUEUE": False}):

@@ -3,7 +3,8 @@ processed twice (``SELECT ... FOR UPDATE SKIP LOCKED`` claims), and the events o
 taken over once its claim expires (issue 20 items 3 and 6).
 
 The children use ``tests.webhook_support.settings``; the ``logged`` receiver writes ``<pid> <ticket id>`` for
-each change it reads, and waits while a "block" file exists (a worker stuck mid-batch).
+each change it reads, and waits while a "block" file exists (a worker stuck mid-batch). The last test applies
+the inbox with Django Tasks workers (``db_worker``) fed by an enqueueing clock.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import signal
 from collections import Counter
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from pyck.core.models import WebhookEvent
-from tests.cron_support.helpers import Child, child_env, requires_postgresql, wait_for
+from tests.cron_support.helpers import Child, child_env, requires_postgresql, run_manage, wait_for
 from tests.webhook_support.models import Ticket
 from tests.webhook_support.signing import payload, ticket
 
@@ -41,13 +43,12 @@ def store(count: int) -> None:
 
 
 def env(tmp_path: Path, **extra: object) -> dict[str, str]:
-    return child_env(
-        tmp_path / "cron.log",
-        DJANGO_SETTINGS_MODULE="tests.webhook_support.settings",
-        PYCK_CRON_TICK=3600,
-        PYCK_WEBHOOK_LOG=tmp_path / "parsed.log",
-        **extra,
-    )
+    settings: dict[str, object] = {
+        "DJANGO_SETTINGS_MODULE": "tests.webhook_support.settings",
+        "PYCK_CRON_TICK": 3600,
+        "PYCK_WEBHOOK_LOG": tmp_path / "parsed.log",
+    }
+    return child_env(tmp_path / "cron.log", **{**settings, **extra})
 
 
 def parsed(tmp_path: Path) -> list[tuple[int, int]]:
@@ -104,3 +105,21 @@ def test_the_events_of_a_worker_killed_mid_batch_are_taken_over_once_its_claim_e
     attempts = dict(WebhookEvent.objects.values_list("event_id", "attempts"))
     assert {attempts[f"evt_{n}"] for n in range(1, 21)} == {2} and {attempts[f"evt_{n}"] for n in range(21, 51)} == {1}
     assert sorted(Ticket.objects.values_list("external_id", flat=True)) == list(range(1, events + 1))
+
+
+@pytest.mark.skipif(find_spec("django_tasks_db") is None, reason="django-tasks-db is not installed")
+def test_an_enqueueing_clock_and_two_db_workers_apply_every_event_once(tmp_path: Path, children: list[Child]) -> None:
+    events = 200
+    store(events)
+    environment = env(tmp_path, PYCK_WEBHOOK_BATCH_SIZE=20, PYCK_CRON_TASKS_BACKEND="db", PYCK_CRON_TICK=0.2)
+    migrated = run_manage(["migrate", "--no-input", "-v", "0"], environment, timeout=60)  # the Tasks tables
+    assert migrated.returncode == 0, migrated.stderr
+    # The clock enqueues a processing task at each tick while events are due; the workers run them.
+    children.append(Child(["run_cron_tasks", "--enqueue", "record"], environment))
+    worker = ["db_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"]
+    children.extend(Child(worker, environment) for _ in range(2))
+    wait_for(lambda: applied() == events, 90, f"the {events} events to be applied")
+    reads = parsed(tmp_path)
+    assert sorted(ticket_id for _, ticket_id in reads) == list(range(1, events + 1))
+    assert not {pid for pid, _ in reads} & {children[0].pid}  # applied by the workers, not by the clock
+    assert set(WebhookEvent.objects.values_list("attempts", flat=True)) == {1}

@@ -44,7 +44,10 @@ def _enqueue_when_due() -> bool:
     return False
 
 
-def enqueues() -> bool:
-    """Whether events are applied by Django Tasks workers: `WEBHOOK_ENQUEUE`, or `CRON_ENQUEUE` when it is `None`."""
+def enqueues(clock_enqueues: bool | None = None) -> bool:
+    """Whether events are applied by Django Tasks workers: `WEBHOOK_ENQUEUE`; when it is `None`, as the clock
+    does with its tasks: `clock_enqueues` (a clock started with `--enqueue`), else `CRON_ENQUEUE`."""
     setting = pyck_settings.WEBHOOK_ENQUEUE
-    return bool(pyck_settings.CRON_ENQUEUE if setting is None else setting)
+    if setting is not None:
+        return bool(setting)
+    return bool(pyck_settings.CRON_ENQUEUE if clock_enqueues is None else clock_enqueues)

@@ -189,7 +189,7 @@ class Command(BaseCommand):
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
         if not options["once"]:
-            poller = inbox_poller(enqueue=enqueues(), tick=clock.tick)
+            poller = inbox_poller(enqueue=enqueues(clock.enqueue), tick=clock.tick)
             if poller is not None:
                 clock.between_ticks, clock.poll = poller
             clock.run_forever()

@@ -25,7 +25,6 @@ import json
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -35,7 +34,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import dj_database_url
+import psycopg
 import requests
+from psycopg import sql
 from standardwebhooks import Webhook
 
 from benchmarks.bench_sync import drop_database
@@ -227,10 +229,6 @@ class Stack:
 def prepare(database: str) -> None:
     """A fresh database with pyck's tables."""
     drop_database(database)
-    import dj_database_url
-    import psycopg
-    from psycopg import sql
-
     config = dj_database_url.parse(database)
     with psycopg.connect(host=config["HOST"], port=config["PORT"] or 5432, user=config["USER"], dbname="postgres", autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
@@ -240,9 +238,6 @@ def prepare(database: str) -> None:
 
 def connect(database: str) -> Any:
     """A psycopg connection to the benchmark database."""
-    import dj_database_url
-    import psycopg
-
     config = dj_database_url.parse(database)
     return psycopg.connect(host=config["HOST"], port=config["PORT"] or 5432, user=config["USER"], dbname=config["NAME"], autocommit=True)
 

@@ -318,6 +318,7 @@ def _run_incremental_benchmark(tmp_path: Path, args: list[str], capsys: pytest.C
 
 
 def test_the_webhook_benchmark_plan_has_its_redeliveries_reorderings_and_bad_requests() -> None:
+    # Here, not at the top: only this test needs the webhook benchmark and its signing package.
     from datetime import datetime, timezone
 
     from standardwebhooks import Webhook

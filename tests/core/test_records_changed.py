@@ -37,7 +37,7 @@ def pks(*ids: int) -> list[Any]:
     return sorted(Ticket.objects.filter(external_id__in=ids).values_list("pk", flat=True))
 
 
-def test_a_push_sends_created_updated_and_deleted_pks_per_batch_after_commit(sent: list, monkeypatch) -> None:
+def test_a_push_sends_created_updated_and_deleted_pks_per_batch_after_commit(sent: list) -> None:
     Ticket.objects.create(external_id=1, title="old")
     Ticket.objects.create(external_id=2, title="same")
     Ticket.objects.create(external_id=3, title="going")

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "tests.through_support",
     "tests.children_support",
     "tests.tombstone_support",
+    "tests.webhook_support",
 ]
 
 MIDDLEWARE = [
@@ -59,3 +60,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "loggers": {"pyck": {"level": "DEBUG"}},
 }
+
+# The secret of the webhook receivers of tests/webhook_support (a Standard Webhooks "whsec_" secret).
+HELPDESK_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

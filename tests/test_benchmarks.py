@@ -312,3 +312,38 @@ def _run_incremental_benchmark(tmp_path: Path, args: list[str], capsys: pytest.C
     assert "| incremental sync after the same 300 changed | incremental |" in markdown
     assert "| full | 20 | 11 (1) | offset 900, item 100 | 11 | 22 | +2 |" in markdown
     assert "5.0× fewer HTTP requests" in capsys.readouterr().out
+
+
+# --- The webhook inbox benchmark's plan (benchmarks/bench_webhooks.py; the run itself needs gunicorn) ------------
+
+
+def test_the_webhook_benchmark_plan_has_its_redeliveries_reorderings_and_bad_requests() -> None:
+    # Here, not at the top: only this test needs the webhook benchmark and its signing package.
+    from datetime import datetime, timezone
+
+    from standardwebhooks import Webhook
+
+    from benchmarks.bench_webhooks import MAX_BODY, SECRET, good_events, messy
+
+    stamp = datetime.now(timezone.utc)
+    events = good_events(1000, stamp)
+    assert [(e.event_id, json.loads(e.body)["changes"][0]["version"]) for e in events[99:101]] == [
+        ("evt-99", 1),
+        ("evt-100", 2),
+    ]
+    plan = messy(events, stamp)
+    kinds = [d.kind for d in plan]
+    assert (kinds.count("good"), kinds.count("again")) == (1000, 200)
+    assert {kind: kinds.count(kind) for kind in ("signature", "expired", "oversized", "not-json")} == dict.fromkeys(
+        ("signature", "expired", "oversized", "not-json"), 250
+    )
+    good = [d.event_id for d in plan if d.kind == "good"]
+    assert sorted(good, key=lambda e: int(e[4:])) != good  # some versions come after the next one
+    first = {}
+    for position, delivery in enumerate(plan):
+        first.setdefault(delivery.event_id, (position, delivery.kind))
+    assert all(kind != "again" for _, kind in first.values())  # a redelivery always comes after the delivery
+    assert all(len(d.body) > MAX_BODY for d in plan if d.kind == "oversized")
+    for delivery in plan[:50]:
+        if delivery.kind in ("good", "again"):
+            Webhook(SECRET).verify(delivery.body, delivery.headers, json_parse=False)

@@ -55,7 +55,8 @@ GUIDE = "guide/datasources.md"
 WRITING = "writing-datasources.md"
 INCREMENTAL = "guide/incremental.md"
 PUSH = "guide/push.md"
-TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL, PUSH)
+WEBHOOKS = "guide/webhooks.md"
+TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL, PUSH, WEBHOOKS)
 
 _FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<attrs>[^\n]*)\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _DIRECTIVE = re.compile(r"^<!--\s*docs-test:\s*(?P<text>.*?)\s*-->\s*$")
@@ -519,6 +520,55 @@ def test_push_guide_webhook_example(monkeypatch: pytest.MonkeyPatch, rf: Any) ->
         ("push", 1, 0, 0), ("push", 0, 1, 0), ("push", 0, 0, 1)
     ]
 
+
+
+@exercises(PUSH, "records-changed")
+@pytest.mark.django_db(transaction=True)
+def test_push_guide_records_changed_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyck.core.datasources import apply_records
+    from pyck.core.signals import records_changed
+    from tests.testapp import models as tutorial_models
+
+    monkeypatch.setitem(sys.modules, "app", _package("app"))
+    monkeypatch.setitem(sys.modules, "app.models", tutorial_models)
+    (block,) = named(PUSH, "records-changed")
+    namespace = run(block.code, where=str(block))
+    Ticket = tutorial_models.Ticket
+    deserialize = Ticket.sync_config.datasource.deserialize
+    ticket = {"id": 7, "subject": "Printer on fire", "status": "open", "updated_at": "2026-11-27T10:00:00+00:00"}
+    try:
+        apply_records(Ticket, [deserialize(ticket)])
+        apply_records(Ticket, [deserialize({**ticket, "status": "closed"})], deleted=[8])
+        apply_records(Ticket, [], deleted=[7])
+    finally:
+        records_changed.disconnect(namespace["ticket_rows_changed"], sender=Ticket)
+    assert namespace["changed_tickets"] == [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
+
+
+@exercises(WEBHOOKS, "webhooks-receiver")
+@pytest.mark.django_db
+def test_webhooks_guide_receiver_example(monkeypatch: pytest.MonkeyPatch, client: Any, settings: Any) -> None:
+    from pyck.core.webhooks import get_receiver, register_receiver
+    from pyck.core.webhooks.processing import process_inbox
+    from tests.testapp import models as tutorial_models
+    from tests.webhook_support.signing import SECRET, sign
+
+    monkeypatch.setitem(sys.modules, "app", _package("app"))
+    monkeypatch.setitem(sys.modules, "app.models", tutorial_models)
+    settings.HELPDESK_WEBHOOK_SECRET = SECRET
+    (block,) = named(WEBHOOKS, "webhooks-receiver")
+    before = get_receiver("helpdesk")
+    try:
+        run(block.code, where=str(block))
+        ticket = {"id": 7, "subject": "Printer on fire", "status": "open", "updated_at": "2026-11-27T10:00:00+00:00"}
+        body = json.dumps({"changes": [{"model": "testapp.Ticket", "id": 7, "record": ticket}]}).encode()
+        answer = client.post("/webhooks/helpdesk/", data=body, content_type="application/json", headers=sign("evt_1", body))
+        assert answer.status_code == 200
+        assert process_inbox().applied == 1
+    finally:
+        if before is not None:
+            register_receiver(before)
+    assert tutorial_models.Ticket.objects.get(external_id=7).subject == "Printer on fire"
 
 # --- "Writing datasources": scenarios against the JSON shown ---------------------------------------------
 

@@ -30,6 +30,9 @@ from .overview import (
 )
 from .sync import SyncResult
 
+# Registers the Events list of the webhook inbox.
+from .webhooks import admin as webhooks_admin  # noqa: F401
+
 __all__ = [
     "CronTaskAdmin",
     "PartitionedRunAdmin",

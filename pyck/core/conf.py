@@ -80,6 +80,24 @@ DEFAULTS: dict[str, Any] = {
     # The Django Tasks backend alias (a key of the TASKS setting) and queue used in enqueue mode.
     "CRON_TASKS_BACKEND": "default",
     "CRON_TASKS_QUEUE": "default",
+    # --- Webhook inbox (pyck.core.webhooks) ---
+    # The largest request body a webhook receiver accepts, in bytes; a larger one is answered 413, not stored.
+    "WEBHOOK_MAX_BODY_SIZE": 1024 * 1024,
+    # True: each stored event enqueues a Django Task that processes the inbox (after the request's commit);
+    # False: the run_cron_tasks clock processes it between its ticks. None: as CRON_ENQUEUE.
+    "WEBHOOK_ENQUEUE": None,
+    # Seconds between two looks at the inbox by the run_cron_tasks clock (when it processes the inbox).
+    "WEBHOOK_POLL_INTERVAL": 0.5,
+    # How many events a worker claims and applies together (one write per model per batch).
+    "WEBHOOK_BATCH_SIZE": 500,
+    # Seconds a worker's claim on events lasts; a worker that died is taken over once it has expired.
+    "WEBHOOK_CLAIM_DURATION": 300.0,
+    # How many times an event is tried before it stays failed (until "reprocess" in the admin).
+    "WEBHOOK_MAX_ATTEMPTS": 10,
+    # Seconds before the first retry of a failed event; each further retry waits twice as long, up to
+    # WEBHOOK_MAX_RETRY_DELAY.
+    "WEBHOOK_RETRY_DELAY": 10.0,
+    "WEBHOOK_MAX_RETRY_DELAY": 3600.0,
     # --- Provided datasources ---
     "UK_PARLIAMENT_BASE_URL": "https://members-api.parliament.uk/api",
     "UK_POSTCODES_BASE_URL": "https://api.postcodes.io",

@@ -246,9 +246,14 @@ class SyncConfig:
             defaults, and are never written again; a mapped column of an existing link is updated when its value
             changes. A required column (not nullable, no default) must be mapped: `manage.py check` says so
             (`pyck.E014`).
-
         for_each: list the records once per row of a parent model (`ForEach`), for records that live under
             their parent's URL. Not combined with `partitions` or `incremental`.
+        version_field: the model field holding the record's version or modification time (a field the
+            mapping fills from the record: an integer version, an `updated_at`...). A record older than the
+            row (its value compares lower than the row's) is not written: the row keeps the newer data, and the
+            record is counted in `SyncResult.stale_ids`. Records and rows without a value are written as usual.
+            Pushes delivered out of order (webhooks) then never overwrite a newer row, nor does a listing read
+            before a push arrived. `None`: every record is written.
     """
 
     datasource: Datasource[Any]
@@ -265,8 +270,8 @@ class SyncConfig:
     incremental: Incremental | None = None
     partitions: Mapping[str, dict[str, Any]] | Callable[[], Mapping[str, dict[str, Any]]] | None = None
     through_map: dict[str, dict[str, str]] | None = None
-
     for_each: ForEach | None = None
+    version_field: str | None = None
 
     def __post_init__(self) -> None:
         check_datasource(self.datasource, where="SyncConfig(datasource=...)")
@@ -316,6 +321,10 @@ class SyncConfig:
                     "SyncConfig(for_each=...) lists the records once per parent row, in one run with one checkpoint; "
                     "it cannot be combined with partitions=... or incremental=...."
                 )
+        if self.version_field is not None and (not isinstance(self.version_field, str) or not self.version_field):
+            raise ConfigurationError(
+                f"SyncConfig(version_field=...): expected a model field name or None, got {self.version_field!r}."
+            )
         if isinstance(self.partitions, PageRanges) and self.incremental is not None:
             raise ConfigurationError(
                 "SyncConfig(partitions=PageRanges(...), incremental=...): page ranges are positions in one full "

@@ -3,7 +3,8 @@
 `sync_started` is sent with `sender=model` before the listing is read; `sync_finished` with
 `sender=model, result=SyncResult` after it (also when the sync failed). Logging to the `pyck.sync` logger
 is just one receiver: connect your own for metrics or alerts. `batch_written` is sent between two batches,
-on the thread and database connection of the sync, when no transaction of the sync is open.
+on the thread and database connection of the sync, when no transaction of the sync is open. `records_changed`
+says which rows each committed batch created, updated and deleted, for syncs and pushes alike.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.dispatch import Signal, receiver
 
-__all__ = ["batch_written", "sync_finished", "sync_started"]
+__all__ = ["batch_written", "records_changed", "sync_finished", "sync_started"]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -28,6 +29,14 @@ batch_written = Signal()
 that runs the sync: a receiver may use the database there without waiting for, or breaking, the sync's
 transactions (the clock renews its lease this way, which matters on SQLite). Arguments: `sender` (the model class), `records`
 (how many records the batch held)."""
+
+records_changed = Signal()
+"""Sent once per model for each batch a sync or a push (`apply_records`, the webhook inbox) committed, after the
+commit: from the thread that wrote it, once the transaction has committed (at once, or after the outer
+transaction when the batch ran inside one of yours; never for a batch rolled back). Arguments: `sender` (the
+model class whose rows changed: the batch's model, or a model whose rows it created as references), `created`,
+`updated` and `deleted` (lists of primary keys; a row found unchanged is in none). Rows deleted by a database
+cascade (a foreign key's `on_delete`) are not listed."""
 
 
 @receiver(sync_started, dispatch_uid="pyck.signals.log_started")

@@ -72,6 +72,10 @@ class Clock:
         sync_mode: `"full"` or `"incremental"` makes every sync task this clock runs (or enqueues) run in
             that mode (`sync_model(mode=...)`, what `run_cron_tasks --full` does); `None` or `"auto"`:
             each model's own choice (see `Incremental`).
+        between_ticks: called by `run_forever` between two ticks, every `poll` seconds, until the next tick is
+            due (`run_cron_tasks` processes the webhook inbox this way); it returns whether it has more work
+            at once, in which case it is called again without waiting. Its errors are logged.
+        poll: seconds between two calls of `between_ticks`.
 
     Raises:
         ConfigurationError: `sync_mode` is not one of those.
@@ -86,6 +90,8 @@ class Clock:
         reporter: Reporter | None = None,
         now: Callable[[], datetime] = timezone.now,
         sync_mode: str | None = None,
+        between_ticks: Callable[[], bool] | None = None,
+        poll: float = 1.0,
     ) -> None:
         self.sync_mode = check_sync_mode(sync_mode)
         if jobs is None:
@@ -96,6 +102,8 @@ class Clock:
         self.tick = float(pyck_settings.CRON_TICK if tick is None else tick)
         self.reporter = reporter or Reporter()
         self.now = now
+        self.between_ticks = between_ticks
+        self.poll = float(poll)
         # This process's lease owner id.
         self.owner = leases.new_owner_id("clock")
         self._stopping = threading.Event()
@@ -318,9 +326,29 @@ class Clock:
                     recycle_connections(broken=True)
                 else:
                     recycle_connections()
-                self._stopping.wait(self.tick)
+                self._wait_for_tick()
         recycle_connections(broken=True)
         self.reporter.note(f"{'clock':<11} stopped")
+
+    def _wait_for_tick(self) -> None:
+        """Wait `tick` seconds, or until `stop`; meanwhile call `between_ticks` every `poll` seconds (at once
+        again while it says it has more work)."""
+        if self.between_ticks is None:
+            self._stopping.wait(self.tick)
+            return
+        deadline = time.monotonic() + self.tick
+        while not self.stopping:
+            more = False
+            try:
+                more = bool(self.between_ticks())
+            except Exception:
+                logger.exception("Work between ticks failed; trying again in %ss.", self.poll)
+                recycle_connections(broken=True)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if not more:
+                self._stopping.wait(min(self.poll, remaining))
 
 
 def _tasks() -> ModuleType:

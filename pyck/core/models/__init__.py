@@ -1,5 +1,6 @@
 """pyck's models: the abstract `SyncedModel`, the `SyncRun` history, the per-model
-`SyncState`, the cron task state, and the `PartitionedRun` of partitions run by many workers; `registry`, the
+`SyncState`, the cron task state, the `PartitionedRun` of partitions run by many workers, and the
+`WebhookEvent` inbox; `registry`, the
 registry of the concrete synced models; and `leases`, the leases on cron task rows (who runs a task, or syncs
 a model, now).
 
@@ -11,6 +12,7 @@ from .partitioned import *  # noqa: F401,F403
 from .runs import *  # noqa: F401,F403
 from .state import *  # noqa: F401,F403
 from .synced import *  # noqa: F401,F403
+from .webhooks import *  # noqa: F401,F403
 
 # Connects the class_prepared receiver that registers every concrete SyncedModel subclass (before any can be
 # defined: defining one imports this package first).

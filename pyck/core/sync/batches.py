@@ -19,6 +19,7 @@ from .. import http
 from ..exceptions import SyncError
 from ..models.synced import SyncedModel
 from ..signals import batch_written
+from .changes import announce, mark, undo
 from .context import RunContext
 from .locks import lock_writes
 from .upsert import Outcome, upsert
@@ -49,10 +50,11 @@ def write_batch(
     `on_write(outcome)` runs inside the same transaction, after the rows: the run's state (checkpoint,
     cursor) commits with the data it describes, or not at all. In a `concurrent` context each transaction first
     takes the write lock of the models the batch may write (see `locks.lock_writes`). Once the transaction has
-    ended, the `batch_written` signal is sent.
+    ended, the `records_changed` signal is sent (after the commit) and then the `batch_written` signal.
     """
     items = [(resource, _NO_EXTRA) for resource in batch] if extras is None else list(zip(batch, extras, strict=True))
     outcome = _write(context, model, items, on_write)
+    announce(context)
     batch_written.send(sender=model, records=len(batch))
     return outcome
 
@@ -66,6 +68,7 @@ def _write(
             with transaction.atomic():
                 on_write(Outcome())
         return Outcome()
+    position = mark(context)
     try:
         with transaction.atomic():
             if context.concurrent:
@@ -76,6 +79,7 @@ def _write(
             return outcome
     except (DatabaseError, SyncError) as error:
         context.forget()  # rows its id maps learnt were rolled back
+        undo(context, position)
         reason = http.redact_secrets(str(error), model.sync_config.datasource)
         logger.warning("%s: a batch of %d failed (%s); retrying it record by record", model._meta.label, len(batch), reason)
     finally:
@@ -113,6 +117,7 @@ def _write_group(
     each half written the same way, down to the records that break a foreign key, which fail.
     """
     group = Outcome()
+    position = mark(context)
     try:
         with transaction.atomic():
             for item in records:
@@ -120,6 +125,7 @@ def _write_group(
             connection.check_constraints(table_names=tables)
     except (DatabaseError, SyncError) as error:
         context.forget()  # rows its id maps learnt were rolled back
+        undo(context, position)
         if len(records) == 1:
             total.failures.append((_record_id(model, records[0][0]), f"the database refused it: {error}"))
             return
@@ -134,11 +140,13 @@ def _write_record(
     context: RunContext, model: type[SyncedModel], item: _Item, stamp: datetime, group: Outcome
 ) -> None:
     """Write one record under a savepoint; add its counts to `group`, or its failure when the database refuses it."""
+    position = mark(context)
     try:
         with transaction.atomic():
             outcome = upsert(context, model, [item], stamp=stamp)
     except (DatabaseError, SyncError) as error:
         context.forget()
+        undo(context, position)
         group.failures.append((_record_id(model, item[0]), f"the database refused it: {error}"))
         return
     finally:

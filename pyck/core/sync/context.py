@@ -66,6 +66,9 @@ class RunContext:
         # there were: reported at the end of the run (see `duplicates.report_duplicates`).
         self.duplicates: dict[type[models.Model], set[Any]] = {}
         self.duplicate_counts: dict[type[models.Model], int] = {}
+        # (model, "created" or "updated", pk) of the rows the current batch wrote: announced once it commits
+        # (see `changes`).
+        self.changed: list[tuple[type[models.Model], str, Any]] = []
 
     def pks_by_external_id(
         self, model: type[models.Model], field: models.Field[Any, Any], keys: list[Any]

@@ -18,6 +18,7 @@ from ..models.runs import SyncStatus
 from ..models.synced import SyncedModel
 from ..options import RunOptions, SyncConfig
 from .batches import write_batch
+from .changes import delete_rows
 from .context import RunContext, SeenRows
 from .results import RecordError, SyncResult, warn
 
@@ -154,7 +155,7 @@ def delete_missing(
     # Seen or written since (fetched as a reference of a refreshed record): it exists after all.
     gone = [pk for pk in gone if pk not in seen]
     for start in range(0, len(gone), 500):
-        _, per_model = manager.filter(stale, pk__in=gone[start : start + 500]).delete()
+        per_model = delete_rows(manager.filter(stale, pk__in=gone[start : start + 500]))
         result.deleted += per_model.get(label, 0)
     if gone:
         context.forget()  # cascades may have removed rows of other models too

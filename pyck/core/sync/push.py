@@ -21,6 +21,7 @@ from ..models.synced import SyncedModel
 from ..signals import sync_started
 from .batches import write_batch
 from .bulk import max_parameters
+from .changes import delete_rows
 from .context import RunContext
 from .duplicates import report_duplicates
 from .history import finish_run, record_outcome
@@ -160,5 +161,5 @@ def _delete(model: type[SyncedModel], ids: list[Any], result: SyncResult, fail: 
     for start in range(0, len(pending), size):
         with transaction.atomic():
             lock_writes(model)
-            _, per_model = manager.filter(**{f"{ext}__in": pending[start : start + size]}).delete()
+            per_model = delete_rows(manager.filter(**{f"{ext}__in": pending[start : start + size]}))
         result.deleted += per_model.get(label, 0)

@@ -139,6 +139,9 @@ class SyncResult:
     deleted: int = 0
     kept: int = 0
     """Rows missing from the listing whose record `get()` still returned: kept, and refreshed from it."""
+    stale_ids: list[Any] = field(default_factory=list)
+    """The ids of the records not written because their row already holds a newer version
+    (`SyncConfig.version_field`)."""
     failed: int = 0
     errors: list[RecordError] = field(default_factory=list)
     """The first `SyncConfig.max_errors` record errors (`failed` counts them all)."""
@@ -225,6 +228,7 @@ def add_outcome(result: SyncResult, outcome: Any, fail: Callable[[Any, str], Non
     result.created += outcome.created
     result.updated += outcome.updated
     result.unchanged += outcome.unchanged
+    result.stale_ids.extend(outcome.stale)
     for record_id, reason in outcome.failures:
         fail(record_id, reason)
     for key, count in outcome.warnings.items():
@@ -252,6 +256,7 @@ def copy_result(result: SyncResult) -> SyncResult:
         errors=[replace(e) for e in result.errors],
         notes=list(result.notes),
         warnings=[replace(w) for w in result.warnings],
+        stale_ids=list(result.stale_ids),
     )
 
 

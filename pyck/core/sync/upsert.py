@@ -21,13 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q
 
 from ..base import has_tombstones
-from ..exceptions import DatasourceError, NotFoundError, SyncError
+from ..exceptions import ConfigurationError, DatasourceError, NotFoundError, SyncError
 from ..records import absent_fields
 from . import bulk
+from .changes import note
 from .context import RunContext
 from .links import link_values, write_links
 from .lookups import among, is_indexed
@@ -70,6 +72,8 @@ class Outcome:
     # Rows whose ``last_sync_time`` was stamped although nothing else changed (see ``RunContext.confirmations``).
     stamped: int = 0
     failures: list[tuple[Any, str]] = field(default_factory=list)
+    # The ids of the records not written because their row holds a newer version (`SyncConfig.version_field`).
+    stale: list[Any] = field(default_factory=list)
     # How many times each (kind, model label, field) of results.SyncWarning happened: references nulled, links
     # left out, fields absent from the listing's records.
     warnings: Counter[tuple[str, str, str | None]] = field(default_factory=Counter)
@@ -81,6 +85,7 @@ class Outcome:
         self.unchanged += other.unchanged
         self.stamped += other.stamped
         self.failures.extend(other.failures)
+        self.stale.extend(other.stale)
         self.warnings.update(other.warnings)
 
     @property
@@ -155,6 +160,7 @@ def upsert(
         row.pk = row.existing["pk"] if row.existing else next(new_pks)
         ctx.pending[(label, key)] = row.pk
 
+    _drop_stale(plan, rows, outcome)
     for mapping in plan.of_kind("fk", "m2m", "reverse"):
         _resolve(ctx, plan, mapping, list(rows.values()), outcome, stamp=stamp, depth=depth)
     _drop_failed(ctx, plan, rows, outcome)
@@ -169,6 +175,31 @@ def upsert(
         _write_reverse(mapping, ok)
     outcome.pks.update({row.key: row.pk for row in ok})  # type: ignore[misc]
     return outcome
+
+
+def _drop_stale(plan: Plan, rows: dict[Any, _Row], outcome: Outcome) -> None:
+    """Leave out the records older than their row (`SyncConfig.version_field`), and note their ids as stale."""
+    name = getattr(plan.model.sync_config, "version_field", None)  # type: ignore[attr-defined]
+    if name is None:
+        return
+    try:
+        attname = plan.model._meta.get_field(name).attname
+    except FieldDoesNotExist:
+        raise ConfigurationError(
+            f"{plan.model._meta.label}: SyncConfig(version_field={name!r}) names no field of the model."
+        ) from None
+    for key, row in list(rows.items()):
+        old = row.existing.get(attname) if row.existing is not None else None
+        new = row.values.get(attname)
+        if old is None or new is None:
+            continue
+        try:
+            older = new < old
+        except TypeError:
+            continue
+        if older:
+            outcome.stale.append(row.raw_id)
+            del rows[key]
 
 
 def _read_values(
@@ -475,6 +506,7 @@ def _write_rows(ctx: RunContext, plan: Plan, rows: list[_Row], outcome: Outcome,
             unchanged.append(row.pk)  # type: ignore[arg-type]
     bulk.insert(model, new)
     bulk.update(model, changed, stamp=("last_sync_time", stamp))
+    note(ctx, model, [values[pk_name] for values in new], [pk for pk, _ in changed])
     if unchanged and model in ctx.confirmations:
         seen = ctx.confirmations[model]
         if seen is not None:

@@ -17,6 +17,7 @@ from pyck.core.exceptions import ConfigurationError
 from pyck.core.models import CronTask, SyncState
 from pyck.core.models.leases import lease_duration
 from pyck.core.overview import reset_sync_state
+from pyck.core.webhooks.polling import enqueues, inbox_poller
 
 HELP = """\
 Run pyck's periodic tasks: the sync of every synced model with a sync_interval (task "sync:app.Model") and
@@ -188,6 +189,9 @@ class Command(BaseCommand):
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
         if not options["once"]:
+            poller = inbox_poller(enqueue=enqueues(clock.enqueue), tick=clock.tick)
+            if poller is not None:
+                clock.between_ticks, clock.poll = poller
             clock.run_forever()
             return
         wait = options["wait"] if options["wait"] is not None else lease_duration().total_seconds()

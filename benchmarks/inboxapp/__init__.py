@@ -1,0 +1,1 @@
+"""The model, datasource and receiver of the webhook inbox benchmark (``benchmarks.bench_webhooks``)."""

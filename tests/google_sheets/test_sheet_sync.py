@@ -15,6 +15,7 @@ from django.db import connection
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
+from benchmarks.bench_sheets import is_write
 from benchmarks.sheets_server import SheetsServer
 from pyck.core.datasources import SyncRun
 from pyck.core.sync import sync_model
@@ -52,7 +53,7 @@ def sheet(server: SheetsServer, data: list[list[Any]], **options: Any) -> list[l
 
 
 def writes(queries: CaptureQueriesContext) -> list[str]:
-    return [q["sql"] for q in queries.captured_queries if TABLE in q["sql"] and not q["sql"].lstrip().upper().startswith("SELECT")]
+    return [q["sql"] for q in queries.captured_queries if TABLE in q["sql"] and is_write(q["sql"])]
 
 
 def stored_text() -> str:

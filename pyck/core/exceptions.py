@@ -136,9 +136,15 @@ class DatasourceError(PyckError):
                     "field": self.field,
                     "status_code": self.status_code,
                 },
-                self.__dict__,
+                # The constructor's arguments are given above (the datasource by name): the state holds the rest,
+                # not the datasource object, which holds locks and sessions that do not pickle.
+                {k: v for k, v in self.__dict__.items() if k not in _CONTEXT},
             ),
         )
+
+
+# The context arguments of DatasourceError, kept as attributes of the same names.
+_CONTEXT = frozenset({"datasource", "url", "record_id", "field", "status_code"})
 
 
 def _rebuild(cls: type[DatasourceError], message: str, kwargs: dict[str, Any], state: dict[str, Any]) -> Any:

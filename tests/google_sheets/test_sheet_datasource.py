@@ -255,3 +255,13 @@ def test_repeated_headers_of_a_field_are_refused(mock_api: responses.RequestsMoc
     mock_api.get(URL, json={"range": "Volunteers!A1:Z9", "values": [["Email", "Full name", "Email"], ["a", "b", "c"]]})
     with pytest.raises(ResponseError, match="more than one column headed 'Email'"):
         list(sheet().list())
+
+
+def test_a_keyless_error_keeps_its_row_through_pickling_and_with_context(mock_api: responses.RequestsMock) -> None:
+    # Errors travel to workers and task results pickled; the engine adds context with with_context().
+    import pickle
+
+    answer(mock_api, [["", "No key"]])
+    [(error, _)] = list(sheet().read_listing({}))
+    for copy in (pickle.loads(pickle.dumps(error)), error.with_context(record_id=None, field="email")):
+        assert isinstance(copy, InvalidResourceError) and copy.keyless and copy.location == "row 2"

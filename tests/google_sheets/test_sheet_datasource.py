@@ -118,10 +118,10 @@ def test_a_row_without_a_key_is_skipped_by_list_with_its_row_number_in_the_log(
     mock_api: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Row 1 is the header: the keyless row is row 3, and the blank row (row 4) is no record at all.
-    answer(mock_api, [["ann@example.org", "Ann"], ["", "No key"], [], ["", ""], ["bob@example.org", "Bob"]])
+    answer(mock_api, [["ann@example.org", "Ann"], ["", "No key"], [], ["", ""], ["  ", "Spaces"], ["bob@example.org", "Bob"]])
     with caplog.at_level(logging.WARNING, logger="pyck.contrib.google_sheets"):
         assert [r.email for r in sheet().list()] == ["ann@example.org", "bob@example.org"]
-    assert "skipped 1 rows without a key: rows 3" in caplog.text
+    assert "skipped 2 rows without a key: rows 3, 6" in caplog.text
 
 
 def test_the_listing_yields_a_keyless_error_named_by_its_row(mock_api: responses.RequestsMock) -> None:

@@ -209,3 +209,17 @@ def test_a_range_starting_below_row_one_numbers_rows_as_the_sheet_does(server: S
     result = sync_model(Volunteer)
     assert result.created == 2
     assert [w.detail for w in result.warnings if w.kind == "no_id"] == ["at row 5"]
+
+
+def test_the_token_uri_can_be_overridden_and_the_key_read_from_its_file(
+    server: SheetsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    sheet(server, rows(2), public=False)
+    key = server.service_account_key()
+    key["token_uri"] = "https://oauth2.googleapis.com/token"  # as in a key downloaded from Google
+    path = tmp_path / "service-account.json"
+    path.write_text(json.dumps(key))
+    monkeypatch.setattr(volunteers, "service_account", str(path))
+    monkeypatch.setattr(volunteers, "token_uri", f"{server.url}/token")
+    assert sync_model(Volunteer).created == 2
+    assert len(server.requests_to("token")) == 1

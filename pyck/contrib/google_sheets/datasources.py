@@ -179,7 +179,7 @@ class SheetDatasource(RestDatasource[ResourceT]):
         if key is None or isinstance(key, ServiceAccount):
             return key
         with self._state_lock:
-            if self._account is None or self._account_key is not key:
+            if self._account is None or self._account_key is not key or self._account.token_uri != self.token_uri:
                 self._account = ServiceAccount(key, token_uri=self.token_uri, timeout=self.get_timeout())
                 self._account_key = key
             return self._account
@@ -383,7 +383,7 @@ class SheetDatasource(RestDatasource[ResourceT]):
                 problem = problem or (column, str(error))
                 data[column.key] = raw
         key = data.get(key_column.key)
-        if key is None or key == "":
+        if key is None or (isinstance(key, str) and not key.strip()):  # a cell of spaces looks empty too
             return InvalidResourceError(
                 f"Row {number} has no value in its key column {key_column.header!r}: skipped",
                 keyless=True, location=where, datasource=self, url=url,

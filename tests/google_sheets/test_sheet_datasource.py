@@ -4,6 +4,7 @@ serial dates, keys), `get()`'s kept read, and its errors."""
 from __future__ import annotations
 
 import logging
+import pickle
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -259,8 +260,6 @@ def test_repeated_headers_of_a_field_are_refused(mock_api: responses.RequestsMoc
 
 def test_a_keyless_error_keeps_its_row_through_pickling_and_with_context(mock_api: responses.RequestsMock) -> None:
     # Errors travel to workers and task results pickled; the engine adds context with with_context().
-    import pickle
-
     answer(mock_api, [["", "No key"]])
     [(error, _)] = list(sheet().read_listing({}))
     for copy in (pickle.loads(pickle.dumps(error)), error.with_context(record_id=None, field="email")):

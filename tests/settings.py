@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "tests.children_support",
     "tests.tombstone_support",
     "tests.webhook_support",
+    "tests.sheets_support",
 ]
 
 MIDDLEWARE = [

@@ -56,7 +56,8 @@ WRITING = "writing-datasources.md"
 INCREMENTAL = "guide/incremental.md"
 PUSH = "guide/push.md"
 WEBHOOKS = "guide/webhooks.md"
-TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL, PUSH, WEBHOOKS)
+SHEETS = "datasources/google-sheets.md"
+TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL, PUSH, WEBHOOKS, SHEETS)
 
 _FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<attrs>[^\n]*)\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _DIRECTIVE = re.compile(r"^<!--\s*docs-test:\s*(?P<text>.*?)\s*-->\s*$")
@@ -798,6 +799,70 @@ def test_the_api_page_covers_the_public_names() -> None:
         documented |= set(exceptions.__all__)
     missing = set(datasources.__all__) - documented - {"ResourceT"}
     assert not missing, f"docs/api/pyck.core.datasources.md does not document {sorted(missing)}"
+
+
+# --- Provided datasources: Google Sheets ------------------------------------------------------------------
+
+
+def _without_docstring(source: str) -> list[str]:
+    statements = _tree(source)
+    if statements and isinstance(statements[0], ast.Expr) and isinstance(statements[0].value, ast.Constant):
+        statements = statements[1:]
+    return [ast.dump(s) for s in statements]
+
+
+@exercises(SHEETS, "sheets-module")
+@exercises(SHEETS, "sheets-models")
+def test_the_sheets_page_code_is_what_the_sheets_tests_sync() -> None:
+    (module,), (models_block,) = named(SHEETS, "sheets-module"), named(SHEETS, "sheets-models")
+    support = ROOT / "tests" / "sheets_support"
+    assert _without_docstring(module.code) == _without_docstring((support / "sheets.py").read_text(encoding="utf-8"))
+    assert _without_docstring(models_block.code) == _without_docstring((support / "models.py").read_text(encoding="utf-8"))
+
+
+@exercises(SHEETS, "sheets-settings")
+def test_the_sheets_settings_read_the_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    (block,) = named(SHEETS, "sheets-settings")
+    monkeypatch.setenv("GOOGLE_SHEETS_API_KEY", "AIza-key")
+    monkeypatch.delenv("GOOGLE_SHEETS_SERVICE_ACCOUNT", raising=False)
+    namespace = run(block.code)
+    assert namespace["GOOGLE_SHEETS_API_KEY"] == "AIza-key" and "GOOGLE_SHEETS_SERVICE_ACCOUNT" not in namespace
+    monkeypatch.setenv("GOOGLE_SHEETS_SERVICE_ACCOUNT", json.dumps({"type": "service_account"}))
+    assert run(block.code)["GOOGLE_SHEETS_SERVICE_ACCOUNT"] == {"type": "service_account"}
+
+
+@exercises(SHEETS, "sheets-first-sync")
+@pytest.mark.django_db(transaction=True)
+def test_the_sheets_first_sync_runs_against_a_local_sheets_server(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Imported here: the server and the test app's modules are this test's alone.
+    from benchmarks.sheets_server import SheetsServer
+    from tests.sheets_support import models as sheet_models
+    from tests.sheets_support.sheets import volunteers
+
+    (block,) = named(SHEETS, "sheets-first-sync")
+    header = ["Email", "Full name", "Hours", "Active", "Date joined", "Last shift"]
+    with SheetsServer() as server:
+        server.add_sheet(volunteers.spreadsheet_id, "Volunteers", [
+            header,
+            ["ann@example.org", "Ann Example", 12.5, True, datetime(2024, 1, 5), datetime(2024, 7, 1, 9, 15)],
+            ["bob@example.org", "Bob Example", 3],
+            ["cy@example.org", "Cy Example", "", False, datetime(2025, 2, 1)],
+        ])
+        server.api_keys.add("AIza-docs-key")
+        settings.GOOGLE_SHEETS_API_KEY = "AIza-docs-key"
+        monkeypatch.setattr(volunteers, "base_url", f"{server.url}/v4")
+        volunteers.forget()
+        monkeypatch.setitem(sys.modules, "volunteers", types.ModuleType("volunteers"))
+        monkeypatch.setitem(sys.modules, "volunteers.models", sheet_models)
+        run(block.code, where=str(block))
+        volunteers.forget()
+    printed = capsys.readouterr().out.splitlines()
+    shown = [line.split("# ", 1)[1] for line in block.code.splitlines() if "# " in line]
+    assert len(printed) == len(shown) == 2
+    assert printed[0].split(" in ")[0] == shown[0].replace("volunteers.Volunteer", "sheets_support.Volunteer").split(" in ")[0]
+    assert printed[1] == shown[1]
 
 
 # --- Promises made on two pages ----------------------------------------------------------------------------

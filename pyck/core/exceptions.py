@@ -136,9 +136,15 @@ class DatasourceError(PyckError):
                     "field": self.field,
                     "status_code": self.status_code,
                 },
-                self.__dict__,
+                # The constructor's arguments are given above (the datasource by name): the state holds the rest,
+                # not the datasource object, which holds locks and sessions that do not pickle.
+                {k: v for k, v in self.__dict__.items() if k not in _CONTEXT},
             ),
         )
+
+
+# The context arguments of DatasourceError, kept as attributes of the same names.
+_CONTEXT = frozenset({"datasource", "url", "record_id", "field", "status_code"})
 
 
 def _rebuild(cls: type[DatasourceError], message: str, kwargs: dict[str, Any], state: dict[str, Any]) -> Any:
@@ -174,7 +180,7 @@ class TransportError(DatasourceError):
 class InvalidResourceError(DatasourceError):
     """The data received does not fit the resource type: a required field is missing or has the wrong type.
 
-    Takes the arguments of `DatasourceError`, and `keyless`.
+    Takes the arguments of `DatasourceError`, `keyless` and `location`.
     """
 
     keyless: bool = False
@@ -182,10 +188,14 @@ class InvalidResourceError(DatasourceError):
     null or empty (a spreadsheet row whose key cell is empty). Such a record cannot be the record of any local
     row, so it does not stop a sync from deleting the rows missing from its listing. Leave it false when the
     id could not be read at all (the item is not an object): then nothing is deleted."""
+    location: str | None = None
+    """Where the record is, in the API's own terms, when that says more than its place in the listing (`"row 17"`
+    of a spreadsheet): the sync's `"no_id"` warning names it rather than the record's ordinal."""
 
-    def __init__(self, message: str, *, keyless: bool = False, **context: Any) -> None:
+    def __init__(self, message: str, *, keyless: bool = False, location: str | None = None, **context: Any) -> None:
         super().__init__(message, **context)
         self.keyless = keyless
+        self.location = location
 
 
 class SyncError(PyckError):

@@ -53,7 +53,7 @@ class FailedRecords:
         if error.record_id in (None, "") and (error.record_id == "" or getattr(error, "keyless", False)):
             self.keyless += 1
             if len(self._keyless_at) < _MAX_SHOWN:
-                where = f"record {ordinal} of this run's listing"
+                where = error.location or f"record {ordinal} of this run's listing"
                 self._keyless_at.append(f"{where} (position {position})" if position is not None else where)
             return
         self._note(error.record_id, str(error))

@@ -1,0 +1,1 @@
+"""Datasources for particular services (Airtable, Google Sheets...), shipped with pyck; each is optional."""

@@ -1,0 +1,1 @@
+"""Test support app for the Google Sheets datasource: the docs page's `Volunteer` model and its datasource."""

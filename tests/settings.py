@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "tests.through_support",
     "tests.children_support",
     "tests.tombstone_support",
+    "tests.airtable_support",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,11 @@ Phases:
 - ``alone``: one worker syncs "Members" (``--records`` rows, 100 a page). Floor: pages / 5 seconds.
 - ``shared``: one worker syncs "Members" while another syncs "Teams" (``--second`` rows) of the same base.
   Floor: both tables' pages / 5 seconds, for the two together.
+- ``unshared`` (the baseline, not run by default): as ``shared``, but without the request budget
+  (`request_budget=None`): each process only spaces its own requests (`rate_limit`), which is what two
+  processes got before budgets could be shared by key. Each 429 costs the 30 s penalty.
+
+``--margin`` replaces the budget's margin (0.1 s: at most 5 requests in any 1.1 s), to show what it costs.
 
 Reported per phase, from the server: requests, 429s, the most requests in any sliding second; the wall time
 of the "Members" sync (`sync_model`, from its first request to its last row written) and the time from the
@@ -78,9 +83,16 @@ def worker(table: str, url: str, redis_url: str, prefix: str, database: str, rea
     from pyck.core.sync import sync_model
     from tests.airtable_support.models import Member, Team
 
+    from pyck.core.datasources import RequestBudget  # after django.setup(), like the models
+
     call_command("migrate", verbosity=0)
     model = Member if table == "Members" else Team
-    model.sync_config.datasource.base_url = url
+    source = model.sync_config.datasource
+    source.base_url = url
+    if os.environ.get("BENCH_BUDGET") == "none":
+        source.request_budget = None  # the "unshared" phase: each process spaces its own requests only
+    elif os.environ.get("BENCH_MARGIN"):
+        source.request_budget = RequestBudget(requests=RATE, per=1, key=f"airtable:{BASE}", margin=float(os.environ["BENCH_MARGIN"]))
     Path(ready, table).touch()
     while len(list(Path(ready).iterdir())) < int(os.environ.get("BENCH_WORKERS", "1")):
         time.sleep(0.01)
@@ -100,6 +112,8 @@ def run_phase(server: Any, tables: list[str], args: argparse.Namespace) -> dict[
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["BENCH_WORKERS"] = str(len(tables))
+    env["BENCH_BUDGET"] = "none" if args.phase == "unshared" else ""
+    env["BENCH_MARGIN"] = "" if args.margin is None else str(args.margin)
     prefix = f"pyck-bench-airtable-{uuid.uuid4()}"
     with tempfile.TemporaryDirectory() as scratch:
         ready = Path(scratch, "ready")
@@ -141,7 +155,8 @@ def render(phases: list[dict[str, Any]], args: argparse.Namespace, command: str)
             f"Machine: Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()} "
             f"{platform.system()}; SQLite, one file per worker; budgets counted in Redis at {args.redis}. "
             f"Server: `pyck.contrib.airtable.replay.AirtableServer` (5 requests in any second per base, else 429 "
-            f"and 30 s of 429s). Datasources with their defaults."
+            f"and 30 s of 429s). Datasources with their defaults"
+            + (f", but the budget's margin {args.margin:g} s." if args.margin is not None else " (budget margin 0.1 s).")
         ),
         "",
         "| phase | tables (records) | requests | 429s | most in any sliding 1 s | Members' sync | first to last request | floor (pages / 5) | over the floor |",
@@ -163,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000, help="rows of the 'Members' table (default 50,000)")
     parser.add_argument("--second", type=int, default=5_000, help="rows of the 'Teams' table (default 5,000)")
-    parser.add_argument("--phases", default="alone,shared", help="comma-separated, of alone and shared")
+    parser.add_argument("--phases", default="alone,shared", help="comma-separated, of alone, shared and unshared")
+    parser.add_argument("--margin", type=float, help="the budget's margin in seconds (default: the datasource's, 0.1)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9", help="the Redis the budgets count in")
     parser.add_argument("--output", type=Path, help="append the results (Markdown) to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -189,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         phases = []
         for name in args.phases.split(","):
             time.sleep(2)  # the previous phase's last second out of the server's window
+            args.phase = name
             phase = run_phase(server, ["Members"] if name == "alone" else ["Members", "Teams"], args)
             phase["name"] = name
             phases.append(phase)

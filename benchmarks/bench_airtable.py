@@ -21,10 +21,11 @@ Phases:
 - ``shared``: one worker syncs "Members" while another syncs "Teams" (``--second`` rows) of the same base.
   Floor: both tables' pages / 5 seconds, for the two together.
 - ``unshared`` (the baseline, not run by default): as ``shared``, but without the request budget
-  (`request_budget=None`): each process only spaces its own requests (`rate_limit`), which is what two
-  processes got before budgets could be shared by key. Each 429 costs the 30 s penalty.
+  (`request_budget=None`, what the datasource has when the default cache is not shared): each process only
+  spaces its own requests (`rate_limit`). Each 429 costs the 30 s penalty.
 
-``--margin`` replaces the budget's margin (0.1 s: at most 5 requests in any 1.1 s), to show what it costs.
+``--margin`` replaces the datasource's margin (0.1 s: at most 5 requests in any 1.1 s), in its budget and its
+`rate_limit` (5 / (1 + margin) a second), to show what it costs.
 
 Reported per phase, from the server: requests, 429s, the most requests in any sliding second; the wall time
 of the "Members" sync (`sync_model`, from its first request to its last row written) and the time from the
@@ -92,7 +93,9 @@ def worker(table: str, url: str, redis_url: str, prefix: str, database: str, rea
     if os.environ.get("BENCH_BUDGET") == "none":
         source.request_budget = None  # the "unshared" phase: each process spaces its own requests only
     elif os.environ.get("BENCH_MARGIN"):
-        source.request_budget = RequestBudget(requests=RATE, per=1, key=f"airtable:{BASE}", margin=float(os.environ["BENCH_MARGIN"]))
+        margin = float(os.environ["BENCH_MARGIN"])
+        source.request_budget = RequestBudget(requests=RATE, per=1, key=f"airtable:{BASE}", margin=margin)
+        source.rate_limit = RATE / (1 + margin)
     Path(ready, table).touch()
     while len(list(Path(ready).iterdir())) < int(os.environ.get("BENCH_WORKERS", "1")):
         time.sleep(0.01)

@@ -34,11 +34,11 @@ What it does, with the page of Airtable's documentation that says why:
   for each request. It never appears in logs, errors or `SyncRun` rows.
 - **Rate limit** ([rate limits](https://airtable.com/developers/web/api/rate-limits)): "5 requests per
   second per base. If you exceed this rate, you will receive a 429 status code and will need to wait 30
-  seconds before subsequent requests will succeed." Every table of a base shares one budget, by default:
-  `rate_limit` 5 a second under `rate_limit_key` `"airtable:{base_id}"` in each process, and a
-  `RequestBudget(requests=5, per=1, key="airtable:{base_id}")` counted in the default cache, so across
-  processes when that cache is Redis; a 429 (which carries no `Retry-After`) waits out the 30 s
-  (`retry_after_429`) instead of failing.
+  seconds before subsequent requests will succeed." Every table of a base shares one budget, by default: in
+  each process, `rate_limit` (5 requests in any 1.1 s: one every 0.22 s) under `rate_limit_key`
+  `"airtable:{base_id}"`; across processes, when the default cache is Redis or Memcached,
+  `RequestBudget(requests=5, per=1, key="airtable:{base_id}")` counted there. A 429 (which carries no
+  `Retry-After`) waits out the 30 s (`retry_after_429`) instead of failing.
 - **Changes since the last run** ([formula field reference](https://support.airtable.com/docs/formula-field-reference)):
   `list_changed(since)` asks for `filterByFormula=IS_AFTER(LAST_MODIFIED_TIME(), '…')`, for a model synced
   with `Incremental(field=...)` on a "Last modified time" column. It does not see deleted records: only a full
@@ -52,6 +52,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.memcached import BaseMemcachedCache
 
 from pyck.core.datasources import (
     ConfigurationError,
@@ -60,6 +62,8 @@ from pyck.core.datasources import (
     ResourceT,
     RestDatasource,
 )
+
+from pyck.core.sliding_windows import is_redis_cache
 
 from .fields import RecordLayout, airtable_field, layout_for
 
@@ -76,6 +80,10 @@ PENALTY_SECONDS = 30.0
 
 MAX_PAGE_SIZE = 100
 """The largest `pageSize` of list records (https://airtable.com/developers/web/api/list-records)."""
+
+MARGIN = 0.1
+"""Seconds added to Airtable's one-second window, for the delays between sending a request and Airtable counting
+it (as `RequestBudget.margin`): the defaults send at most 5 requests in any 1.1 s."""
 
 
 class AirtableDatasource(RestDatasource[ResourceT]):
@@ -106,16 +114,12 @@ class AirtableDatasource(RestDatasource[ResourceT]):
     page_size: int = MAX_PAGE_SIZE
     """Records per page (`pageSize`), at most 100."""
     paginator = CursorPaginator(cursor_param="offset", cursor_path="offset", items_path="records")
-    rate_limit: float | None = REQUESTS_PER_SECOND
+    rate_limit: float | None = REQUESTS_PER_SECOND / (1 + MARGIN)
     """At most this many requests per second in this process, shared by every table of the base (see
-    `rate_limit_key`); `None`: no spacing in the process (the `request_budget` still counts)."""
+    `rate_limit_key`): 5 / 1.1, one request every 0.22 s, so that no 1.1 s holds more than 5; `None`: no
+    spacing in the process (a `request_budget` still counts)."""
     rate_limit_key: str | None = None
     """Datasources of a process with this key share one `rate_limit`; `None`: `"airtable:{base_id}"`, one per base."""
-    request_budget: RequestBudget | None = None
-    """The budget every process counts against (see `RequestBudget`). Left unset (on the class and in the
-    constructor), it is `RequestBudget(requests=5, per=1, key="airtable:{base_id}")` in the `"default"`
-    cache: shared by every process when that cache is Redis, by the tables of this process otherwise
-    (`manage.py check` then warns, `pyck.W012`). Pass `request_budget=None` to count nothing."""
     retry_after_429: float | None = PENALTY_SECONDS
     """Airtable's penalty after a 429, which carries no `Retry-After`: the retry waits it out."""
 
@@ -125,7 +129,11 @@ class AirtableDatasource(RestDatasource[ResourceT]):
             resource_type = kwargs.pop("resource_class", None)
         if resource_type is not None:
             kwargs["resource_type"] = resource_type
-        budget_given = "request_budget" in kwargs or type(self).request_budget is not None
+        # Unless given, request_budget is the base's budget whenever the default cache is shared (see the property);
+        # a subclass declaring its own request_budget has no property to keep it in.
+        self._budget: Any = _PER_BASE
+        if isinstance(getattr(type(self), "request_budget", None), property):
+            self._budget = kwargs.pop("request_budget", _PER_BASE)
         super().__init__(**kwargs)
         if not self.path:
             if not self.base_id or not self.table_name:
@@ -139,12 +147,31 @@ class AirtableDatasource(RestDatasource[ResourceT]):
         base = self.base_id or unquote(self.path.strip("/").split("/")[0])
         if self.rate_limit_key is None:
             self.rate_limit_key = f"airtable:{base}"
-        if not budget_given:
-            self.request_budget = RequestBudget(requests=REQUESTS_PER_SECOND, per=1, key=f"airtable:{base}")
+        self.base_budget = RequestBudget(requests=REQUESTS_PER_SECOND, per=1, key=f"airtable:{base}", margin=MARGIN)
+        """The budget of the base, `request_budget` unless another one is given."""
         query: dict[str, Any] = {"pageSize": self.page_size}
         if self.resource_type is not None and self.layout.by_field_id:
             query["returnFieldsByFieldId"] = "true"
         self.list_query = {**query, **self.list_query}
+
+    @property
+    def request_budget(self) -> RequestBudget | None:  # type: ignore[override]
+        """The budget every process counts against (see `RequestBudget`).
+
+        Unless one is given (`request_budget=...` to the constructor, or a class attribute of a subclass), it is
+        `base_budget`, `RequestBudget(requests=5, per=1, key="airtable:{base_id}")`, when the `"default"` cache
+        is Redis or Memcached, which every process shares, and `None` otherwise: each process then keeps to
+        `rate_limit` by itself (a budget in a per-process cache would only repeat it, and `manage.py check`
+        would warn, `pyck.W012`). Read for each request, so a cache configured later counts. `None` given:
+        no budget.
+        """
+        if self._budget is not _PER_BASE:
+            return self._budget
+        return self.base_budget if _shared_default_cache() else None
+
+    @request_budget.setter
+    def request_budget(self, value: RequestBudget | None) -> None:
+        self._budget = value
 
     @property
     def layout(self) -> RecordLayout:
@@ -198,6 +225,15 @@ class AirtableDatasource(RestDatasource[ResourceT]):
         if own:
             formula = f"AND({own}, {formula})"
         return self.list(filterByFormula=formula, **filter)
+
+
+# request_budget's "not given": the base's budget when the default cache is shared.
+_PER_BASE: Any = object()
+
+
+def _shared_default_cache() -> bool:
+    cache = caches["default"]
+    return is_redis_cache(cache) or isinstance(cache, BaseMemcachedCache)
 
 
 def modified_since(since: datetime | date | str) -> str:

@@ -189,16 +189,36 @@ def test_without_base_and_table_the_datasource_says_what_it_needs() -> None:
         AirtableDatasource(resource_type=Person, base_id=BASE, api_key=TOKEN)
 
 
-def test_every_table_of_a_base_shares_one_rate_limit_and_one_budget_by_default() -> None:
+REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/9"}}
+
+
+def test_every_table_of_a_base_shares_one_rate_limit_and_with_a_shared_cache_one_budget(settings: Any) -> None:
     members = AirtableDatasource(resource_type=Person, base_id=BASE, table_name="Members")
     teams = AirtableDatasource(resource_type=Person, base_id=BASE, table_name="Teams")
     other = AirtableDatasource(resource_type=Person, base_id="appOTHER000000000", table_name="Members")
-    assert members.rate_limit == teams.rate_limit == 5
+    assert members.rate_limit == teams.rate_limit == pytest.approx(5 / 1.1)
     assert members.rate_limit_key == teams.rate_limit_key == f"airtable:{BASE}" != other.rate_limit_key
-    assert members.request_budget == teams.request_budget == RequestBudget(requests=5, per=1, key=f"airtable:{BASE}")
-    assert members.request_budget.key_for(members) == teams.request_budget.key_for(teams) != other.request_budget.key_for(other)
     assert members.retry_after_429 == 30
+    # A cache each process keeps for itself: no budget (the rate limit is the process's), nothing for check to warn of.
+    assert members.request_budget is None
+    settings.CACHES = REDIS  # read for each request: no connection is made here
+    budget = RequestBudget(requests=5, per=1, key=f"airtable:{BASE}", margin=0.1)
+    assert members.request_budget == teams.request_budget == budget
+    assert members.request_budget.key_for(members) == teams.request_budget.key_for(teams) != other.request_budget.key_for(other)
     assert people(request_budget=None).request_budget is None
+
+
+def test_a_budget_given_to_the_constructor_or_a_subclass_is_kept(settings: Any) -> None:
+    settings.CACHES = REDIS
+    mine = RequestBudget(requests=2, per=1, key="mine")
+
+    class Throttled(AirtableDatasource[Person]):
+        request_budget = mine
+
+    assert people(request_budget=mine).request_budget is mine
+    assert Throttled(resource_type=Person, base_id=BASE, table_name="T").request_budget is mine
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert people(request_budget=mine).request_budget is mine
 
 
 def test_changes_are_asked_for_with_last_modified_time_joined_to_the_callers_formula(mock_api: responses.RequestsMock) -> None:

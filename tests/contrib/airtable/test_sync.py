@@ -43,11 +43,11 @@ class Base:
 
 @pytest.fixture
 def base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Base]:
-    """No rate limit on either side (the rate-limit tests below turn both on)."""
+    """No rate limit on either side (the rate-limit tests below turn both on); with the tests' local-memory
+    cache, the datasources have no request budget."""
     with AirtableServer(TOKEN, rate=None) as server:
         for source in (teams, members):
             monkeypatch.setattr(source, "base_url", server.base_url)
-            monkeypatch.setattr(source, "request_budget", None)
             monkeypatch.setattr(source, "rate_limit", None)
             monkeypatch.setattr(source, "retries", 0)
         yield Base(server)
@@ -145,7 +145,7 @@ def test_two_tables_of_one_base_share_the_default_budget_and_get_no_429(monkeypa
     with AirtableServer(TOKEN) as server:
         tables = [server.add_table(BASE, name, [{"Name": f"{name} {i}"} for i in range(500)]) for name in ("Teams", "Members")]
         sources = [teams, members]
-        for source in sources:  # the defaults: rate_limit 5 per base, RequestBudget(5, 1, key=airtable:<base>)
+        for source in sources:  # the defaults: 5 requests in any 1.1 s per base, shared in the process
             monkeypatch.setattr(source, "base_url", server.base_url)
         counts: list[int] = []
 
@@ -174,8 +174,7 @@ def test_a_429_waits_out_airtables_30_second_penalty_instead_of_failing(monkeypa
     with AirtableServer(TOKEN, clock=lambda: now[0]) as server:
         table = server.add_table(BASE, "Members", [{"id": f"rec{i:014d}", "Name": str(i)} for i in range(6)])
         monkeypatch.setattr(members, "base_url", server.base_url)
-        monkeypatch.setattr(members, "request_budget", None)  # nothing spaces the requests: the 6th is one too many
-        monkeypatch.setattr(members, "rate_limit", None)
+        monkeypatch.setattr(members, "rate_limit", None)  # nothing spaces the requests: the 6th is one too many
         names = [members.get(record_id).name for record_id in table.records]
     assert names == ["0", "1", "2", "3", "4", "5"]
     assert server.rejected == {BASE: 1}

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "tests.tombstone_support",
     "tests.webhook_support",
     "tests.sheets_support",
+    "tests.airtable_support",
 ]
 
 MIDDLEWARE = [

@@ -57,7 +57,8 @@ INCREMENTAL = "guide/incremental.md"
 PUSH = "guide/push.md"
 WEBHOOKS = "guide/webhooks.md"
 SHEETS = "datasources/google-sheets.md"
-TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL, PUSH, WEBHOOKS, SHEETS)
+AIRTABLE = "datasources/airtable.md"
+TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL, PUSH, WEBHOOKS, SHEETS, AIRTABLE)
 
 _FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<attrs>[^\n]*)\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _DIRECTIVE = re.compile(r"^<!--\s*docs-test:\s*(?P<text>.*?)\s*-->\s*$")
@@ -572,6 +573,75 @@ def test_webhooks_guide_receiver_example(monkeypatch: pytest.MonkeyPatch, client
     assert tutorial_models.Ticket.objects.get(external_id=7).subject == "Printer on fire"
 
 # --- "Writing datasources": scenarios against the JSON shown ---------------------------------------------
+
+# --- The Airtable page (docs/datasources/airtable.md) ----------------------------------------------------
+
+
+@pytest.fixture
+def airtable_app(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """The page's `app/datasources.py`, run as the module `app.datasources`; `app.models` is the test models
+    (tests/airtable_support, the page's models: see the test below)."""
+    from tests.airtable_support import models
+
+    (block,) = named(AIRTABLE, "airtable-datasources")
+    module = types.ModuleType("app.datasources")
+    monkeypatch.setitem(sys.modules, "app", _package("app"))
+    monkeypatch.setitem(sys.modules, "app.datasources", module)
+    monkeypatch.setitem(sys.modules, "app.models", models)
+    run(block.code, module.__dict__, where=str(block))
+    return module
+
+
+@exercises(AIRTABLE, "airtable-datasources")
+@exercises(AIRTABLE, "airtable-models")
+def test_the_airtable_page_shows_the_models_and_resources_its_tests_sync(airtable_app: types.ModuleType) -> None:
+    """Its resources and models are those of tests/airtable_support, which tests/contrib/airtable syncs; its
+    datasources, built as shown, talk to Airtable itself with the token of the setting."""
+    (resources,) = named(AIRTABLE, "airtable-datasources")
+    (models,) = named(AIRTABLE, "airtable-models")
+    support = ROOT / "tests" / "airtable_support"
+    for block, module in ((resources, "resources.py"), (models, "models.py")):
+        shown, tested = _classes(_tree(block.code)), _classes(_tree((support / module).read_text(encoding="utf-8")))
+        assert shown and shown == tested, f"{block}: its classes differ from tests/airtable_support/{module}"
+    for source in (airtable_app.teams, airtable_app.members):
+        assert source.base_url == "https://api.airtable.com/v0" and source.api_key is None
+        assert source.rate_limit_key == "airtable:appTESTBASE000001"
+
+
+@exercises(AIRTABLE, "airtable-settings")
+def test_the_airtable_settings_read_the_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRTABLE_API_KEY", "patFROMENV")
+    (block,) = named(AIRTABLE, "airtable-settings")
+    namespace = run(block.code, where=str(block))
+    assert namespace["AIRTABLE_API_KEY"] == "patFROMENV"
+    assert namespace["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+
+
+@pytest.mark.django_db
+@exercises(AIRTABLE, "airtable-first-sync")
+@exercises(AIRTABLE, "airtable-replay")
+def test_the_airtable_page_syncs_and_tests_against_the_local_server(
+    airtable_app: types.ModuleType, monkeypatch: pytest.MonkeyPatch, settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pyck.contrib.airtable.replay import AirtableServer
+    from tests.airtable_support import models, resources
+
+    settings.AIRTABLE_API_KEY = resources.TOKEN
+    with AirtableServer(resources.TOKEN) as server:
+        teams = server.add_table(resources.BASE, "Teams", [{"id": "recRED00000000001", "Name": "Red"}])
+        server.add_table(resources.BASE, "Members", [{"Name": "Ada", "Team": ["recRED00000000001"], "Groups": ["recRED00000000001"]}])
+        for source in (resources.teams, resources.members):
+            monkeypatch.setattr(source, "base_url", server.base_url)
+        (first_sync,) = named(AIRTABLE, "airtable-first-sync")
+        run(first_sync.code, where=str(first_sync))
+        assert teams.records and server.rejected == {}
+    assert capsys.readouterr().out.split("\n")[:2] == ["airtable_support.Team succeeded 1", "airtable_support.Member succeeded 1"]
+    ada = models.Member.objects.get()
+    assert (ada.name, ada.team.name, [g.name for g in ada.groups.all()]) == ("Ada", "Red", ["Red"])
+    (replay,) = named(AIRTABLE, "airtable-replay")
+    namespace = run(replay.code, where=str(replay))
+    namespace["test_members_are_listed"](monkeypatch)
+
 
 # Settings the scenarios' code reads (the page assumes a project that has them).
 SCENARIO_SETTINGS: dict[str, dict[str, Any]] = {

@@ -1,0 +1,1 @@
+"""Tests of the provided datasources under `pyck.contrib`."""

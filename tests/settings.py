@@ -64,3 +64,8 @@ LOGGING = {
 
 # The secret of the webhook receivers of tests/webhook_support (a Standard Webhooks "whsec_" secret).
 HELPDESK_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+# pyck.contrib.nationbuilder's tests (tests/nationbuilder_support): the nation, and the webhook token of its receiver.
+INSTALLED_APPS += ["tests.nationbuilder_support"]
+NATIONBUILDER_SLUG = "testnation"
+NATIONBUILDER_WEBHOOK_TOKEN = "nb-webhook-token-0123456789"

@@ -984,9 +984,11 @@ def test_the_nationbuilder_page_models_are_what_the_nationbuilder_tests_sync() -
 def test_the_nationbuilder_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     (block,) = named(NATIONBUILDER, "nb-settings")
     monkeypatch.setenv("NATIONBUILDER_SLUG", "mynation")
-    monkeypatch.setenv("NATIONBUILDER_ACCESS_TOKEN", "nb-access")
+    for name in ("ACCESS_TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET"):
+        monkeypatch.setenv(f"NATIONBUILDER_{name}", f"nb-{name}")
     namespace = run(block.code)
-    assert (namespace["NATIONBUILDER_SLUG"], namespace["NATIONBUILDER_ACCESS_TOKEN"]) == ("mynation", "nb-access")
+    assert (namespace["NATIONBUILDER_SLUG"], namespace["NATIONBUILDER_CLIENT_SECRET"]) == ("mynation", "nb-CLIENT_SECRET")
+    assert namespace["CACHES"]["default"]["BACKEND"].endswith("RedisCache")
 
 
 @exercises(NATIONBUILDER, "nb-first-sync")

@@ -7,6 +7,7 @@ from pyck.contrib.nationbuilder import Donations, Events, SignupTags, Signups
 Set `NATIONBUILDER_SLUG` and the token settings; the docs page "NationBuilder" has a complete example.
 """
 
+from .auth import TOKEN_URL, TokenStore
 from .datasources import (
     INCREMENTAL_PARAM,
     Donations,
@@ -30,6 +31,8 @@ __all__ = [
     "SignupTag",
     "SignupTags",
     "Signups",
+    "TOKEN_URL",
+    "TokenStore",
     "flatten",
     "linkage_ids",
     "resource_id",

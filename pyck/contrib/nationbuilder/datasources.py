@@ -29,7 +29,8 @@ What it relies on, from NationBuilder's documentation:
 - Filtering: `filter[<attribute>][gte]=<value>` (same page): incremental runs send
   `filter[updated_at][gte]=<cursor>` (see `INCREMENTAL_PARAM`).
 - Authentication: `Authorization: Bearer <access token>`
-  (https://support.nationbuilder.com/en/articles/9559128-generating-api-tokens).
+  (https://support.nationbuilder.com/en/articles/9559128-generating-api-tokens), refreshed before it expires
+  and when the API answers 401 (see `pyck.contrib.nationbuilder.auth`).
 - Rate limit: "250 requests every 10 seconds", a 429 carrying `retry-after` in seconds
   (https://nationbuilder.com/rate_limit_policy): the datasources of one nation share a `RequestBudget` of 250
   requests per 10 s (`rate_limit_requests`, `rate_limit_seconds`), counted in the Django cache `budget_cache`
@@ -38,15 +39,18 @@ What it relies on, from NationBuilder's documentation:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import requests
 from django.conf import settings
 
 from pyck.core.base import ResourceT
 from pyck.core.budget import RequestBudget
-from pyck.core.exceptions import ConfigurationError
+from pyck.core.exceptions import ConfigurationError, ResponseError
 from pyck.core.rest import RestDatasource
 
+from .auth import TokenStore
 from .jsonapi import JsonApiPaginator, flatten, resource_id
 from .resources import Donation, Event, Signup, SignupTag
 
@@ -87,6 +91,8 @@ class NationBuilderDatasource(RestDatasource[ResourceT]):
     """The budget's window, in seconds (NationBuilder: 250 requests every 10 seconds)."""
     budget_cache: str = "default"
     """The Django cache the budget is counted in (a Redis cache shares it between processes)."""
+    token_url: str | None = None
+    """Where access tokens are refreshed; `None`: `pyck.contrib.nationbuilder.auth.TOKEN_URL`."""
     record_path = "data"
     paginator = JsonApiPaginator()
 
@@ -134,16 +140,31 @@ class NationBuilderDatasource(RestDatasource[ResourceT]):
             raise ConfigurationError(f"{type(self).__name__}: set NATIONBUILDER_SLUG (the nation's slug) or slug=...")
         return str(slug)
 
+    def get_token_store(self) -> TokenStore:
+        """The nation's `TokenStore` (the tokens themselves live in the Django cache, shared by processes)."""
+        return TokenStore(self.get_slug(), token_url=self.token_url, timeout=self.get_timeout())
+
     def get_access_token(self) -> str:
-        """The access token sent as `Authorization: Bearer`: the `NATIONBUILDER_ACCESS_TOKEN` setting.
+        """The access token sent as `Authorization: Bearer` (see `TokenStore.access_token`): refreshed when it
+        expires soon, else the stored one, else the `NATIONBUILDER_ACCESS_TOKEN` setting.
 
         Raises:
-            ConfigurationError: the setting is missing (its value is never part of a message).
+            ConfigurationError: there is no token (no token is ever part of a message).
         """
-        token = getattr(settings, "NATIONBUILDER_ACCESS_TOKEN", None)
-        if not token:
-            raise ConfigurationError(f"{type(self).__name__}: the NATIONBUILDER_ACCESS_TOKEN setting is missing or empty")
-        return str(token)
+        return self.get_token_store().access_token()
+
+    def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> requests.Response:
+        """`RestDatasource.request`; a 401 refreshes the access token (when refreshes are configured) and the
+        request is sent once more."""
+        store = self.get_token_store()
+        sent = store.access_token()
+        try:
+            return super().request(method, url, params=params, json=json)
+        except ResponseError as error:
+            if error.status_code != 401 or not store.refreshes:
+                raise
+        store.refresh(stale=sent)
+        return super().request(method, url, params=params, json=json)
 
     def get_headers(self) -> dict[str, str]:
         """`Authorization: Bearer <token>` and JSON:API's media type as `Accept`."""

@@ -1023,6 +1023,27 @@ def test_the_nationbuilder_first_sync_runs_against_a_local_nationbuilder_server(
     assert printed[3] == shown[3]
 
 
+@exercises(NATIONBUILDER, "nb-webhooks")
+def test_the_nationbuilder_webhooks_block_registers_its_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Imported here: only this test registers receivers from a docs block.
+    from pyck.core.webhooks.registry import get_receiver, unregister_receiver
+    from tests.nationbuilder_support import models as nb_models
+
+    (block,) = named(NATIONBUILDER, "nb-webhooks")
+    monkeypatch.setitem(sys.modules, "members", types.ModuleType("members"))
+    monkeypatch.setitem(sys.modules, "members.models", nb_models)
+    code = block.code.replace('"members.Person"', '"nationbuilder_support.Person"')
+    try:
+        run(code, where=str(block))
+        people, merges = get_receiver("nb-people"), get_receiver("nb-merged")
+        assert people is not None and merges is not None
+        assert (people.trigger, merges.trigger, merges.merged_id_path) == ("person_changed", "person_merged", "payload.merged_person.id")
+        assert merges.resolve_model(merges.model) is nb_models.Person
+    finally:
+        unregister_receiver("nb-people")
+        unregister_receiver("nb-merged")
+
+
 def test_every_python_block_of_the_nationbuilder_page_is_exercised() -> None:
     missing = [str(b) for b in python_blocks(NATIONBUILDER) if (NATIONBUILDER, b.directive) not in _EXERCISED]
     assert not missing, f"blocks nothing runs: {missing}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from django.forms.models import model_to_dict
@@ -76,17 +77,22 @@ def test_an_empty_relationship_clears_the_links(nation: NationBuilderServer) -> 
 
 
 def test_an_incremental_run_asks_for_the_records_changed_since_the_cursor(nation: NationBuilderServer) -> None:
-    populate(nation, people=30, tags=2)
+    populate(nation, people=250, tags=2)
     sync_all()
-    full = len(nation.requests_to("signups"))
+    full = [r for r in nation.requests_to("signups") if r.path == "/api/v2/signups"]
+    assert len(full) == 4  # 3 pages of 100, then the empty page
+    cursor = max(Person.objects.values_list("updated_at", flat=True))
+    for resource in nation.resources["signups"].values():  # the others changed long ago
+        resource.attributes["updated_at"] = "2020-01-01T00:00:00Z"
     nation.change("signups", "5", first_name="Changed")
     start = len(nation.received)
     result = sync_model(Person)
-    assert result.mode == "incremental"
+    assert result.mode == "incremental" and result.updated == 1 and result.deleted == 0
     sent = [r for r in nation.received[start:] if r.path == "/api/v2/signups"]
-    assert sent and all("filter[updated_at][gte]" in r.query for r in sent)
+    assert len(sent) == 2  # the changed signup's page, then the empty page
+    assert sent[0].query["filter[updated_at][gte]"] == [(cursor - timedelta(minutes=1)).isoformat()]
     assert Person.objects.get(external_id="5").first_name == "Changed"
-    assert len(sent) <= full
+    assert Person.objects.count() == 250
 
 
 def test_a_merged_away_person_deleted_upstream_is_deleted_by_a_full_run(nation: NationBuilderServer) -> None:

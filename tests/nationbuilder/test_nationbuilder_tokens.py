@@ -33,9 +33,9 @@ def oauth(settings: Any) -> Any:
     settings.NATIONBUILDER_REFRESH_TOKEN = "first-refresh"
     settings.NATIONBUILDER_CLIENT_ID = "client-1"
     settings.NATIONBUILDER_CLIENT_SECRET = "client-secret-1"
-    caches["default"].clear()
+    caches["nationbuilder"].clear()
     yield settings
-    caches["default"].clear()
+    caches["nationbuilder"].clear()
 
 
 def answer_token(access: str, refresh: str, expires_in: int = 86400) -> None:

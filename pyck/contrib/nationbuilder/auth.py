@@ -13,7 +13,7 @@ What it relies on, from NationBuilder's documentation:
 - The new tokens "will not have the same access token and refresh token value" (the migration guide): the
   refresh token changes at each refresh, so the latest one must be kept, and kept where every process finds it.
 
-**Where the tokens are kept.** In a Django cache (`NATIONBUILDER_TOKEN_CACHE`, `"default"` by default), under
+**Where the tokens are kept.** In a Django cache (`NATIONBUILDER_CACHE`, `"default"` by default), under
 one key per nation, with no expiry: every process of a deployment that shares the cache (Redis, Memcached, the
 database cache) uses the same tokens, and one refresh serves them all. A cache local to each process
 (`LocMemCache`) works for a single process only; a cache that evicts the entry loses the rotated refresh token,
@@ -81,7 +81,7 @@ class TokenStore:
         return f"pyck:nationbuilder:tokens:{self.slug}"
 
     def _cache(self) -> Any:
-        return caches[getattr(settings, "NATIONBUILDER_TOKEN_CACHE", "default")]
+        return caches[getattr(settings, "NATIONBUILDER_CACHE", "default")]
 
     def _client(self) -> tuple[str, str] | None:
         client_id = getattr(settings, "NATIONBUILDER_CLIENT_ID", None)

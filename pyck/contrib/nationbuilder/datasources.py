@@ -33,8 +33,8 @@ What it relies on, from NationBuilder's documentation:
   and when the API answers 401 (see `pyck.contrib.nationbuilder.auth`).
 - Rate limit: "250 requests every 10 seconds", a 429 carrying `retry-after` in seconds
   (https://nationbuilder.com/rate_limit_policy): the datasources of one nation share a `RequestBudget` of 250
-  requests per 10 s (`rate_limit_requests`, `rate_limit_seconds`), counted in the Django cache `budget_cache`
-  names (Redis: shared by every process), and pyck's retries honour `Retry-After`.
+  requests per 10 s (`rate_limit_requests`, `rate_limit_seconds`), counted in the Django cache
+  `NATIONBUILDER_CACHE` names (Redis: shared by every process), and pyck's retries honour `Retry-After`.
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ class NationBuilderDatasource(RestDatasource[ResourceT]):
     """The budget: at most this many requests per `rate_limit_seconds`, for all datasources of the nation."""
     rate_limit_seconds: float = 10.0
     """The budget's window, in seconds (NationBuilder: 250 requests every 10 seconds)."""
-    budget_cache: str = "default"
-    """The Django cache the budget is counted in (a Redis cache shares it between processes)."""
+    budget_cache: str | None = None
+    """The Django cache the budget is counted in (a Redis cache shares it between processes); `None`: the
+    `NATIONBUILDER_CACHE` setting (default `"default"`), where the tokens are kept too."""
     token_url: str | None = None
     """Where access tokens are refreshed; `None`: `pyck.contrib.nationbuilder.auth.TOKEN_URL`."""
     record_path = "data"
@@ -108,7 +109,7 @@ class NationBuilderDatasource(RestDatasource[ResourceT]):
                 requests=self.rate_limit_requests,
                 per=self.rate_limit_seconds,
                 key=f"nationbuilder:{self.slug or getattr(settings, 'NATIONBUILDER_SLUG', '') or 'nation'}",
-                cache=self.budget_cache,
+                cache=self.budget_cache or getattr(settings, "NATIONBUILDER_CACHE", "default"),
             )
         defaults: dict[str, Any] = {"page[size]": self.page_size}
         if self.include:

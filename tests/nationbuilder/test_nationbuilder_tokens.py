@@ -145,7 +145,7 @@ def test_a_sync_with_an_expired_token_refreshes_it_against_the_local_server(
         datasource.token_url = None
     assert result.created == 3 and not result.failed
     assert [r.status for r in nation.received if r.path == "/oauth/token"] == [200]
-    stored = TokenStore("testnation")._cache().get(TokenStore("testnation").key)
+    stored = caches["nationbuilder"].get(TokenStore("testnation").key)
     assert stored.access_token in nation.tokens and stored.refresh_token in nation.refresh_tokens
     text = json.dumps([model_to_dict(run) for run in SyncRun.objects.all()], default=str) + caplog.text
     for secret in ("old-access", stored.access_token, "first-refresh", stored.refresh_token, "client-secret-1"):

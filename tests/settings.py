@@ -65,3 +65,14 @@ LOGGING = {
 
 # The secret of the webhook receivers of tests/webhook_support (a Standard Webhooks "whsec_" secret).
 HELPDESK_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+# pyck.contrib.nationbuilder's tests (tests/nationbuilder_support): the nation, and the webhook token of its receiver.
+INSTALLED_APPS += ["tests.nationbuilder_support"]
+NATIONBUILDER_SLUG = "testnation"
+NATIONBUILDER_WEBHOOK_TOKEN = "nb-webhook-token-0123456789"
+# NationBuilder's budget and tokens are kept in Redis (db 5), which every process shares (no pyck.W012).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "nationbuilder": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/5"},
+}
+NATIONBUILDER_CACHE = "nationbuilder"

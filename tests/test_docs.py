@@ -1036,3 +1036,84 @@ def test_the_mapping_example_passes_the_checks_and_reads_list_items() -> None:
     assert {c.field.name: (c.origin, read(record if c.origin == "record" else record.tags[0], c.path)) for c in tags.through} == {
         "weight": ("link", 3), "imported_from": ("record", "csv")
     }
+
+
+# --- Provided datasources: NationBuilder ------------------------------------------------------------------
+
+NATIONBUILDER = "datasources/nationbuilder.md"
+
+
+@exercises(NATIONBUILDER, "nb-models")
+def test_the_nationbuilder_page_models_are_what_the_nationbuilder_tests_sync() -> None:
+    (block,) = named(NATIONBUILDER, "nb-models")
+    support = ROOT / "tests" / "nationbuilder_support" / "models.py"
+    assert _without_docstring(block.code) == _without_docstring(support.read_text(encoding="utf-8"))
+
+
+@exercises(NATIONBUILDER, "nb-settings")
+def test_the_nationbuilder_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    (block,) = named(NATIONBUILDER, "nb-settings")
+    monkeypatch.setenv("NATIONBUILDER_SLUG", "mynation")
+    for name in ("ACCESS_TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET"):
+        monkeypatch.setenv(f"NATIONBUILDER_{name}", f"nb-{name}")
+    namespace = run(block.code)
+    assert (namespace["NATIONBUILDER_SLUG"], namespace["NATIONBUILDER_CLIENT_SECRET"]) == ("mynation", "nb-CLIENT_SECRET")
+    assert namespace["CACHES"]["default"]["BACKEND"].endswith("RedisCache")
+
+
+@exercises(NATIONBUILDER, "nb-first-sync")
+@pytest.mark.django_db(transaction=True)
+def test_the_nationbuilder_first_sync_runs_against_a_local_nationbuilder_server(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Imported here: the server and the test app's modules are this test's alone.
+    from benchmarks.nationbuilder_server import NationBuilderServer
+    from tests.nationbuilder_support import models as nb_models
+
+    (block,) = named(NATIONBUILDER, "nb-first-sync")
+    with NationBuilderServer() as server:
+        server.tokens["nb-docs-token"] = float("inf")
+        settings.NATIONBUILDER_ACCESS_TOKEN = "nb-docs-token"
+        for model in (nb_models.Tag, nb_models.Person, nb_models.Donation):
+            monkeypatch.setattr(model.sync_config.datasource, "base_url", f"{server.url}/api/v2")
+        server.add("signup_tags", "1", {"name": "volunteer"})
+        server.add("signup_tags", "2", {"name": "programmer"})
+        tags = [("signup_tags", "1"), ("signup_tags", "2")]
+        server.add("signups", "18", {"first_name": "Grace", "last_name": "Hopper"}, relationships={"signup_tags": tags})
+        server.add("signups", "19", {"first_name": "Joan", "last_name": "Cooney"}, relationships={"signup_tags": []})
+        server.add("donations", "7", {"amount_in_cents": 2500}, relationships={"signup": ("signups", "18")})
+        monkeypatch.setitem(sys.modules, "members", types.ModuleType("members"))
+        monkeypatch.setitem(sys.modules, "members.models", nb_models)
+        run(block.code, where=str(block))
+    printed = capsys.readouterr().out.splitlines()
+    shown = [line.split("# ", 1)[1] for line in block.code.splitlines() if line.startswith("# ")]
+    assert len(printed) == len(shown) == 4
+    for got, expected in zip(printed[:3], shown[:3], strict=True):
+        assert got.split(" in ")[0] == expected.replace("members.", "nationbuilder_support.").split(" in ")[0]
+    assert printed[3] == shown[3]
+
+
+@exercises(NATIONBUILDER, "nb-webhooks")
+def test_the_nationbuilder_webhooks_block_registers_its_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Imported here: only this test registers receivers from a docs block.
+    from pyck.core.webhooks.registry import get_receiver, unregister_receiver
+    from tests.nationbuilder_support import models as nb_models
+
+    (block,) = named(NATIONBUILDER, "nb-webhooks")
+    monkeypatch.setitem(sys.modules, "members", types.ModuleType("members"))
+    monkeypatch.setitem(sys.modules, "members.models", nb_models)
+    code = block.code.replace('"members.Person"', '"nationbuilder_support.Person"')
+    try:
+        run(code, where=str(block))
+        people, merges = get_receiver("nb-people"), get_receiver("nb-merged")
+        assert people is not None and merges is not None
+        assert (people.trigger, merges.trigger, merges.merged_id_path) == ("person_changed", "person_merged", "payload.merged_person.id")
+        assert merges.resolve_model(merges.model) is nb_models.Person
+    finally:
+        unregister_receiver("nb-people")
+        unregister_receiver("nb-merged")
+
+
+def test_every_python_block_of_the_nationbuilder_page_is_exercised() -> None:
+    missing = [str(b) for b in python_blocks(NATIONBUILDER) if (NATIONBUILDER, b.directive) not in _EXERCISED]
+    assert not missing, f"blocks nothing runs: {missing}"

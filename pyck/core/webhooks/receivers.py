@@ -119,6 +119,15 @@ class WebhookReceiver:
         """
         raise NotImplementedError(f"{type(self).__name__} must implement verify(body, headers).")
 
+    def stored_body(self, body: bytes) -> bytes:
+        """Return the body as the inbox stores it, once `verify` accepted it: by default the body as received.
+
+        Override when the scheme sends its secret inside the body (NationBuilder's `token`): return the body
+        without it, so that the secret is never stored. What it returns must still be JSON, and is what `parse`
+        gets.
+        """
+        return body
+
     def parse(self, payload: Any, headers: Mapping[str, str]) -> Sequence[Change]:
         """Return the changes an event describes.
 

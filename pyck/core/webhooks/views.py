@@ -67,7 +67,8 @@ def receive_webhook(request: HttpRequest, source: str) -> HttpResponse:
     # One INSERT, which does nothing when the event is already stored (a redelivery): never an error, never a
     # second row, and an event stored earlier keeps its status (a failed one stays due for its retry).
     WebhookEvent.objects.bulk_create(
-        [WebhookEvent(source=source, event_id=event_id, body=body, headers=kept)], ignore_conflicts=True
+        [WebhookEvent(source=source, event_id=event_id, body=receiver.stored_body(body), headers=kept)],
+        ignore_conflicts=True,
     )
     if enqueues():
         transaction.on_commit(_enqueue_processing)

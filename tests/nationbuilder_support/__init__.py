@@ -1,0 +1,1 @@
+"""The models of the docs page "NationBuilder", synced by the tests of `pyck.contrib.nationbuilder`."""

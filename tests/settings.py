@@ -65,3 +65,5 @@ LOGGING = {
 
 # The secret of the webhook receivers of tests/webhook_support (a Standard Webhooks "whsec_" secret).
 HELPDESK_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+# The signing secret of the Stripe receiver of tests/stripe_support (a Stripe "whsec_" endpoint secret).
+STRIPE_WEBHOOK_SECRET = "whsec_test_0123456789abcdefLocalStripeSecret"

@@ -1020,3 +1020,10 @@ def test_the_stripe_first_sync_runs_against_a_local_stripe_server(
         assert got.split(" in ")[0] == expected.replace("billing.", "stripe_support.").split(" in ")[0]
     assert printed[2] == shown[2]
 
+
+@exercises(STRIPE, "stripe-webhooks")
+def test_the_stripe_webhooks_module_is_the_one_the_tests_register() -> None:
+    (block,) = named(STRIPE, "stripe-webhooks")
+    source = (ROOT / "tests" / "stripe_support" / "webhooks.py").read_text(encoding="utf-8")
+    assert _without_docstring(block.code) == _without_docstring(source.replace("stripe_support.", "billing."))
+

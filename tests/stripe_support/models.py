@@ -4,16 +4,18 @@ from datetime import timedelta
 
 from django.db import models
 
+from pyck.contrib.stripe import stripe_incremental
 from pyck.core.datasources import OnDelete, SyncConfig, SyncedModel
 
 from . import datasources
 
 
 def stripe_config(datasource, **options):
-    """Every model: synced every 5 minutes, `created_at` read from the resource's property."""
+    """Every model: changes read from the Events API every 5 minutes, a full sync once a day."""
     return SyncConfig(
         datasource=datasource,
         sync_interval=timedelta(minutes=5),
+        incremental=stripe_incremental(reconcile_interval=timedelta(days=1)),
         field_map={"created_at": "created_at"},
         **options,
     )

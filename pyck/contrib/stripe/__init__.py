@@ -11,7 +11,16 @@ customers = StripeDatasource(resource_type=Customer)
 deleted object as not found. The docs page "Stripe" has a complete example.
 """
 
-from .datasources import API_ROOT, DEFAULT_API_VERSION, OBJECT_TYPES, RATE_LIMIT, StripeDatasource, object_type_of
+from .datasources import (
+    API_ROOT,
+    DEFAULT_API_VERSION,
+    OBJECT_TYPES,
+    RATE_LIMIT,
+    StripeDatasource,
+    object_type_of,
+    stripe_incremental,
+)
+from .events import EVENTS_KEPT, changed_since, event_types
 from .pagination import MAX_LIMIT, StripePaginator
 from .resources import (
     Charge,
@@ -30,6 +39,7 @@ from .resources import (
 __all__ = [
     "API_ROOT",
     "DEFAULT_API_VERSION",
+    "EVENTS_KEPT",
     "MAX_LIMIT",
     "OBJECT_TYPES",
     "RATE_LIMIT",
@@ -45,6 +55,9 @@ __all__ = [
     "StripeObject",
     "StripePaginator",
     "Subscription",
+    "changed_since",
+    "event_types",
     "from_unix",
     "object_type_of",
+    "stripe_incremental",
 ]

@@ -28,19 +28,33 @@ What it relies on, from Stripe's documentation:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import requests
 from django.conf import settings
 
-from pyck.core.exceptions import ConfigurationError, DatasourceError
+from pyck.core.base import Listed
+from pyck.core.exceptions import ConfigurationError, DatasourceError, InvalidResourceError
+from pyck.core.options import Incremental
 from pyck.core.rest import RestDatasource
+
+from .events import EVENTS_KEPT, ChangedRecords, changed_since
 
 from .pagination import StripePaginator
 from .resources import Charge, Customer, Invoice, PaymentIntent, Price, Product, Subscription
 
-__all__ = ["API_ROOT", "DEFAULT_API_VERSION", "OBJECT_TYPES", "RATE_LIMIT", "StripeDatasource", "object_type_of"]
+__all__ = [
+    "API_ROOT",
+    "DEFAULT_API_VERSION",
+    "OBJECT_TYPES",
+    "RATE_LIMIT",
+    "StripeDatasource",
+    "object_type_of",
+    "stripe_incremental",
+]
 
 logger = logging.getLogger("pyck.contrib.stripe")
 
@@ -72,6 +86,29 @@ def object_type_of(resource_type: Any) -> tuple[str, str] | None:
         if cls in OBJECT_TYPES:
             return OBJECT_TYPES[cls]
     return None
+
+
+def stripe_incremental(
+    *, reconcile_interval: timedelta = timedelta(days=1), lookback: int = 300
+) -> Incremental:
+    """The `Incremental` of a model synced by a `StripeDatasource`: incremental runs read the Events API (see
+    `pyck.contrib.stripe.events`) from the model's cursor, `seen_at`, minus `lookback` seconds (for the
+    difference between your clock, which stamps full listings, and Stripe's, which stamps events).
+
+    Args:
+        reconcile_interval: how often a run is a full listing (which also finds deleted objects). At most 29
+            days: Stripe keeps events for 30, and a cursor older than that cannot be caught up with events.
+        lookback: seconds read again before the cursor.
+
+    Raises:
+        ConfigurationError: `reconcile_interval` is 30 days or more.
+    """
+    if reconcile_interval >= timedelta(seconds=EVENTS_KEPT - 24 * 3600):
+        raise ConfigurationError(
+            f"stripe_incremental(reconcile_interval={reconcile_interval}): Stripe keeps events for 30 days; a full "
+            "run must come at most 29 days after the last, so that no incremental run starts before them"
+        )
+    return Incremental(field="seen_at", lookback=lookback, reconcile_interval=reconcile_interval)
 
 
 class StripeDatasource(RestDatasource[Any]):
@@ -149,6 +186,29 @@ class StripeDatasource(RestDatasource[Any]):
         if self.expand and "expand[]" not in query:
             query["expand[]"] = list(self.expand)
         return super().get(id, **query)
+
+    def read_listing(self, filter: Mapping[str, Any], *, start: Any = None) -> Iterator[Listed]:
+        """The listing a sync reads (see `RestDatasource.read_listing`), each record's `seen_at` the time it
+        started: a change made while it was read has an event at least as late, which the next incremental run
+        reads."""
+        started = int(time.time())
+        for record, position in super().read_listing(filter, start=start):
+            if not isinstance(record, InvalidResourceError) and hasattr(record, "seen_at"):
+                record.seen_at = started
+            yield record, position
+
+    def list_changed(self, since: Any, **filter: Any) -> ChangedRecords:
+        """The records created or updated since `since` (Unix seconds), read from the Events API (see
+        `pyck.contrib.stripe.events.changed_since`); the sync engine calls it for incremental runs
+        (`stripe_incremental`).
+
+        Raises:
+            ConfigurationError: `filter` is given (events cannot be filtered as a list is), or `since` is older
+                than the 30 days of events Stripe keeps.
+        """
+        if filter:
+            raise ConfigurationError(f"{self}: an incremental run through the Events API cannot apply a filter ({sorted(filter)})")
+        return changed_since(self, int(since))
 
     def get_status_error(self, response: requests.Response, *, method: str, url: str) -> DatasourceError:
         """pyck's error for the answer, with Stripe's `error.message` (and `error.code`) quoted."""

@@ -47,13 +47,17 @@ def from_unix(seconds: int | None) -> datetime | None:
 
 @dataclass
 class StripeObject:
-    """What every Stripe object has: `id`, `object` (its type: `"customer"`), `created`, `livemode`, `metadata`."""
+    """What every Stripe object has: `id`, `object` (its type: `"customer"`), `created`, `livemode`, `metadata`;
+    and `seen_at`, which pyck sets."""
 
     id: str
     object: str = ""
     created: int | None = None
     livemode: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
+    seen_at: int | None = None
+    """Not Stripe's: when pyck knew this state (Unix seconds), the cursor of incremental runs (see
+    `stripe_incremental`): the start of the full listing that read it, or the time of the event that carried it."""
 
     @property
     def created_at(self) -> datetime | None:

@@ -38,10 +38,9 @@ from pyck.core.exceptions import ConfigurationError
 from pyck.core.models.synced import SyncedModel
 from pyck.core.webhooks import Change, Rejected, WebhookReceiver
 
-__all__ = ["ENDED_NOT_DELETED", "StripeWebhookReceiver", "event_changes"]
+from .events import ENDED_NOT_DELETED
 
-ENDED_NOT_DELETED = frozenset({"subscription"})
-"""Object types whose `*.deleted` event means "ended", not deleted (https://docs.stripe.com/api/events/types)."""
+__all__ = ["StripeWebhookReceiver", "event_changes"]
 
 
 def event_changes(event: Any, models: Mapping[str, type[SyncedModel]]) -> list[Change]:

@@ -21,10 +21,11 @@
   `{"id": "evt_…", "object": "event", "type", "created", "data": {"object": ...}}`
   (https://docs.stripe.com/api/events/object). Events older than 30 days are not listed ("List events, going
   back up to 30 days").
-- Rate limit: at most `rate_limit` requests (25 by default, Stripe's default per endpoint, and its whole limit
-  in a sandbox) in any one second per endpoint; the one over it answers 429 with the error code `rate_limit`
-  (https://docs.stripe.com/rate-limits, https://docs.stripe.com/error-codes#rate-limit). No `Retry-After`: the
-  docs promise none.
+- Rate limit: `rate_limit` requests a second per endpoint (25 by default: Stripe's default per endpoint, and its
+  whole limit in a sandbox), counted with a token bucket holding a second's worth, as Stripe's own limiter does
+  ("we use the token bucket algorithm", https://stripe.com/blog/rate-limiters); a request finding the bucket
+  empty answers 429 with the error code `rate_limit` (https://docs.stripe.com/rate-limits,
+  https://docs.stripe.com/error-codes#rate-limit). No `Retry-After`: the docs promise none.
 - Errors are `{"error": {"type", "code", "message"}}` (https://docs.stripe.com/api/errors).
 
 From Python::
@@ -39,7 +40,6 @@ From Python::
 
 from __future__ import annotations
 
-import collections
 import fnmatch
 import itertools
 import json
@@ -93,7 +93,7 @@ class _State:
     events: list[dict[str, Any]] = field(default_factory=list)
     api_keys: set[str] = field(default_factory=set)
     received: list[Received] = field(default_factory=list)
-    windows: dict[str, collections.deque[float]] = field(default_factory=dict)
+    buckets: dict[str, list[float]] = field(default_factory=dict)
     rate_limit: int = 25
     clock: float | None = None
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -171,12 +171,12 @@ def _answer(state: _State, path: str, query: dict[str, list[str]], authorization
 
 def _allowed(state: _State, endpoint: str) -> bool:
     now = time.monotonic()
-    window = state.windows.setdefault(endpoint, collections.deque())
-    while window and window[0] <= now - 1.0:
-        window.popleft()
-    if len(window) >= state.rate_limit:
+    bucket = state.buckets.setdefault(endpoint, [float(state.rate_limit), now])  # [tokens, last refill]
+    bucket[0] = min(float(state.rate_limit), bucket[0] + (now - bucket[1]) * state.rate_limit)
+    bucket[1] = now
+    if bucket[0] < 1.0:
         return False
-    window.append(now)
+    bucket[0] -= 1.0
     return True
 
 

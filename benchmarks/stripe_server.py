@@ -96,6 +96,7 @@ class _State:
     buckets: dict[str, list[float]] = field(default_factory=dict)
     rate_limit: int = 25
     clock: float | None = None
+    monotonic: Any = time.monotonic
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -170,7 +171,7 @@ def _answer(state: _State, path: str, query: dict[str, list[str]], authorization
 
 
 def _allowed(state: _State, endpoint: str) -> bool:
-    now = time.monotonic()
+    now = state.monotonic()
     bucket = state.buckets.setdefault(endpoint, [float(state.rate_limit), now])  # [tokens, last refill]
     bucket[0] = min(float(state.rate_limit), bucket[0] + (now - bucket[1]) * state.rate_limit)
     bucket[1] = now
@@ -231,8 +232,10 @@ def _events(state: _State, query: dict[str, list[str]]) -> list[dict[str, Any]]:
 class StripeServer:
     """The local Stripe API, serving on a free port of 127.0.0.1 until `close()`."""
 
-    def __init__(self, *, rate_limit: int = 25) -> None:
-        self.state = _State(rate_limit=rate_limit)
+    def __init__(self, *, rate_limit: int = 25, monotonic: Any = time.monotonic) -> None:
+        """Serve with `rate_limit` requests a second per endpoint; `monotonic` is the rate limiter's clock
+        (seconds; tests pass a fake one)."""
+        self.state = _State(rate_limit=rate_limit, monotonic=monotonic)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
         self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-server", daemon=True)

@@ -21,14 +21,21 @@ KEY = "sk_test_rate_0123456789"
 
 
 def test_a_burst_past_the_second_s_worth_of_requests_answers_429_rate_limit() -> None:
-    with StripeServer() as server, requests.Session() as session:
+    now = [1000.0]  # the server's rate-limit clock, moved by hand
+    with StripeServer(monotonic=lambda: now[0]) as server, requests.Session() as session:
         server.api_keys.add(KEY)
         server.add("customer", {"id": "cus_1"})
-        answers = [session.get(f"{server.url}/v1/customers/cus_1", headers={"Authorization": f"Bearer {KEY}"}) for _ in range(30)]
-    statuses = [a.status_code for a in answers]
-    # The bucket holds 25; the few milliseconds of the burst refill at most a token or two.
-    assert statuses[:25] == [200] * 25 and 429 in statuses[25:] and statuses.count(200) <= 27
-    assert answers[-1].json()["error"]["code"] == "rate_limit"
+
+        def burst(n: int) -> list[int]:
+            return [session.get(f"{server.url}/v1/customers/cus_1", headers={"Authorization": f"Bearer {KEY}"}).status_code for _ in range(n)]
+
+        first = burst(30)
+        now[0] += 0.2  # 5 tokens back
+        second = burst(6)
+        last = session.get(f"{server.url}/v1/customers/cus_1", headers={"Authorization": f"Bearer {KEY}"})
+    assert first == [200] * 25 + [429] * 5
+    assert second == [200] * 5 + [429]
+    assert last.json()["error"]["code"] == "rate_limit"
 
 
 def test_a_datasource_at_its_default_rate_gets_no_429(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "tests.webhook_support",
     "tests.sheets_support",
     "tests.airtable_support",
+    "tests.stripe_support",
 ]
 
 MIDDLEWARE = [
@@ -76,3 +77,5 @@ CACHES = {
     "nationbuilder": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/5"},
 }
 NATIONBUILDER_CACHE = "nationbuilder"
+# The signing secret of the Stripe receiver of tests/stripe_support (a Stripe "whsec_" endpoint secret).
+STRIPE_WEBHOOK_SECRET = "whsec_test_0123456789abcdefLocalStripeSecret"

@@ -58,7 +58,8 @@ PUSH = "guide/push.md"
 WEBHOOKS = "guide/webhooks.md"
 SHEETS = "datasources/google-sheets.md"
 AIRTABLE = "datasources/airtable.md"
-TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL, PUSH, WEBHOOKS, SHEETS, AIRTABLE)
+STRIPE = "datasources/stripe.md"
+TESTED_PAGES = (GUIDE, WRITING, INCREMENTAL, PUSH, WEBHOOKS, SHEETS, AIRTABLE, STRIPE)
 
 _FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<attrs>[^\n]*)\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _DIRECTIVE = re.compile(r"^<!--\s*docs-test:\s*(?P<text>.*?)\s*-->\s*$")
@@ -1117,3 +1118,62 @@ def test_the_nationbuilder_webhooks_block_registers_its_receivers(monkeypatch: p
 def test_every_python_block_of_the_nationbuilder_page_is_exercised() -> None:
     missing = [str(b) for b in python_blocks(NATIONBUILDER) if (NATIONBUILDER, b.directive) not in _EXERCISED]
     assert not missing, f"blocks nothing runs: {missing}"
+
+
+# --- Provided datasources: Stripe ---------------------------------------------------------------------------
+
+
+@exercises(STRIPE, "stripe-module")
+@exercises(STRIPE, "stripe-models")
+def test_the_stripe_page_code_is_what_the_stripe_tests_sync() -> None:
+    (module,), (models_block,) = named(STRIPE, "stripe-module"), named(STRIPE, "stripe-models")
+    support = ROOT / "tests" / "stripe_support"
+    assert _without_docstring(module.code) == _without_docstring((support / "datasources.py").read_text(encoding="utf-8"))
+    assert _without_docstring(models_block.code) == _without_docstring((support / "models.py").read_text(encoding="utf-8"))
+
+
+@exercises(STRIPE, "stripe-settings")
+def test_the_stripe_settings_read_the_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    (block,) = named(STRIPE, "stripe-settings")
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_docs")
+    namespace = run(block.code)
+    assert (namespace["STRIPE_API_KEY"], namespace["STRIPE_API_VERSION"]) == ("sk_test_docs", "2025-07-30.basil")
+
+
+@exercises(STRIPE, "stripe-first-sync")
+@pytest.mark.django_db(transaction=True)
+def test_the_stripe_first_sync_runs_against_a_local_stripe_server(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Imported here: the server and the test app's modules are this test's alone.
+    from benchmarks.stripe_server import StripeServer
+    from tests.stripe_support import datasources as stripe_datasources
+    from tests.stripe_support import models as stripe_models
+
+    (block,) = named(STRIPE, "stripe-first-sync")
+    with StripeServer(rate_limit=1000) as server:
+        server.api_keys.add("sk_test_docs")
+        settings.STRIPE_API_KEY = "sk_test_docs"
+        for i in range(250):
+            server.add("customer", {"id": f"cus_{i}", "email": f"c{i}@example.org"})
+        server.add("subscription", {"id": "sub_1", "customer": "cus_1", "status": "active"})
+        server.add("subscription", {"id": "sub_2", "customer": "cus_2", "status": "active"})
+        for datasource in (stripe_datasources.customers, stripe_datasources.subscriptions):
+            monkeypatch.setattr(datasource, "base_url", f"{server.url}/v1")
+        monkeypatch.setitem(sys.modules, "billing", types.ModuleType("billing"))
+        monkeypatch.setitem(sys.modules, "billing.models", stripe_models)
+        run(block.code, where=str(block))
+    printed = capsys.readouterr().out.splitlines()
+    shown = [line.split("# ", 1)[1] for line in block.code.splitlines() if "# " in line]
+    assert len(printed) == len(shown) == 3
+    for got, expected in zip(printed[:2], shown[:2], strict=True):
+        assert got.split(" in ")[0] == expected.replace("billing.", "stripe_support.").split(" in ")[0]
+    assert printed[2] == shown[2]
+
+
+@exercises(STRIPE, "stripe-webhooks")
+def test_the_stripe_webhooks_module_is_the_one_the_tests_register() -> None:
+    (block,) = named(STRIPE, "stripe-webhooks")
+    source = (ROOT / "tests" / "stripe_support" / "webhooks.py").read_text(encoding="utf-8")
+    assert _without_docstring(block.code) == _without_docstring(source.replace("stripe_support.", "billing."))
+

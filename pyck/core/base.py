@@ -11,11 +11,14 @@ import inspect
 import logging
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from .exceptions import ConfigurationError, InvalidResourceError, NotFoundError
 
-__all__ = ["Datasource", "Listed", "MockDatasource", "ResourceT", "has_tombstones", "listing_of", "skip_tombstone"]
+__all__ = [
+    "Datasource", "Deleted", "Listed", "MockDatasource", "ResourceT", "has_tombstones", "listing_of", "skip_tombstone",
+]
 
 logger = logging.getLogger("pyck.records")
 
@@ -24,6 +27,29 @@ ResourceT = TypeVar("ResourceT")
 Listed = tuple[Any, Any]
 """What `Datasource.read_listing` yields for each record: the record (or the `InvalidResourceError` of a record
 that could not be read), and the listing's position after it (`None` when the listing cannot resume)."""
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A record the API says is deleted, by its id: what `list_changed()` (or a listing) yields in place of the
+    record when the API reports deletions as changes, as Stripe's `customer.deleted` events do.
+
+    ```python
+    def list_changed(self, since, **filter):
+        for event in self.events_since(since):
+            yield Deleted(event["id"]) if event["deleted"] else self.deserialize(event["object"])
+    ```
+
+    A sync whose listing completes (incremental or full) deletes the row of each `Deleted` id under
+    `OnDelete.DELETE`, as `apply_records(deleted=...)` does, without asking `get()`: the API said so. Under
+    `OnDelete.KEEP` the rows are kept, and the run's notes say how many. A row is not deleted when the listing
+    failed: the incremental cursor did not move, so the next run reads the deletion again.
+
+    Args:
+        id: the record's id, as the records carry it (converted as their ids are).
+    """
+
+    id: Any
 
 
 class Datasource(Generic[ResourceT], abc.ABC):
@@ -287,7 +313,7 @@ def listing_of(datasource: Datasource[Any], records: Iterable[Any]) -> Iterator[
     while True:
         try:
             record = next(iterator)
-            if not tombstones or not skip_tombstone(datasource, record):
+            if isinstance(record, Deleted) or not tombstones or not skip_tombstone(datasource, record):
                 yield record, None
         except StopIteration:
             return

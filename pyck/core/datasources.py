@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .base import Datasource, MockDatasource, ResourceT
+from .base import Datasource, Deleted, MockDatasource, ResourceT
 from .exceptions import (
     ConfigurationError,
     DatasourceError,
@@ -52,6 +52,7 @@ __all__ = [
     "CursorPaginator",
     "Datasource",
     "DatasourceError",
+    "Deleted",
     "ForEach",
     "Incremental",
     "InvalidResourceError",

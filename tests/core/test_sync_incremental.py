@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from pyck.core.sync import batches
 from pyck.core.sync.checkpoint import RunState
-from pyck.core.datasources import Incremental, MockDatasource, OnDelete, RestDatasource
-from pyck.core.exceptions import ConfigurationError
+from pyck.core.datasources import Deleted, Incremental, MockDatasource, OnDelete, RestDatasource
+from pyck.core.exceptions import ConfigurationError, ResponseError
 from pyck.core.models import SyncRun, SyncState
 from pyck.core.sync import sync_model
 from tests.testapp.models import Ticket
@@ -316,6 +316,48 @@ def test_list_changed_hook_is_used_without_param(monkeypatch):
     assert sync_model(Ticket).mode == "full" and source.asked == []
     result = sync_model(Ticket)
     assert result.mode == "incremental" and source.asked == [T0 + timedelta(minutes=5)] and result.unchanged == 1
+
+
+class _ChangesWithDeletions(MockDatasource[TicketResource]):
+    """Reports the deletion of ticket 2 as a change, as Stripe's Events API does (`Deleted`)."""
+
+    fail = False
+
+    def list_changed(self, since: Any, **filter: Any) -> Any:
+        yield from (t for t in self.list(**filter) if t.updated_at >= since)
+        yield Deleted(2)
+        if self.fail:
+            raise ResponseError("the changes' second page failed", datasource=self)
+
+
+def _sync_with_deletions(monkeypatch: pytest.MonkeyPatch, on_delete: OnDelete) -> _ChangesWithDeletions:
+    tickets = [TicketResource(id=i, subject="s", status="open", updated_at=T0 + timedelta(minutes=i)) for i in range(1, 4)]
+    source = _ChangesWithDeletions(tickets, resource_type=TicketResource)
+    monkeypatch.setattr(Ticket.sync_config, "datasource", source)
+    monkeypatch.setattr(Ticket.sync_config, "incremental", Incremental(field="updated_at"))
+    monkeypatch.setattr(Ticket.sync_config, "on_delete", on_delete)
+    assert sync_model(Ticket).mode == "full"
+    return source
+
+
+def test_an_incremental_run_deletes_the_rows_its_changes_say_are_deleted(monkeypatch):
+    _sync_with_deletions(monkeypatch, OnDelete.DELETE)
+    result = sync_model(Ticket)
+    assert (result.mode, result.deleted) == ("incremental", 1)
+    assert sorted(Ticket.objects.values_list("external_id", flat=True)) == [1, 3]
+    assert SyncRun.objects.filter(mode="incremental").get().deleted == 1
+
+
+def test_deletions_reported_as_changes_keep_their_rows_under_keep_and_after_a_failed_listing(monkeypatch):
+    source = _sync_with_deletions(monkeypatch, OnDelete.KEEP)
+    result = sync_model(Ticket)
+    assert (result.mode, result.deleted) == ("incremental", 0)
+    assert "kept the rows of 1 records the API says are deleted (OnDelete.KEEP)" in " ".join(result.notes)
+    monkeypatch.setattr(Ticket.sync_config, "on_delete", OnDelete.DELETE)
+    source.fail = True
+    result = sync_model(Ticket)
+    assert result.status == "failed" and result.deleted == 0
+    assert sorted(Ticket.objects.values_list("external_id", flat=True)) == [1, 2, 3]
 
 
 def test_incremental_mode_needs_an_incremental_config(monkeypatch):

@@ -67,7 +67,8 @@ def test_a_subscription_reads_the_customer_subscription_events(server: StripeSer
     assert Subscription.objects.get().status == "canceled"
 
 
-def test_a_deleted_object_is_left_to_the_full_run(server: StripeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_deleted_object_is_deleted_by_the_incremental_run(server: StripeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its latest event is customer.deleted: the run deletes the row (OnDelete.DELETE) without a get().
     monkeypatch.setattr(time, "time", lambda: NOW)
     server.set_clock(NOW - 1000)
     customers(server, 2)
@@ -75,10 +76,12 @@ def test_a_deleted_object_is_left_to_the_full_run(server: StripeServer, monkeypa
     server.set_clock(NOW + 1)
     server.update("customer", "cus_00001", email="changed@example.org")
     server.delete("customer", "cus_00001")
+    server.reset_counts()
     result = sync_model(Customer)
-    assert (result.mode, result.updated, result.deleted) == ("incremental", 0, 0)
-    assert Customer.objects.get(external_id="cus_00001").email == "c1@example.org"
-    assert sync_model(Customer, mode="full").deleted == 1
+    assert (result.mode, result.updated, result.deleted) == ("incremental", 0, 1)
+    assert list(Customer.objects.values_list("external_id", flat=True)) == ["cus_00000"]
+    assert not server.requests_to("/v1/customers/cus_00001")
+    assert sync_model(Customer, mode="full").deleted == 0
 
 
 def test_a_cursor_older_than_the_events_kept_is_refused_with_a_full_sync_as_the_way_out(server: StripeServer) -> None:

@@ -15,8 +15,9 @@ What it relies on, from Stripe's documentation:
 
 An incremental run yields each object created or updated since `since`, once, as its latest event carries it,
 with `seen_at` set to that event's `created`: the model's cursor becomes the time of the latest event read. An
-object whose latest event is `<type>.deleted` is left out: an incremental run never deletes (the webhook
-receiver applies that event, and the next full run confirms the deletion with `get()`).
+object whose latest event is `<type>.deleted` is yielded as `Deleted(id)`: the run deletes its row under
+`OnDelete.DELETE` once the listing completes (except a subscription's, whose `customer.subscription.deleted`
+means it ended: its object is written, with its `canceled` status).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from pyck.core.base import Deleted
 from pyck.core.exceptions import ConfigurationError, InvalidResourceError, ResponseError
 from pyck.core.pagination import Page
 
@@ -100,9 +102,10 @@ def changed_since(datasource: Any, since: int, *, now: float | None = None) -> C
                 latest[obj["id"]] = event  # events come newest first: the first one seen is the latest
     items: list[Any] = []
     for event in sorted(latest.values(), key=lambda e: (e.get("created", 0), e.get("id", ""))):
-        if event["type"].endswith(".deleted") and datasource.object_type not in ENDED_NOT_DELETED:
-            continue
         obj = event["data"]["object"]
+        if event["type"].endswith(".deleted") and datasource.object_type not in ENDED_NOT_DELETED:
+            items.append(Deleted(obj["id"]))
+            continue
         try:
             record = datasource.deserialize_record(obj, url=datasource.redact(url), record_id=obj["id"])
         except InvalidResourceError as error:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Q
 
 from ..exceptions import DatasourceError, NotFoundError
@@ -20,9 +21,11 @@ from ..options import RunOptions, SyncConfig
 from .batches import write_batch
 from .changes import delete_rows
 from .context import RunContext, SeenRows
+from .locks import lock_writes
+from .plan import RecordFailure, get_plan
 from .results import RecordError, SyncResult, warn
 
-__all__ = ["delete_missing", "delete_options", "deletion_arguments", "nothing_deleted"]
+__all__ = ["delete_ids", "delete_missing", "delete_options", "deletion_arguments", "nothing_deleted"]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -165,6 +168,29 @@ def delete_missing(
             label, result.deleted, failed_rows,
         )
 
+
+
+def delete_ids(model: type[SyncedModel], ids: list[Any], result: SyncResult, fail: Callable[[Any, str], None], size: int) -> None:
+    """Delete the rows of `model` whose external ids are `ids` (as records carry them: `apply_records(deleted=...)`,
+    the `Deleted` markers of a listing), `size` ids per transaction, each under the write lock; count them in
+    `result.deleted`, and fail the ids the external id column cannot hold. An id with no row is ignored."""
+    plan = get_plan(model)
+    key_of = plan.key_function()
+    keys: dict[Any, None] = {}
+    for raw_id in ids:
+        try:
+            keys[key_of(raw_id)] = None
+        except (RecordFailure, AttributeError, KeyError, TypeError) as error:
+            fail(raw_id, f"cannot read its id ({error})")
+    manager = model._base_manager
+    ext = plan.external_id.attname
+    label = model._meta.label
+    pending = list(keys)
+    for start in range(0, len(pending), size):
+        with transaction.atomic():
+            lock_writes(model)
+            per_model = delete_rows(manager.filter(**{f"{ext}__in": pending[start : start + size]}))
+        result.deleted += per_model.get(label, 0)
 
 def nothing_deleted(result: SyncResult, label: str, why: str, max_errors: int) -> None:
     """Say, in `result`'s errors and the log, that nothing was deleted after a complete listing, and `why`."""

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from ..exceptions import ConfigurationError
@@ -21,12 +20,11 @@ from ..models.synced import SyncedModel
 from ..signals import sync_started
 from .batches import write_batch
 from .bulk import max_parameters
-from .changes import delete_rows
 from .context import RunContext
+from .deletion import delete_ids
 from .duplicates import report_duplicates
 from .history import finish_run, record_outcome
-from .locks import lock_writes, mark_pushed
-from .plan import RecordFailure, get_plan
+from .locks import mark_pushed
 from .results import RecordError, SyncResult, add_outcome, copy_result, record_failer
 from .upsert import Outcome
 
@@ -104,7 +102,7 @@ def apply_records(model: type[SyncedModel], records: Iterable[Any], *, deleted: 
         for batch, last in _batches(records, batch_size):
             add_outcome(result, write_batch(context, model, batch, end if last and not ids else None), fail)
         if ids:
-            _delete(model, ids, result, fail, batch_size)
+            delete_ids(model, ids, result, fail, batch_size)
         result.status = SyncStatus.PARTIAL if result.failed else SyncStatus.SUCCEEDED
     except BaseException as error:
         result.status = SyncStatus.FAILED
@@ -142,24 +140,3 @@ def _batches(records: Iterable[Any], size: int) -> Iterator[tuple[list[Any], boo
         batch = following
 
 
-
-def _delete(model: type[SyncedModel], ids: list[Any], result: SyncResult, fail: Callable[[Any, str], None], size: int) -> None:
-    """Delete the rows of `model` whose external ids are `ids`, `size` ids per transaction, each under the write
-    lock; count them in `result.deleted`, and fail the ids the external id column cannot hold."""
-    plan = get_plan(model)
-    key_of = plan.key_function()
-    keys: dict[Any, None] = {}
-    for raw_id in ids:
-        try:
-            keys[key_of(raw_id)] = None
-        except (RecordFailure, AttributeError, KeyError, TypeError) as error:
-            fail(raw_id, f"cannot read its id ({error})")
-    manager = model._base_manager
-    ext = plan.external_id.attname
-    label = model._meta.label
-    pending = list(keys)
-    for start in range(0, len(pending), size):
-        with transaction.atomic():
-            lock_writes(model)
-            per_model = delete_rows(manager.filter(**{f"{ext}__in": pending[start : start + size]}))
-        result.deleted += per_model.get(label, 0)

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..base import Deleted
 from ..exceptions import DatasourceError, InvalidResourceError, SyncError
 from ..models.runs import SyncRun, SyncStatus
 from ..models.synced import SyncedModel
@@ -24,7 +25,7 @@ from .bulk import max_parameters
 from .checkpoint import RunState
 from .children import ChildListing
 from .context import RunContext, SeenRows
-from .deletion import delete_missing, deletion_arguments, nothing_deleted
+from .deletion import delete_ids, delete_missing, deletion_arguments, nothing_deleted
 from .duplicates import report_duplicates
 from .failures import FailedRecords
 from .history import close_dead_runs, finish_run, record_outcome
@@ -102,6 +103,8 @@ def run_sync(
         count_failure(record_id, reason)
 
     batches = records = read = 0
+    # The ids of the records the listing says are deleted (`Deleted`), deleted once it completes.
+    gone: list[Any] = []
     unexpected: BaseException | None = None
     # The outcome written with the last batch, in its transaction (a flush to disk fewer), if it was.
     recorded: dict[str, Any] | None = None
@@ -126,6 +129,9 @@ def run_sync(
             for resource, position in listing(datasource, filter_, run, children):
                 run.position = position
                 read += 1
+                if isinstance(resource, Deleted):
+                    gone.append(resource.id)
+                    continue
                 if isinstance(resource, InvalidResourceError):
                     failed.listed(resource, position, read)
                     result.failed += 1
@@ -191,6 +197,11 @@ def run_sync(
         context.confirmations.pop(model, None)
     result.cursor = run.cursor
 
+    if gone and unexpected is None and result.status != SyncStatus.FAILED and not result.truncated:
+        if on_delete is OnDelete.DELETE:
+            delete_ids(model, gone, result, fail, batch_size)
+        else:
+            note(result, f"{label}: kept the rows of {len(gone)} records the API says are deleted (OnDelete.KEEP)")
     # A listing in which records failed is still complete (see failures.FailedRecords), and so is a child
     # listing in which some parents' listings failed: their rows are spared.
     failed.unknown_before += run.failed_before  # read now: a checkpoint refused at its page sets it to 0

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "tests.tombstone_support",
     "tests.webhook_support",
     "tests.sheets_support",
+    "tests.action_network_support",
 ]
 
 MIDDLEWARE = [

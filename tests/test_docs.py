@@ -1016,9 +1016,10 @@ def test_the_action_network_first_sync_runs_against_a_local_server(
         settings.ACTION_NETWORK_API_KEY = "an-docs-key"
         monkeypatch.setattr(ActionNetworkDatasource, "base_url", f"{server.url}/api/v2")
         monkeypatch.setattr(pyck.core.http, "_sleep", time.sleep)  # the server enforces 4 requests a second
-        for name in ("volunteer", "donor"):
-            server.add("tags", {"name": name})
+        volunteer, donor = (server.add("tags", {"name": name}) for name in ("volunteer", "donor"))
         people = [server.add("people", {"given_name": f"P{i}"}) for i in range(30)]
+        for tag, pid in ((volunteer, people[0]), (volunteer, people[1]), (volunteer, people[2]), (donor, people[0])):
+            server.add("taggings", {}, parent=("tags", tag), links={"osdi:person": ("people", pid)})
         event = server.add("events", {"title": "Rally"})
         for pid in people[:3]:
             server.add("attendances", {"status": "accepted"}, parent=("events", event), links={"osdi:person": ("people", pid)})
@@ -1028,6 +1029,6 @@ def test_the_action_network_first_sync_runs_against_a_local_server(
         run(block.code, where=str(block))
     printed = capsys.readouterr().out.splitlines()
     shown = [line.split("# ", 1)[1] for line in block.code.splitlines() if line.startswith("# ")]
-    assert len(printed) == len(shown) == 5
+    assert len(printed) == len(shown) == 6
     for got, said in zip(printed, shown, strict=True):
         assert got.split(" in ")[0] == said.replace("campaign.", "action_network_support.").split(" in ")[0]

@@ -19,7 +19,7 @@ from benchmarks.action_network_server import ActionNetworkServer
 from pyck.contrib.action_network import ActionNetworkDatasource
 from pyck.core.datasources import SyncRun
 from pyck.core.sync import sync_model
-from tests.action_network_support.models import Attendance, Donation, Event, Person, Tag
+from tests.action_network_support.models import Attendance, Donation, Event, Person, Tag, Tagging
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,3 +94,34 @@ def test_a_fifth_request_within_a_second_is_refused_by_the_server(server: Action
     answers = [requests.get(f"{server.url}/api/v2/people", headers={"OSDI-API-Token": KEY}, timeout=5).status_code
                for _ in range(5)]
     assert answers == [200, 200, 200, 200, 429]
+
+
+def test_person_tags_are_a_many_to_many_through_the_taggings_of_each_tag(server: ActionNetworkServer) -> None:
+    ann, bob, cy = (server.add("people", {"given_name": name}) for name in ("Ann", "Bob", "Cy"))
+    volunteer, donor = (server.add("tags", {"name": name}) for name in ("volunteer", "donor"))
+    for tag, person in ((volunteer, ann), (volunteer, bob), (donor, ann)):
+        server.add("taggings", {"item_type": "osdi:person"}, parent=("tags", tag), links={"osdi:person": ("people", person)})
+    for model in (Tag, Person, Tagging):
+        result = sync_model(model)
+        assert result.failed == 0 and not result.errors, result
+
+    def tags_of(pid: str) -> list[str]:
+        return sorted(Person.objects.get(external_id=pid).tags.values_list("name", flat=True))
+
+    assert (tags_of(ann), tags_of(bob), tags_of(cy)) == (["donor", "volunteer"], ["volunteer"], [])
+    assert sorted(Tag.objects.get(name="volunteer").people.values_list("given_name", flat=True)) == ["Ann", "Bob"]
+
+    # Ann loses "volunteer" (her tagging is gone from that tag's listing); a re-sync of people keeps the links.
+    (gone,) = [t for t, r in server.state.collections[(("tags", volunteer), "taggings")].items()
+               if r["_links"]["osdi:person"]["href"].endswith(ann)]
+    server.remove("taggings", gone, parent=("tags", volunteer))
+    assert sync_model(Person).failed == 0
+    assert tags_of(ann) == ["donor", "volunteer"]
+    result = sync_model(Tagging)
+    assert result.deleted == 1
+    assert (tags_of(ann), tags_of(bob)) == (["donor"], ["volunteer"])
+
+    # A person deleted remotely takes their links with them.
+    server.remove("people", bob)
+    assert sync_model(Person).deleted == 1
+    assert not Tagging.objects.filter(person__external_id=bob).exists()

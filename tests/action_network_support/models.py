@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from pyck.contrib.action_network.models import AbstractTagging
 from pyck.core.datasources import ForEach, OnDelete, SyncConfig, SyncedModel
 
 from .action_network import attendances, donations, events, people, tags
@@ -24,6 +25,12 @@ class Person(SyncedModel):
     family_name = models.CharField(max_length=200, null=True)
     email = models.EmailField(null=True)
     modified_date = models.DateTimeField(null=True)
+    # Linked through the taggings of each tag (/tags/{tag_id}/taggings).
+    tags = models.ManyToManyField(Tag, through="Tagging", related_name="people")
+
+
+class Tagging(AbstractTagging):
+    pass
 
 
 class Event(SyncedModel):

@@ -75,7 +75,7 @@ def test_deleted_records_are_deleted_and_a_failing_key_is_never_stored_or_logged
     ids = [server.add("people", {"given_name": f"P{i}"}) for i in range(3)]
     assert sync_model(Person).created == 3
     server.remove("people", ids[1])
-    result = sync_model(Person)
+    result = sync_model(Person, mode="full")
     assert result.deleted == 1 and set(Person.objects.values_list("external_id", flat=True)) == {ids[0], ids[2]}
 
     caplog.set_level(logging.DEBUG)
@@ -123,5 +123,39 @@ def test_person_tags_are_a_many_to_many_through_the_taggings_of_each_tag(server:
 
     # A person deleted remotely takes their links with them.
     server.remove("people", bob)
-    assert sync_model(Person).deleted == 1
+    assert sync_model(Person, mode="full").deleted == 1
     assert not Tagging.objects.filter(person__external_id=bob).exists()
+
+
+def test_an_incremental_run_asks_only_for_the_records_modified_since_the_last_run(server: ActionNetworkServer) -> None:
+    ids = [server.add("people", {"given_name": f"P{i}"}, modified=f"2024-03-01T10:{i:02d}:00Z") for i in range(60)]
+    assert sync_model(Person).created == 60
+    full = len(server.received())
+    assert full == 4  # three pages and the empty one past the last
+    server.reset_counts()
+    server.update("people", ids[7], {"given_name": "Renamed"}, modified="2024-03-02T08:30:00Z")
+    result = sync_model(Person)
+    # The changed record, and the one at the cursor (re-read: the filter starts a second before it).
+    assert (result.updated, result.unchanged, result.created) == (1, 1, 0)
+    assert Person.objects.get(external_id=ids[7]).given_name == "Renamed"
+    received = server.received()
+    assert received[0].query["filter"] == ["modified_date gt '2024-03-01T10:58:59Z'"]
+    assert len(received) == 2  # the one page of changes and the empty page after it
+
+    # The next run starts from the new cursor, a second before the latest modified_date seen.
+    server.reset_counts()
+    assert sync_model(Person).unchanged == 1
+    assert server.received()[0].query["filter"] == ["modified_date gt '2024-03-02T08:29:59Z'"]
+
+
+def test_the_filter_is_written_as_the_api_writes_dates() -> None:
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    from pyck.contrib.action_network.incremental import modified_after
+    from pyck.core.exceptions import ConfigurationError
+
+    assert modified_after(datetime(2024, 3, 1, 10, 0, 5, 999, tzinfo=UTC)) == "modified_date gt '2024-03-01T10:00:05Z'"
+    assert modified_after(datetime(2024, 3, 1, 12, tzinfo=timezone(timedelta(hours=2)))) == "modified_date gt '2024-03-01T10:00:00Z'"
+    assert modified_after(date(2014, 3, 25)) == "modified_date gt '2014-03-25'"
+    with pytest.raises(ConfigurationError):
+        modified_after("yesterday")

@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from pyck.contrib.action_network.incremental import modified_since
 from pyck.contrib.action_network.models import AbstractTagging
 from pyck.core.datasources import ForEach, OnDelete, SyncConfig, SyncedModel
 
@@ -18,6 +19,7 @@ class Person(SyncedModel):
     sync_config = SyncConfig(
         datasource=people,
         on_delete=OnDelete.DELETE,
+        incremental=modified_since(),  # filter=modified_date gt '...'
         field_map={"email": "email_addresses.0.address"},
     )
     external_id = models.CharField(max_length=100, unique=True)

@@ -1032,3 +1032,20 @@ def test_the_action_network_first_sync_runs_against_a_local_server(
     assert len(printed) == len(shown) == 6
     for got, said in zip(printed, shown, strict=True):
         assert got.split(" in ")[0] == said.replace("campaign.", "action_network_support.").split(" in ")[0]
+
+
+@exercises(ACTION_NETWORK, "an-webhooks")
+@exercises(ACTION_NETWORK, "an-urls")
+def test_the_action_network_webhook_code_is_what_the_webhook_tests_run() -> None:
+    (receiver,), (urls,) = named(ACTION_NETWORK, "an-webhooks"), named(ACTION_NETWORK, "an-urls")
+    support = ROOT / "tests" / "action_network_support"
+    tested = (support / "webhooks.py").read_text(encoding="utf-8").replace("action_network_support.", "campaign.")
+    assert _without_docstring(receiver.code) == _without_docstring(tested)
+    assert _without_docstring(urls.code) == _without_docstring((support / "urls.py").read_text(encoding="utf-8"))
+
+
+@exercises(ACTION_NETWORK, "an-webhook-settings")
+def test_the_action_network_webhook_token_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    (block,) = named(ACTION_NETWORK, "an-webhook-settings")
+    monkeypatch.setenv("ACTION_NETWORK_WEBHOOK_TOKEN", "an-docs-token")
+    assert run(block.code)["ACTION_NETWORK_WEBHOOK_TOKEN"] == "an-docs-token"

@@ -166,7 +166,8 @@ class ActionNetworkDatasource(RestDatasource[ResourceT]):
 
     def flatten(self, data: Any) -> dict[str, Any]:
         """The raw item as the resource type reads it: without `_links` and `_embedded`, with `id` (its
-        `action_network:` identifier) and each `links` field (the id its link's href ends in).
+        `action_network:` identifier) and each `links` field (the id its link's href ends in; absent when the
+        item has no such link, so that a sync leaves the relation as it was).
 
         Raises:
             InvalidResourceError: the item is not an object, or has no `action_network:` identifier.
@@ -179,7 +180,11 @@ class ActionNetworkDatasource(RestDatasource[ResourceT]):
             raise InvalidResourceError("the record has no action_network: identifier in identifiers", keyless=True)
         record["id"] = record_id
         for name, relation in self.links.items():
-            record[name] = link_id(data, relation)
+            # A link the item lacks stays absent (not None): a sync then leaves the column as it was, rather than
+            # clearing a relation because one payload (a webhook's) did not carry it.
+            linked = link_id(data, relation)
+            if linked is not None:
+                record[name] = linked
         return record
 
     def deserialize(self, data: Any) -> ResourceT:

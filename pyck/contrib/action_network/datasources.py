@@ -101,10 +101,12 @@ class ActionNetworkDatasource(RestDatasource[ResourceT]):
     """The API key; `None`: the `ACTION_NETWORK_API_KEY` setting."""
     requests_per_second: ClassVar[int] = 4
     """The documented limit: "API calls are limited to 4 requests per second" (https://actionnetwork.org/docs/v2/)."""
-    rate_margin: ClassVar[float] = 0.03
+    rate_margin: ClassVar[float] = 0.05
     """The share of the limit left unused, so that network jitter never puts five requests in one of the API's
     seconds: requests are spaced `(1 + rate_margin) / requests_per_second` seconds apart."""
     rate_limit = requests_per_second / (1 + rate_margin)
+    retry_after_429 = 1.0
+    """A 429 (requests bunched by network or machine load) waits one second, the API's window, then retries."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

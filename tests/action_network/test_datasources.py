@@ -124,3 +124,27 @@ def test_one_key_is_one_rate_limit_and_budget_in_redis_when_asked() -> None:
         assert (budget.requests, budget.seconds, budget.key, budget.cache) == (4, 1.0, people.rate_limit_key, "default")
     with override_settings(ACTION_NETWORK_API_KEY="another-key"):
         assert people.rate_limit_key != People(api_key=KEY).rate_limit_key
+
+
+@responses.activate
+def test_with_a_redis_budget_cache_every_datasource_of_one_key_counts_in_one_hashed_key(settings: Any) -> None:
+    redis = pytest.importorskip("redis")
+    client = redis.Redis(host="127.0.0.1", port=6379, db=6)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    client.flushdb()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "budgets": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/6"},
+    }
+    settings.ACTION_NETWORK_BUDGET_CACHE = "budgets"
+    settings.ACTION_NETWORK_API_KEY = KEY
+    responses.get(f"{API}/people", json=page("people", [person("p1")], None))
+    responses.get(f"{API}/tags/71f8/taggings", json=page("taggings", [], None))
+    people, taggings = People(rate_limit=None), Taggings(rate_limit=None)
+    assert [r.id for r in people.list()] == ["p1"] and list(taggings.list(tag_id="71f8")) == []
+    keys = [key.decode() for key in client.keys("*")]
+    assert len(keys) == 1 and people.account_key in keys[0] and KEY not in keys[0]
+    client.flushdb()

@@ -5,7 +5,11 @@ from pyck.contrib.action_network import People, Tags, Taggings
 ```
 
 The key comes from the `ACTION_NETWORK_API_KEY` setting. Ids come from the `action_network:` identifier and
-references from link hrefs, with no code of yours. The docs page "Action Network" has a complete example.
+references from link hrefs, with no code of yours. Three modules are imported on their own:
+`pyck.contrib.action_network.models` (`AbstractTagging`, the through model of `Person.tags`; from your
+`models.py` only), `pyck.contrib.action_network.incremental` (`modified_since()`) and
+`pyck.contrib.action_network.webhooks` (the receiver and its view). The docs page "Action Network" has a
+complete example.
 """
 
 from .datasources import (

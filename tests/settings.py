@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "tests.sheets_support",
     "tests.airtable_support",
     "tests.stripe_support",
+    "tests.action_network_support",
 ]
 
 MIDDLEWARE = [

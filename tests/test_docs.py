@@ -1177,3 +1177,85 @@ def test_the_stripe_webhooks_module_is_the_one_the_tests_register() -> None:
     source = (ROOT / "tests" / "stripe_support" / "webhooks.py").read_text(encoding="utf-8")
     assert _without_docstring(block.code) == _without_docstring(source.replace("stripe_support.", "billing."))
 
+
+# --- The "Action Network" page ------------------------------------------------------------------------------
+
+ACTION_NETWORK = "datasources/action-network.md"
+
+
+def test_every_python_block_of_the_action_network_page_is_exercised() -> None:
+    test_every_python_block_is_exercised(ACTION_NETWORK)
+
+
+def test_the_action_network_page_links_are_relative_md_links() -> None:
+    test_links_are_relative_md_links(ACTION_NETWORK)
+
+
+@exercises(ACTION_NETWORK, "an-module")
+@exercises(ACTION_NETWORK, "an-models")
+def test_the_action_network_page_code_is_what_the_action_network_tests_sync() -> None:
+    (module,), (models_block,) = named(ACTION_NETWORK, "an-module"), named(ACTION_NETWORK, "an-models")
+    support = ROOT / "tests" / "action_network_support"
+    assert _without_docstring(module.code) == _without_docstring((support / "action_network.py").read_text(encoding="utf-8"))
+    assert _without_docstring(models_block.code) == _without_docstring((support / "models.py").read_text(encoding="utf-8"))
+
+
+@exercises(ACTION_NETWORK, "an-settings")
+def test_the_action_network_settings_read_the_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    (block,) = named(ACTION_NETWORK, "an-settings")
+    monkeypatch.setenv("ACTION_NETWORK_API_KEY", "an-docs-key")
+    assert run(block.code)["ACTION_NETWORK_API_KEY"] == "an-docs-key"
+
+
+@exercises(ACTION_NETWORK, "an-first-sync")
+@pytest.mark.django_db(transaction=True)
+def test_the_action_network_first_sync_runs_against_a_local_server(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Imported here: the server and the test app's modules are this test's alone (time for the real waits).
+    import time
+
+    import pyck.core.http
+    from benchmarks.action_network_server import ActionNetworkServer
+    from pyck.contrib.action_network import ActionNetworkDatasource
+    from tests.action_network_support import models as an_models
+
+    (block,) = named(ACTION_NETWORK, "an-first-sync")
+    with ActionNetworkServer() as server:
+        server.api_keys.add("an-docs-key")
+        settings.ACTION_NETWORK_API_KEY = "an-docs-key"
+        monkeypatch.setattr(ActionNetworkDatasource, "base_url", f"{server.url}/api/v2")
+        monkeypatch.setattr(pyck.core.http, "_sleep", time.sleep)  # the server enforces 4 requests a second
+        volunteer, donor = (server.add("tags", {"name": name}) for name in ("volunteer", "donor"))
+        people = [server.add("people", {"given_name": f"P{i}"}) for i in range(30)]
+        for tag, pid in ((volunteer, people[0]), (volunteer, people[1]), (volunteer, people[2]), (donor, people[0])):
+            server.add("taggings", {}, parent=("tags", tag), links={"osdi:person": ("people", pid)})
+        event = server.add("events", {"title": "Rally"})
+        for pid in people[:3]:
+            server.add("attendances", {"status": "accepted"}, parent=("events", event), links={"osdi:person": ("people", pid)})
+        server.add("donations", {"amount": "20.00"}, links={"osdi:person": ("people", people[0])})
+        monkeypatch.setitem(sys.modules, "campaign", types.ModuleType("campaign"))
+        monkeypatch.setitem(sys.modules, "campaign.models", an_models)
+        run(block.code, where=str(block))
+    printed = capsys.readouterr().out.splitlines()
+    shown = [line.split("# ", 1)[1] for line in block.code.splitlines() if line.startswith("# ")]
+    assert len(printed) == len(shown) == 6
+    for got, said in zip(printed, shown, strict=True):
+        assert got.split(" in ")[0] == said.replace("campaign.", "action_network_support.").split(" in ")[0]
+
+
+@exercises(ACTION_NETWORK, "an-webhooks")
+@exercises(ACTION_NETWORK, "an-urls")
+def test_the_action_network_webhook_code_is_what_the_webhook_tests_run() -> None:
+    (receiver,), (urls,) = named(ACTION_NETWORK, "an-webhooks"), named(ACTION_NETWORK, "an-urls")
+    support = ROOT / "tests" / "action_network_support"
+    tested = (support / "webhooks.py").read_text(encoding="utf-8").replace("action_network_support.", "campaign.")
+    assert _without_docstring(receiver.code) == _without_docstring(tested)
+    assert _without_docstring(urls.code) == _without_docstring((support / "urls.py").read_text(encoding="utf-8"))
+
+
+@exercises(ACTION_NETWORK, "an-webhook-settings")
+def test_the_action_network_webhook_token_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    (block,) = named(ACTION_NETWORK, "an-webhook-settings")
+    monkeypatch.setenv("ACTION_NETWORK_WEBHOOK_TOKEN", "an-docs-token")
+    assert run(block.code)["ACTION_NETWORK_WEBHOOK_TOKEN"] == "an-docs-token"

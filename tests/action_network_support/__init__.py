@@ -1,0 +1,1 @@
+"""Test app of the Action Network tests and the docs page "Action Network"."""

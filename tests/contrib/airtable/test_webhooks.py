@@ -268,3 +268,10 @@ def test_payload_listing_requests_as_airtable_documents(monkeypatch: pytest.Monk
     assert changes.cursor == 3
     assert all(call.request.headers["Authorization"] == f"Bearer {TOKEN}" for call in responses.calls)
     assert members.rate_limit_key == f"airtable:{BASE}"  # the base's budget, shared with the syncs
+
+
+def test_the_cursor_row_shows_in_the_sync_states_admin(hook: Hook, admin_client: Client) -> None:
+    hook.receiver.committed({}, {}, _changes(4))
+    page = admin_client.get("/admin/pyck/syncstate/")
+    assert page.status_code == 200
+    assert f"airtable-webhook:{BASE}/{hook.id}" in page.content.decode()

@@ -45,6 +45,9 @@ Webhooks (`add_webhook`), each behaviour from the page cited:
   `cursor` (default 1: the transaction number to start from) and `limit` (at most 50); the answer is
   `{"payloads": [...], "cursor": <the number after the last payload>, "mightHaveMore": …}`, the same cursor
   when there is none. It extends the webhook's life to 7 days from the call.
+- `GET /v0/meta/bases/{base}/tables` ([get base schema](https://airtable.com/developers/web/api/get-base-schema)):
+  `{"tables": [{"id", "name", "fields": [{"id", "name"}], "views": []}]}` (no field types, no views: the
+  server does not know them).
 - `POST /v0/bases/{base}/webhooks/{id}/refresh` ([refresh a webhook](https://airtable.com/developers/web/api/refresh-a-webhook)):
   `{"expirationTime": <7 days from now>}`.
 
@@ -319,7 +322,8 @@ class AirtableServer:
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         segments = [unquote(s) for s in parts.path.split("/")[1:]]
         hooks = len(segments) == 6 and segments[1] == "bases" and segments[3] == "webhooks"
-        base_id = segments[2] if hooks else segments[1] if len(segments) > 1 else ""
+        schema = len(segments) == 5 and segments[1:3] == ["meta", "bases"] and segments[4] == "tables"
+        base_id = segments[2] if hooks else segments[3] if schema else segments[1] if len(segments) > 1 else ""
         with self._lock:
             self.requests.append((self.clock(), base_id, parts.path, query))
         if authorization != f"Bearer {self.token}":
@@ -331,6 +335,8 @@ class AirtableServer:
             return failure, {"error": {"type": "SERVER_ERROR", "message": "Injected by AirtableServer.fail_next"}}
         if hooks:
             return self._webhook(method, base_id, segments[4], segments[5], query)
+        if schema and method == "GET":
+            return 200, self._schema(base_id)
         if method != "GET":
             return 404, {"error": "NOT_FOUND"}
         if len(segments) not in (3, 4) or segments[0] != "v0":
@@ -366,6 +372,15 @@ class AirtableServer:
             chunk = hook.payloads[cursor - 1 : cursor - 1 + limit]
             following = cursor + len(chunk)
             return 200, {"payloads": chunk, "cursor": following, "mightHaveMore": following <= len(hook.payloads)}
+
+    def _schema(self, base_id: str) -> dict[str, Any]:
+        with self._lock:
+            tables = {id(t): t for (base, _), t in self.tables.items() if base == base_id}.values()
+            return {"tables": [
+                {"id": t.id, "name": t.name, "views": [],
+                 "fields": [{"id": t.field_id(c), "name": c} for c in dict.fromkeys(c for r in t.records.values() for c in r["fields"])]}
+                for t in tables
+            ]}
 
     def _failure(self, path: str) -> int | None:
         with self._lock:

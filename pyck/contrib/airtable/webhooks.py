@@ -26,6 +26,9 @@ What it does, with the page of Airtable's documentation that says why:
   and `destroyedRecordIds`. A changed record carries only its changed cells, by field id: every created or
   changed record is therefore fetched with the datasource's `get()` (one request each) and written whole; a
   destroyed one is deleted under `OnDelete.DELETE` (kept under `KEEP`).
+- **Tables** are named by id in payloads; a model whose datasource names its table by name is matched through
+  `table_ids`, else through the base's schema ([get base schema](https://airtable.com/developers/web/api/get-base-schema),
+  `GET {base_url}/meta/bases/{base}/tables`), read once per process.
 - **The cursor** is kept in the database (a `SyncState` row named `airtable-webhook:<base>/<webhook>`) and moves
   on only once the changes are written (`committed`): a worker dying before that leaves it where it was, and
   the next attempt reads the same payloads again, which writes the same rows again.
@@ -89,7 +92,9 @@ class AirtableWebhookReceiver(WebhookReceiver):
     - `models`: the synced models its changes go to (classes or `"app_label.ModelName"`), each synced from a
       table of the base with an `AirtableDatasource`. A change in a table no model reads is skipped.
     - `table_ids`: table name -> table id (`{"Active Members": "tbl…"}`), for the models whose datasource
-      names its table by name: payloads name tables by id only.
+      names its table by name: payloads name tables by id only. A name not given here is looked up once per
+      process in the base's schema (`GET {base_url}/meta/bases/{base}/tables`,
+      https://airtable.com/developers/web/api/get-base-schema; the token then needs `schema.bases:read`).
     """
 
     base_id: str = ""
@@ -107,6 +112,8 @@ class AirtableWebhookReceiver(WebhookReceiver):
                 f"AirtableWebhookReceiver(name={self.name!r}, models=...): expected the list of models the webhook's "
                 f"changes go to, got {self.models!r}."
             )
+        # Table name -> id, from the base's schema: read once, when a model names its table by name.
+        self.schema_ids: dict[str, str] | None = None
 
     # --- Receiving (in the request) ----------------------------------------------------------------------
 
@@ -223,12 +230,21 @@ class AirtableWebhookReceiver(WebhookReceiver):
             table = str(datasource.table_name or "")
             table_id = table if table.startswith("tbl") else self.table_ids.get(table)
             if not table_id:
+                if self.schema_ids is None:
+                    self.schema_ids = self.read_schema(datasource)
+                table_id = self.schema_ids.get(table)
+            if not table_id:
                 raise ConfigurationError(
-                    f"Webhook receiver {self.name!r}: {model._meta.label} names its table {table!r}, and payloads name "
-                    f"tables by id: pass table_ids={{{table!r}: 'tbl…'}} (or table_name='tbl…' to the datasource)."
+                    f"Webhook receiver {self.name!r}: base {self.base_id} has no table {table!r} ({model._meta.label}): "
+                    f"pass table_ids={{{table!r}: 'tbl…'}} (or table_name='tbl…' to the datasource)."
                 )
             found.setdefault(table_id, []).append(model)
         return found
+
+    def read_schema(self, datasource: AirtableDatasource[Any]) -> dict[str, str]:
+        """The base's table names and their ids, from `GET {base_url}/meta/bases/{base}/tables`."""
+        url = f"{str(datasource.base_url).rstrip('/')}/meta/bases/{quote(self.base_id, safe='')}/tables"
+        return {table["name"]: table["id"] for table in datasource.request("GET", url).json().get("tables") or ()}
 
     def refresh(self) -> str | None:
         """Extend the webhook's life (`POST {base_url}/bases/{base}/webhooks/{id}/refresh`); return the new

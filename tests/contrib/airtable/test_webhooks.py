@@ -229,11 +229,21 @@ def test_a_failed_refresh_fails_the_task_without_the_token(hook: Hook) -> None:
     assert hook.id in str(failed.value) and TOKEN not in str(failed.value)
 
 
-def test_a_model_whose_table_has_no_id_is_a_clear_configuration_error(hook: Hook) -> None:
+def test_table_names_are_looked_up_once_in_the_base_schema(hook: Hook) -> None:
+    receiver = AirtableWebhookReceiver(
+        name="airtable-names", base_id=BASE, webhook_id=hook.id, secret_setting=SETTING, models=[Team, Member]
+    )
+    assert receiver.tables() == {hook.teams.id: [Team], hook.members.id: [Member]}
+    receiver.tables()
+    assert hook.paths("/tables") == [{}]  # once per receiver (process)
+
+
+def test_a_table_the_base_does_not_have_is_a_clear_configuration_error(hook: Hook, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(members, "table_name", "Volunteers")
     receiver = AirtableWebhookReceiver(
         name="airtable-noid", base_id=BASE, webhook_id=hook.id, secret_setting=SETTING, models=[Member]
     )
-    with pytest.raises(Exception, match="table_ids"):
+    with pytest.raises(Exception, match="no table 'Volunteers'.*table_ids"):
         receiver.tables()
 
 

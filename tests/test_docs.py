@@ -644,6 +644,52 @@ def test_the_airtable_page_syncs_and_tests_against_the_local_server(
     namespace["test_members_are_listed"](monkeypatch)
 
 
+@exercises(AIRTABLE, "airtable-webhook-settings")
+def test_the_airtable_webhook_secret_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRTABLE_MEMBERS_WEBHOOK_SECRET", "c2VjcmV0")
+    (block,) = named(AIRTABLE, "airtable-webhook-settings")
+    assert run(block.code, where=str(block))["AIRTABLE_MEMBERS_WEBHOOK_SECRET"] == "c2VjcmV0"
+
+
+@pytest.mark.django_db
+@exercises(AIRTABLE, "airtable-webhook-receiver")
+@exercises(AIRTABLE, "airtable-webhook-cron")
+def test_the_airtable_webhook_receiver_and_refresh_task_as_shown(
+    airtable_app: types.ModuleType, monkeypatch: pytest.MonkeyPatch, settings: Any, client: Any
+) -> None:
+    """The page's receiver, registered as shown, applies a signed ping's changes; its cron task refreshes."""
+    # Not at the top: as the other page tests, imported once Django's apps (the test models) are ready.
+    from pyck.contrib.airtable.replay import AirtableServer
+    from pyck.core.cron.jobs import get_cron_job, unregister_cron
+    from pyck.core.webhooks import unregister_receiver
+    from pyck.core.webhooks.processing import process_inbox
+    from tests.airtable_support import models, resources
+
+    with AirtableServer(resources.TOKEN, rate=None) as server:
+        teams = server.add_table(resources.BASE, "Teams", table_id="tblTEAMS000000001")
+        server.add_table(resources.BASE, "Members", table_id="tblMEMBERS0000001")
+        created = server.add_webhook(resources.BASE, webhook_id="achW1e2B3h4O5o6K7")
+        settings.AIRTABLE_MEMBERS_WEBHOOK_SECRET = created["macSecretBase64"]
+        for source in (resources.teams, resources.members):
+            monkeypatch.setattr(source, "base_url", server.base_url)
+        (receiver,) = named(AIRTABLE, "airtable-webhook-receiver")
+        (cron,) = named(AIRTABLE, "airtable-webhook-cron")
+        try:
+            run(receiver.code, where=str(receiver))
+            run(cron.code, where=str(cron))
+            server.put(teams, {"id": "recRED00000000001", "Name": "Red"})
+            body, headers = server.notification(created["id"])
+            answer = client.post("/webhooks/airtable-members/", data=body, content_type="application/json", headers=headers)
+            assert answer.status_code == 200
+            assert process_inbox().applied == 1
+            get_cron_job("airtable:refresh-webhooks").func()
+        finally:
+            unregister_receiver("airtable-members")
+            unregister_cron("airtable:refresh-webhooks")
+        assert server.webhooks[created["id"]].refreshed == 1
+    assert list(models.Team.objects.values_list("name", flat=True)) == ["Red"]
+
+
 # Settings the scenarios' code reads (the page assumes a project that has them).
 SCENARIO_SETTINGS: dict[str, dict[str, Any]] = {
     "auth": {"TICKETING_TOKEN": "tk-0123456789abcdef", "LEGACY_ACCOUNT": "acct-1234"},

@@ -29,14 +29,39 @@ It serves only what Airtable documents, each behaviour from the page cited:
   before it is answered 429 (no `Retry-After`), and so is every request to that base for the next 30 s.
   Every table of a base shares the count.
 
+Webhooks (`add_webhook`), each behaviour from the page cited:
+
+- A webhook watches one base; `put` and `delete` then record a payload per change
+  ([webhooks payload](https://airtable.com/developers/web/api/model/webhooks-payload)): `timestamp`,
+  `baseTransactionNumber`, `payloadFormat` `"v0"` and `changedTablesById`, whose table holds
+  `createdRecordsById` (`createdTime`, `cellValuesByFieldId`), `changedRecordsById` (`current.cellValuesByFieldId`:
+  the changed cells only) or `destroyedRecordIds`.
+- `notification(webhook_id)` is the ping Airtable POSTs
+  ([webhooks overview](https://airtable.com/developers/web/api/webhooks-overview)):
+  `{"base": {"id": …}, "webhook": {"id": …}, "timestamp": …}`, with `X-Airtable-Content-MAC: hmac-sha256=<hex>`,
+  the HMAC-SHA256 of the body under the base64-decoded `macSecretBase64` that `add_webhook` returns once
+  ([create a webhook](https://airtable.com/developers/web/api/create-a-webhook)).
+- `GET /v0/bases/{base}/webhooks/{id}/payloads` ([list webhook payloads](https://airtable.com/developers/web/api/list-webhook-payloads)):
+  `cursor` (default 1: the transaction number to start from) and `limit` (at most 50); the answer is
+  `{"payloads": [...], "cursor": <the number after the last payload>, "mightHaveMore": …}`, the same cursor
+  when there is none. It extends the webhook's life to 7 days from the call.
+- `GET /v0/meta/bases/{base}/tables` ([get base schema](https://airtable.com/developers/web/api/get-base-schema)):
+  `{"tables": [{"id", "name", "fields": [{"id", "name"}], "views": []}]}` (no field types, no views: the
+  server does not know them).
+- `POST /v0/bases/{base}/webhooks/{id}/refresh` ([refresh a webhook](https://airtable.com/developers/web/api/refresh-a-webhook)):
+  `{"expirationTime": <7 days from now>}`.
+
 Every request is recorded (`requests`), with the 429s it answered (`rejected`), so that tests count rather
 than time. It listens on the loopback interface only. `clock` (seconds, monotonic) can be a fake one.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
+import secrets
 import re
 import threading
 import time
@@ -49,13 +74,17 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["AirtableServer", "Table", "field_id_for"]
+__all__ = ["AirtableServer", "Table", "Webhook", "field_id_for"]
 
 RATE = 5
 """Requests per second per base."""
 PENALTY = 30.0
 """Seconds of 429 answers after the rate was exceeded."""
 MAX_PAGE_SIZE = 100
+MAX_PAYLOADS = 50
+"""The most payloads one listing returns (https://airtable.com/developers/web/api/list-webhook-payloads)."""
+WEBHOOK_LIFE = timedelta(days=7)
+"""A webhook expires 7 days after its creation, last refresh or payload listing."""
 
 _MODIFIED_SINCE = re.compile(r"IS_AFTER\(LAST_MODIFIED_TIME\(\), '([^']+)'\)")
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -93,6 +122,19 @@ class Table:
             if value not in ("", [], False, None, {})
         }
         return {"id": record["id"], "createdTime": record["createdTime"], "fields": cells}
+
+
+@dataclass
+class Webhook:
+    """One webhook of a base: its MAC secret, its payloads (payload `n` has transaction number `n`, from 1),
+    its expiration time and how often it was refreshed."""
+
+    base_id: str
+    id: str
+    mac_secret_base64: str
+    expiration: datetime
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    refreshed: int = 0
 
 
 @dataclass
@@ -143,6 +185,7 @@ class AirtableServer:
         self._failures: list[list[Any]] = []
         self._generation = 0
         self._next_id = 0
+        self.webhooks: dict[str, Webhook] = {}
         handler = type("_BoundHandler", (_Handler,), {"server_state": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -183,13 +226,53 @@ class AirtableServer:
             created = existing["createdTime"] if existing else _iso(_EPOCH + timedelta(seconds=self._next_id))
             table.records[record_id] = {"id": record_id, "createdTime": created, "fields": cells}
             table.modified[record_id] = modified or datetime.now(timezone.utc)
+            if existing is None:
+                values = {table.field_id(k): v for k, v in cells.items()}
+                self._record_payload(table, {"createdRecordsById": {
+                    record_id: {"createdTime": created, "cellValuesByFieldId": values}}})
+            else:
+                values = {table.field_id(k): v for k, v in cells.items() if existing["fields"].get(k) != v}
+                if values:
+                    self._record_payload(table, {"changedRecordsById": {
+                        record_id: {"current": {"cellValuesByFieldId": values}}}})
         return record_id
 
     def delete(self, table: Table, record_id: str) -> None:
         """Delete a record of `table`."""
         with self._lock:
-            table.records.pop(record_id, None)
+            if table.records.pop(record_id, None) is not None:
+                self._record_payload(table, {"destroyedRecordIds": [record_id]})
             table.modified.pop(record_id, None)
+
+    def add_webhook(self, base_id: str, webhook_id: str | None = None) -> dict[str, Any]:
+        """Create a webhook watching the records of base `base_id`; return what create-a-webhook answers:
+        `{"id", "macSecretBase64", "expirationTime"}` (the only time the secret is shown)."""
+        with self._lock:
+            webhook_id = webhook_id or f"ach{len(self.webhooks) + 1:014d}"
+            secret = base64.b64encode(secrets.token_bytes(32)).decode()
+            hook = Webhook(base_id, webhook_id, secret, datetime.now(timezone.utc) + WEBHOOK_LIFE)
+            self.webhooks[webhook_id] = hook
+        return {"id": webhook_id, "macSecretBase64": secret, "expirationTime": _iso(hook.expiration)}
+
+    def notification(self, webhook_id: str, *, secret: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """The ping Airtable POSTs for `webhook_id` now: its body and its `X-Airtable-Content-MAC` header, signed
+        with the webhook's secret (or with `secret`, base64, to forge a bad one)."""
+        hook = self.webhooks[webhook_id]
+        body = json.dumps({"base": {"id": hook.base_id}, "webhook": {"id": hook.id},
+                           "timestamp": _iso(datetime.now(timezone.utc))}).encode()
+        key = base64.b64decode(secret or hook.mac_secret_base64)
+        mac = hmac.new(key, body, hashlib.sha256).hexdigest()
+        return body, {"X-Airtable-Content-MAC": f"hmac-sha256={mac}"}
+
+    def _record_payload(self, table: Table, change: dict[str, Any]) -> None:
+        for hook in self.webhooks.values():
+            if hook.base_id == table.base_id:
+                hook.payloads.append({
+                    "timestamp": _iso(datetime.now(timezone.utc)),
+                    "baseTransactionNumber": len(hook.payloads) + 1,
+                    "payloadFormat": "v0",
+                    "changedTablesById": {table.id: change},
+                })
 
     def fail_next(self, status: int, *, path_suffix: str = "", after: int = 0) -> None:
         """Answer one coming request whose path ends with `path_suffix` with `status` (a 503, say: "The server
@@ -231,12 +314,16 @@ class AirtableServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def answer(self, target: str, authorization: str | None) -> tuple[int, dict[str, Any] | None]:
-        """The status and JSON body for `GET target` (a path with its query)."""
+    def answer(
+        self, target: str, authorization: str | None, method: str = "GET"
+    ) -> tuple[int, dict[str, Any] | None]:
+        """The status and JSON body for `method target` (a path with its query)."""
         parts = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         segments = [unquote(s) for s in parts.path.split("/")[1:]]
-        base_id = segments[1] if len(segments) > 1 else ""
+        hooks = len(segments) == 6 and segments[1] == "bases" and segments[3] == "webhooks"
+        schema = len(segments) == 5 and segments[1:3] == ["meta", "bases"] and segments[4] == "tables"
+        base_id = segments[2] if hooks else segments[3] if schema else segments[1] if len(segments) > 1 else ""
         with self._lock:
             self.requests.append((self.clock(), base_id, parts.path, query))
         if authorization != f"Bearer {self.token}":
@@ -246,6 +333,12 @@ class AirtableServer:
         failure = self._failure(parts.path)
         if failure:
             return failure, {"error": {"type": "SERVER_ERROR", "message": "Injected by AirtableServer.fail_next"}}
+        if hooks:
+            return self._webhook(method, base_id, segments[4], segments[5], query)
+        if schema and method == "GET":
+            return 200, self._schema(base_id)
+        if method != "GET":
+            return 404, {"error": "NOT_FOUND"}
         if len(segments) not in (3, 4) or segments[0] != "v0":
             return 404, {"error": "NOT_FOUND"}
         table = self.tables.get((base_id, segments[2]))
@@ -257,6 +350,37 @@ class AirtableServer:
                 record = table.records.get(segments[3])
                 return (200, table.shown(record, by_field_id)) if record else (404, {"error": "NOT_FOUND"})
         return self._page(table, query, by_field_id)
+
+    def _webhook(
+        self, method: str, base_id: str, webhook_id: str, action: str, query: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        hook = self.webhooks.get(webhook_id)
+        if hook is None or hook.base_id != base_id or (method, action) not in (("GET", "payloads"), ("POST", "refresh")):
+            return 404, {"error": "NOT_FOUND"}
+        with self._lock:
+            hook.expiration = datetime.now(timezone.utc) + WEBHOOK_LIFE
+            if action == "refresh":
+                hook.refreshed += 1
+                return 200, {"expirationTime": _iso(hook.expiration)}
+            try:
+                cursor = int(query.get("cursor", 1))
+                limit = int(query.get("limit", MAX_PAYLOADS))
+            except ValueError:
+                return 422, {"error": {"type": "INVALID_REQUEST_UNKNOWN", "message": "cursor and limit are numbers"}}
+            if cursor < 1 or not 1 <= limit <= MAX_PAYLOADS:
+                return 422, {"error": {"type": "INVALID_REQUEST_UNKNOWN", "message": "cursor >= 1, limit 1 to 50"}}
+            chunk = hook.payloads[cursor - 1 : cursor - 1 + limit]
+            following = cursor + len(chunk)
+            return 200, {"payloads": chunk, "cursor": following, "mightHaveMore": following <= len(hook.payloads)}
+
+    def _schema(self, base_id: str) -> dict[str, Any]:
+        with self._lock:
+            tables = {id(t): t for (base, _), t in self.tables.items() if base == base_id}.values()
+            return {"tables": [
+                {"id": t.id, "name": t.name, "views": [],
+                 "fields": [{"id": t.field_id(c), "name": c} for c in dict.fromkeys(c for r in t.records.values() for c in r["fields"])]}
+                for t in tables
+            ]}
 
     def _failure(self, path: str) -> int | None:
         with self._lock:
@@ -345,7 +469,14 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
-        status, body = self.server_state.answer(self.path, self.headers.get("Authorization"))
+        self._respond("GET")
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._respond("POST")
+
+    def _respond(self, method: str) -> None:
+        status, body = self.server_state.answer(self.path, self.headers.get("Authorization"), method)
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from ..redaction import redact_secrets
 from ..sync import apply_records, sync_order
 from .claims import claim_events, new_claim_token, save_claimed
 from .mapping import ModelWrite, Pending, plan_write
+from .receivers import Change, WebhookReceiver
 from .registry import get_receiver
 
 __all__ = ["BatchOutcome", "drain_inbox", "process_inbox", "retry_delay"]
@@ -71,11 +73,12 @@ def process_inbox(*, limit: int | None = None, now: Callable[[], datetime] = tim
     if not events:
         return outcome
     failures: dict[int, str] = {}
+    parsed: dict[int, tuple[WebhookReceiver, Any, Sequence[Change]]] = {}
     described: dict[int, tuple[set[str], list[str]]] = {}
     by_model: dict[type[SyncedModel], list[Pending]] = defaultdict(list)
     for event in events:
         try:
-            for item in _read(event):
+            for item in _read(event, parsed):
                 by_model[item.change.model].append(item)  # type: ignore[index]
                 labels, ids = described.setdefault(event.pk, (set(), []))
                 labels.add(item.change.model._meta.label)  # type: ignore[union-attr]
@@ -90,6 +93,7 @@ def process_inbox(*, limit: int | None = None, now: Callable[[], datetime] = tim
         writes.append(write)
     outcome.failures = failures
     _release(token, events, writes, described, failures, outcome, now())
+    _committed(events, parsed)
     logger.info(
         "Webhook inbox: %d event(s) applied, %d failed, %d stale change(s) skipped.",
         outcome.applied,
@@ -109,14 +113,16 @@ def drain_inbox(*, now: Callable[[], datetime] = timezone.now) -> int:
             return total
 
 
-def _read(event: WebhookEvent) -> list[Pending]:
-    """The changes of `event`, with their models resolved, as its receiver parses them."""
+def _read(event: WebhookEvent, parsed: dict[int, tuple[WebhookReceiver, Any, Sequence[Change]]]) -> list[Pending]:
+    """The changes of `event`, with their models resolved, as its receiver parses them (noted in `parsed`)."""
     receiver = get_receiver(event.source)
     if receiver is None:
         raise LookupError(f"no webhook receiver is registered as {event.source!r}")
     payload = json.loads(bytes(event.body))
+    changes = receiver.parse(payload, event.headers)
+    parsed[event.pk] = (receiver, payload, changes)
     pending = []
-    for change in receiver.parse(payload, event.headers):
+    for change in changes:
         model = receiver.resolve_model(change.model)
         if model is not change.model:
             change = replace(change, model=model)
@@ -214,6 +220,18 @@ def _release(
         changed,
         ["model", "record_ids", "stale", "claimed_by", "claim_expires", "status", "error", "next_attempt", "outcome", "applied"],
     )
+
+
+def _committed(events: list[WebhookEvent], parsed: dict[int, tuple[WebhookReceiver, Any, Sequence[Change]]]) -> None:
+    """Tell the receivers of the events this batch applied that their changes are written (`committed`)."""
+    for event in events:
+        if event.status != WebhookEvent.Status.APPLIED or event.pk not in parsed or event.claimed_by:
+            continue
+        receiver, payload, changes = parsed[event.pk]
+        try:
+            receiver.committed(payload, event.headers, changes)
+        except Exception:
+            logger.exception("Webhook %s event %s: applied, but its receiver's committed() failed.", event.source, event.event_id)
 
 
 def _describe(changes: int, stale: int, kept: int) -> str:

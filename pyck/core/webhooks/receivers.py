@@ -143,6 +143,20 @@ class WebhookReceiver:
         """
         raise NotImplementedError(f"{type(self).__name__} must implement parse(payload, headers).")
 
+    def committed(self, payload: Any, headers: Mapping[str, str], changes: Sequence[Change]) -> None:
+        """Called by the worker once the changes `parse` returned for an event are written and the event is
+        marked applied; it does nothing unless overridden.
+
+        A receiver that reads a source's change feed from a stored position (`AirtableWebhookReceiver`) moves
+        the position on here, so that a worker that dies before this point makes the next attempt read the
+        same changes again. An exception raised here is logged; the event stays applied.
+
+        Args:
+            payload: the stored body, parsed as JSON.
+            headers: the headers of `kept_headers` the request had.
+            changes: what `parse` returned for the event.
+        """
+
     def resolve_model(self, model: type[SyncedModel] | str) -> type[SyncedModel]:
         """Return the model class `model` names (a class, or an `"app_label.ModelName"`).
 

@@ -418,7 +418,9 @@ def _generic_convert(cls: type, fields: tuple[_FieldSpec, ...], expected: str) -
             raise _from_resource_error(error) from error
         except Exception as error:
             raise _rejected(name, error) from error
-        return _mark_absent(record, absent) if absent else record
+        if not absent:
+            return record
+        return _mark_absent(record, [attribute for attribute in absent if _holds_default(cls, record, attribute)])
 
     return convert
 
@@ -555,7 +557,22 @@ def _marked(cls: type, attributes: tuple[str, ...], values: tuple[Any, ...]) -> 
     """The record a generated converter makes when a field with a default is missing: built from the values
     present, the others named by `absent_fields`."""
     present = {attribute: value for attribute, value in zip(attributes, values, strict=True) if value is not _MISSING}
-    return _mark_absent(cls(**present), [attribute for attribute in attributes if attribute not in present])
+    record = cls(**present)
+    return _mark_absent(record, [a for a in attributes if a not in present and _holds_default(cls, record, a)])
+
+
+def _holds_default(cls: type, record: Any, attribute: str) -> bool:
+    """Whether `record`'s `attribute`, whose key the data lacked, still holds its declared default: a
+    `__post_init__` that computed it from other fields made it a value of the record, not an absent one."""
+    declared = getattr(cls, "__dataclass_fields__", {}).get(attribute)
+    if declared is None:
+        return True
+    value = getattr(record, attribute, _MISSING)
+    if declared.default is not dataclasses.MISSING:
+        return value is declared.default or value == declared.default
+    if declared.default_factory is not dataclasses.MISSING:
+        return value == declared.default_factory()
+    return True
 
 
 def _mark_absent(record: Any, attributes: list[str]) -> Any:

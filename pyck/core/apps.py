@@ -20,6 +20,9 @@ class PyckConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .health.alerts import register_check  # it imports models: not before the app registry is ready
+
+        register_check()
 
     def sync_model(self, model: Any, **options: Any) -> SyncResult:
         """Sync `model` now with `pyck.core.sync.sync_model`: how `SyncedModel.sync()` reaches the engine, which

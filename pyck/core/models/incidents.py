@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-__all__ = ["HealthIncident"]
+__all__ = ["DataHealth", "HealthIncident"]
 
 
 class HealthIncident(models.Model):
@@ -37,3 +37,14 @@ class HealthIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.subject}"
+
+
+class DataHealth(HealthIncident):
+    """The admin's health page ("Data health" in the pyck section): a proxy with no rows of its own, so that the
+    page has its place in the admin index and its own view permission (`pyck.view_datahealth`)."""
+
+    class Meta:
+        proxy = True
+        app_label = "pyck"
+        verbose_name = "data health"
+        verbose_name_plural = "data health"

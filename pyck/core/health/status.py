@@ -201,7 +201,9 @@ def data_health(now: datetime | None = None, *, labels: list[str] | None = None)
             )
         whole = _row("model", label, label, "", groups, streaks, charts, states, stale_after, next_due, now)
         if parts:
-            whole = _summary(whole, parts, partitioned.get(label), now)
+            # The model's own runs (pushes, a sync of the whole listing) count as one more partition.
+            own = [whole] if whole.runs or whole.data_updated else []
+            whole = _summary(whole, [*own, *parts], partitioned.get(label), now)
         rows.append(whole)
         rows.extend(parts)
     rows.extend(_receivers(now))
@@ -258,7 +260,7 @@ def _summary(whole: Health, parts: list[Health], latest: PartitionedRun | None, 
     last_success = None if None in successes else min(m for m in successes if m is not None)
     latest_part = max((part for part in parts if part.runs), key=lambda part: part.runs[-1].started, default=None)
     last_status = latest_part.runs[-1].status if latest_part is not None else ""
-    reasons = [f"{part.partition}: {reason}" for part in parts for reason in part.reasons]
+    reasons = [f"{part.partition}: {reason}" if part.partition else reason for part in parts for reason in part.reasons]
     level = worst(part.level for part in parts)
     if latest is not None and latest.status == PartitionedRun.Status.FAILED:
         if latest_part is None or latest.started >= latest_part.runs[-1].started:

@@ -111,6 +111,9 @@ DEFAULTS: dict[str, Any] = {
     # Whether alerts are also mailed to ADMINS (django.core.mail.mail_admins); they are always logged to the
     # pyck.health logger and sent as the sync_alert signal.
     "HEALTH_MAIL_ADMINS": True,
+    # Whether pyck's metrics (pyck.core.health.metrics) are registered in prometheus_client's default registry
+    # when prometheus_client is installed (the django-pyck[prometheus] extra).
+    "HEALTH_METRICS": True,
     # --- Provided datasources ---
     "UK_PARLIAMENT_BASE_URL": "https://members-api.parliament.uk/api",
     "UK_POSTCODES_BASE_URL": "https://api.postcodes.io",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import django
 import pytest
 from django.core import mail
 from django.test import Client
@@ -44,7 +45,7 @@ def everything_fresh():
 
 
 def test_a_stale_model_alerts_once_through_every_channel_and_once_on_recovery(received, settings, caplog):
-    settings.ADMINS = [("Ops", "ops@example.org")]
+    settings.ADMINS = ["ops@example.org"] if django.VERSION >= (6,) else [("Ops", "ops@example.org")]
     settings.PYCK = {"HEALTH_CHECK_INTERVAL": None}
     later = NOW + timedelta(days=3)  # Party's data (a day's sync_interval) is stale by then...
     SyncRun.objects.exclude(model=PARTY).update(started=later - timedelta(minutes=1), finished=later)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from ..conf import pyck_settings
 from ..models import CronTask, PartitionedRun, SyncRun, SyncState, WebhookEvent, registry
 from ..models.leases import sync_task_name
+from ..overview import human_interval
 
 __all__ = ["GREEN", "AMBER", "RED", "Health", "RunPoint", "data_health", "worst"]
 
@@ -140,9 +141,9 @@ def _level(
     red, amber = [], []
     if age is not None and stale_after is not None:
         if age > stale_after:
-            red.append(f"data older than {stale_after} (age {_round(age)})")
+            red.append(f"data older than {human_interval(stale_after)} (age {human_interval(age)})")
         elif age > stale_after / 2:
-            amber.append(f"data past half its stale_after ({stale_after}; age {_round(age)})")
+            amber.append(f"data past half its stale_after of {human_interval(stale_after)} (age {human_interval(age)})")
     threshold = int(pyck_settings.HEALTH_FAILURE_STREAK)
     if streak >= threshold:
         red.append(f"{streak} failed runs in a row")
@@ -153,10 +154,6 @@ def _level(
     if red:
         return RED, tuple(red + amber)
     return (AMBER, tuple(amber)) if amber else (GREEN, ())
-
-
-def _round(age: timedelta) -> timedelta:
-    return timedelta(seconds=round(age.total_seconds()))
 
 
 def data_health(now: datetime | None = None, *, labels: list[str] | None = None) -> list[Health]:

@@ -118,3 +118,15 @@ def test_the_number_of_queries_does_not_grow_with_runs_models_or_partitions(monk
     assert len(many) == len(few) == 8
     assert len({row.name: row for row in rows}[f"{PARTY} [p0]"].runs) == 8
     assert len({row.name: row for row in rows}["testapp.City"].runs) == 30
+
+
+def test_a_registered_receiver_without_events_has_a_green_row_and_a_burst_of_refusals_turns_it_red(settings, client):
+    settings.PYCK = {"HEALTH_REFUSALS_BURST": 2, "HEALTH_CHECK_INTERVAL": None}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "health"}}
+    row = health_of("helpdesk")
+    assert (row.kind, row.level, row.last_status, row.age) == ("receiver", GREEN, "", None)
+    for _ in range(2):
+        assert client.post("/webhooks/helpdesk/", b"{}", content_type="application/json").status_code in (400, 401)
+    row = health_of("helpdesk")
+    assert row.level == RED
+    assert row.reasons[0].startswith("2 requests refused lately")

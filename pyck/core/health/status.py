@@ -21,6 +21,8 @@ from ..conf import pyck_settings
 from ..models import CronTask, PartitionedRun, SyncRun, SyncState, WebhookEvent, registry
 from ..models.leases import sync_task_name
 from ..overview import human_interval
+from ..webhooks.refusals import recent_refusals
+from ..webhooks.registry import webhook_receivers
 
 __all__ = ["GREEN", "AMBER", "RED", "Health", "RunPoint", "data_health", "worst"]
 
@@ -336,8 +338,8 @@ def _partitioned(names: list[str]) -> dict[str, PartitionedRun]:
 
 
 def _receivers(now: datetime) -> list[Health]:
-    """One row per webhook source that stored events: its last applied event, its failed events (retried or
-    given up) and its next retry. Refused requests (bad signatures) are the alerts' business."""
+    """One row per registered webhook receiver and per other source that stored events: its last applied event,
+    its failed events (retried or given up), its next retry, and a burst of refused requests (red)."""
     rows = (
         WebhookEvent.objects.values("source")
         .order_by("source")
@@ -353,15 +355,22 @@ def _receivers(now: datetime) -> list[Health]:
             pk=Subquery(WebhookEvent.objects.filter(source=OuterRef("source")).order_by("-received", "-id").values("pk")[:1])
         ).values_list("source", "status")
     )
+    stored = {row["source"]: row for row in rows}
+    registered = [receiver.name for receiver in webhook_receivers()]
+    burst = int(pyck_settings.HEALTH_REFUSALS_BURST)
     health = []
-    for row in rows:
+    for source in [*registered, *(name for name in stored if name not in registered)]:
+        row = stored.get(source, {"source": source, "last_applied": None, "failing": 0, "next_retry": None})
         applied = row["last_applied"]
         streak = row["failing"]
         last_status = latest_status.get(row["source"], "")
         level, reasons = _level(
-            age=None, stale_after=None, streak=streak, last_status=last_status, ever=applied is not None,
-            never="no event applied yet",
+            age=None, stale_after=None, streak=streak, last_status=last_status,
+            ever=applied is not None or source not in stored, never="no event applied yet",
         )
+        refused = recent_refusals(source)
+        if refused >= burst:
+            level, reasons = RED, (f"{refused} requests refused lately (bad signatures? a rotated secret?)", *reasons)
         health.append(
             Health(
                 kind="receiver",

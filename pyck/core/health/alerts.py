@@ -31,7 +31,7 @@ from ..webhooks.refusals import recent_refusals
 from ..webhooks.registry import webhook_receivers
 from .status import data_health
 
-__all__ = ["CHECK_TASK", "Alert", "check_alerts", "register_check", "run_check"]
+__all__ = ["CHECK_TASK", "Alert", "check_alerts", "register_check", "run_check", "send_alert"]
 
 logger = logging.getLogger("pyck.health")
 

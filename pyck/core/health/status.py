@@ -160,7 +160,8 @@ def _level(
 
 def data_health(now: datetime | None = None, *, labels: list[str] | None = None) -> list[Health]:
     """The health of every registered synced model (or those labelled `labels`), of each of their
-    partitions, and of every webhook receiver that stored events, measured at `now` (default: now).
+    partitions, and of every webhook receiver (registered, or with stored events), measured at `now` (default:
+    now).
 
     A partitioned model's row sums up its partitions: its age is the oldest partition's, its level the worst.
     Runs a fixed number of queries (eight), whatever the number of models, partitions and runs.

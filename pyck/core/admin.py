@@ -33,6 +33,9 @@ from .sync import SyncResult
 # Registers the Events list of the webhook inbox.
 from .webhooks import admin as webhooks_admin  # noqa: F401
 
+# Registers the health page and the incidents of the alerts.
+from .health import admin as health_admin  # noqa: F401
+
 __all__ = [
     "CronTaskAdmin",
     "PartitionedRunAdmin",

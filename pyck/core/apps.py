@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
@@ -20,6 +21,13 @@ class PyckConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .health.alerts import register_check  # it imports models: not before the app registry is ready
+
+        register_check()
+        if importlib.util.find_spec("prometheus_client") is not None:
+            from .health.metrics import register_metrics  # it needs prometheus_client, an optional extra
+
+            register_metrics()
 
     def sync_model(self, model: Any, **options: Any) -> SyncResult:
         """Sync `model` now with `pyck.core.sync.sync_model`: how `SyncedModel.sync()` reaches the engine, which

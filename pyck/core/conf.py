@@ -98,6 +98,22 @@ DEFAULTS: dict[str, Any] = {
     # WEBHOOK_MAX_RETRY_DELAY.
     "WEBHOOK_RETRY_DELAY": 10.0,
     "WEBHOOK_MAX_RETRY_DELAY": 3600.0,
+    # --- Operations (pyck.core.health: the health page, manage.py pyck_health, alerts) ---
+    # How many failed runs in a row (failed webhook events, for a receiver) make a model failing: red, and alerted.
+    "HEALTH_FAILURE_STREAK": 3,
+    # A burst of refused webhook requests (bad signatures, a rotated secret): this many refusals from one source
+    # within HEALTH_REFUSALS_WINDOW seconds open an incident. Counted in Django's default cache.
+    "HEALTH_REFUSALS_BURST": 10,
+    "HEALTH_REFUSALS_WINDOW": 300.0,
+    # Seconds between two evaluations of the alerts by the run_cron_tasks clock (its built-in task
+    # pyck.core.health.alerts.check_alerts); None: not registered (call check_alerts() yourself).
+    "HEALTH_CHECK_INTERVAL": 60.0,
+    # Whether alerts are also mailed to ADMINS (django.core.mail.mail_admins); they are always logged to the
+    # pyck.health logger and sent as the sync_alert signal.
+    "HEALTH_MAIL_ADMINS": True,
+    # Whether pyck's metrics (pyck.core.health.metrics) are registered in prometheus_client's default registry
+    # when prometheus_client is installed (the django-pyck[prometheus] extra).
+    "HEALTH_METRICS": True,
     # --- Provided datasources ---
     "UK_PARLIAMENT_BASE_URL": "https://members-api.parliament.uk/api",
     "UK_POSTCODES_BASE_URL": "https://api.postcodes.io",

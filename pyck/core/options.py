@@ -254,6 +254,10 @@ class SyncConfig:
             record is counted in `SyncResult.stale_ids`. Records and rows without a value are written as usual.
             Pushes delivered out of order (webhooks) then never overwrite a newer row, nor does a listing read
             before a push arrived. `None`: every record is written.
+        stale_after: how old the model's data may get (now minus the last complete listing or the last applied
+            push) before the health page, `manage.py pyck_health` and the alerts call it stale (red); it is
+            amber from half that age. `None`: twice `sync_interval` (one missed run is tolerated), or no age
+            limit when `sync_interval` is `None` too (see the docs page "Operations").
     """
 
     datasource: Datasource[Any]
@@ -272,6 +276,7 @@ class SyncConfig:
     through_map: dict[str, dict[str, str]] | None = None
     for_each: ForEach | None = None
     version_field: str | None = None
+    stale_after: timedelta | None = None
 
     def __post_init__(self) -> None:
         check_datasource(self.datasource, where="SyncConfig(datasource=...)")
@@ -294,6 +299,12 @@ class SyncConfig:
         ):
             raise ConfigurationError(
                 f"SyncConfig(sync_interval=...): expected a positive timedelta or None, got {self.sync_interval!r}."
+            )
+        if self.stale_after is not None and (
+            not isinstance(self.stale_after, timedelta) or self.stale_after <= timedelta(0)
+        ):
+            raise ConfigurationError(
+                f"SyncConfig(stale_after=...): expected a positive timedelta or None, got {self.stale_after!r}."
             )
         if not isinstance(self.filter, dict):
             raise ConfigurationError(f"SyncConfig(filter=...): expected a dict of list() arguments, got {self.filter!r}.")
@@ -339,6 +350,13 @@ class SyncConfig:
             return {}
         partitions = self.partitions() if callable(self.partitions) else self.partitions
         return _check_partitions(partitions, "SyncConfig(partitions=...)")
+
+    def get_stale_after(self) -> timedelta | None:
+        """Return the age past which the model's data is stale: `stale_after`, else twice `sync_interval`, else
+        `None` (no limit)."""
+        if self.stale_after is not None:
+            return self.stale_after
+        return 2 * self.sync_interval if self.sync_interval is not None else None
 
     def get_batch_size(self) -> int:
         """Return the batch size: `batch_size`, or the `SYNC_BATCH_SIZE` setting read now."""

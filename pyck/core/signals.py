@@ -4,7 +4,8 @@
 `sender=model, result=SyncResult` after it (also when the sync failed). Logging to the `pyck.sync` logger
 is just one receiver: connect your own for metrics or alerts. `batch_written` is sent between two batches,
 on the thread and database connection of the sync, when no transaction of the sync is open. `records_changed`
-says which rows each committed batch created, updated and deleted, for syncs and pushes alike.
+says which rows each committed batch created, updated and deleted, for syncs and pushes alike. `sync_alert` tells
+of incidents (stale or failing data) and of their end.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.dispatch import Signal, receiver
 
-__all__ = ["batch_written", "records_changed", "sync_finished", "sync_started"]
+__all__ = ["batch_written", "records_changed", "sync_alert", "sync_finished", "sync_started"]
 
 logger = logging.getLogger("pyck.sync")
 
@@ -37,6 +38,12 @@ transaction when the batch ran inside one of yours; never for a batch rolled bac
 model class whose rows changed: the batch's model, or a model whose rows it created as references), `created`,
 `updated` and `deleted` (lists of primary keys; a row found unchanged is in none). Rows deleted by a database
 cascade (a foreign key's `on_delete`) are not listed."""
+
+sync_alert = Signal()
+"""Sent once when an incident starts (a model stale or failing, a burst of refused webhook requests) and once when
+it ends, by `pyck.core.health.alerts.check_alerts`: connect a receiver to send alerts to another channel (chat,
+a pager). Arguments: `sender` (the `Alert` class), `alert` (an `Alert`: `kind`, `subject`, `resolved`,
+`message`, `opened`). Alerts are logged to `pyck.health` and mailed to `ADMINS` besides."""
 
 
 @receiver(sync_started, dispatch_uid="pyck.signals.log_started")

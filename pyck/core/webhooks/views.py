@@ -20,6 +20,7 @@ from ..exceptions import ConfigurationError
 from ..models.webhooks import WebhookEvent
 from .polling import enqueues
 from .receivers import Rejected
+from .refusals import count_refusal
 from .registry import get_receiver
 
 __all__ = ["receive_webhook"]
@@ -53,6 +54,7 @@ def receive_webhook(request: HttpRequest, source: str) -> HttpResponse:
     try:
         event_id = receiver.verify(body, headers)
     except Rejected as rejected:
+        count_refusal(source)  # a burst of them (a rotated secret) is an incident for the alerts
         return _refuse(source, rejected.status, str(rejected))
     except ConfigurationError as error:
         logger.error("Webhook %s: %s", source, error)
